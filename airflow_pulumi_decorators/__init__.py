@@ -1,0 +1,66 @@
+"""airflow-pulumi-decorators: infrastructure as a first-class Airflow task.
+
+Importing this package is cheap: Airflow imports it in every process (provider discovery) and DAG files
+import it on every parse, so nothing here loads ``airflow.sdk``, Pulumi, google-auth or gRPC. The
+decorator and operator are loaded on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_pulumi_decorators.environments import Environment
+from airflow_pulumi_decorators.errors import (
+    ConcurrentUpdateError,
+    ConfigurationError,
+    CredentialLifetimeError,
+    IdentityError,
+    ProgramError,
+    PulumiCliNotFoundError,
+    PulumiDecoratorError,
+    PulumiEngineError,
+    StackNotFoundError,
+    UnknownEnvironmentError,
+)
+
+if TYPE_CHECKING:
+    from airflow_pulumi_decorators.decorators import pulumi_stack
+    from airflow_pulumi_decorators.operator import PulumiStackOperator
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ConcurrentUpdateError",
+    "ConfigurationError",
+    "CredentialLifetimeError",
+    "Environment",
+    "IdentityError",
+    "ProgramError",
+    "PulumiCliNotFoundError",
+    "PulumiDecoratorError",
+    "PulumiEngineError",
+    "PulumiStackOperator",
+    "StackNotFoundError",
+    "UnknownEnvironmentError",
+    "pulumi_stack",
+]
+
+_LAZY = {
+    "pulumi_stack": "airflow_pulumi_decorators.decorators",
+    "PulumiStackOperator": "airflow_pulumi_decorators.operator",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'airflow_pulumi_decorators' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,92 @@
+"""Every error this library raises, in one hierarchy.
+
+Upstream errors (``pulumi.automation.errors``, google-auth) are translated into these at one boundary
+each (:mod:`airflow_pulumi_decorators.engine` and :mod:`airflow_pulumi_decorators.identity`), so a DAG
+author only ever catches or reads ours. Nothing here imports Pulumi or google-auth.
+"""
+
+from __future__ import annotations
+
+
+class PulumiDecoratorError(Exception):
+    """Base class of every error raised by airflow-pulumi-decorators."""
+
+
+class ConfigurationError(PulumiDecoratorError, ValueError):
+    """A parameter, environment or setting is wrong; the message names it and says how to fix it."""
+
+
+class UnknownEnvironmentError(ConfigurationError, KeyError):
+    """The run asked for an environment name the task does not define."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(
+            f"environment {name!r} is not defined for this task; known environments: "
+            f"{', '.join(self.known) or '(none)'}. Fix the 'environment' argument (or the DAG param "
+            f"it is rendered from) or add {name!r} to 'environments'."
+        )
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class PulumiCliNotFoundError(PulumiDecoratorError):
+    """No ``pulumi`` executable could be found."""
+
+
+class PulumiEngineError(PulumiDecoratorError):
+    """The Pulumi engine failed an operation.
+
+    :param stack: the stack the operation ran on.
+    :param operation: ``up``, ``preview``, ``refresh``, ``destroy`` or a stack command.
+    """
+
+    def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None) -> None:
+        super().__init__(message)
+        self.stack = stack
+        self.operation = operation
+
+
+class ProgramError(PulumiEngineError):
+    """The user's Pulumi program raised; its traceback is in the task log."""
+
+
+class ConcurrentUpdateError(PulumiEngineError):
+    """Another update holds the stack's lock."""
+
+
+class StackNotFoundError(PulumiEngineError):
+    """The stack does not exist and the operation does not create it."""
+
+
+class IdentityError(PulumiDecoratorError):
+    """A short-lived Google Cloud credential could not be obtained.
+
+    Never carries a token: ``detail`` is Google's error text with any token scrubbed.
+
+    :param identity: a description of the identity (its ``describe()``).
+    :param endpoint: the URL that failed, when one did.
+    :param status: the HTTP status, when there was one.
+    :param detail: Google's error text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        identity: str = "",
+        endpoint: str | None = None,
+        status: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.identity = identity
+        self.endpoint = endpoint
+        self.status = status
+        self.detail = detail
+
+
+class CredentialLifetimeError(IdentityError):
+    """The credential would expire before the task's time budget ends."""

@@ -1,0 +1,193 @@
+"""``PulumiStackOperator``: the one place that orders a task's steps.
+
+1. resolve the run's environment, 2. obtain its credential, 3. run the operation on the engine,
+4. turn the outputs into XCom, 5. clean up — always.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_pulumi_decorators import settings
+from airflow_pulumi_decorators.environments import (
+    Environment,
+    _is_template,
+    resolve_environment,
+    validate_environments,
+    validate_project_name,
+    validate_stack_name,
+)
+from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_pulumi_decorators.engine import Engine, OperationResult
+
+
+def _mask(value: str) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(value)
+
+
+class PulumiStackOperator(BaseOperator):
+    """Run a Python function as a Pulumi inline program on the stack of the run's environment.
+
+    The task's return value (its XCom) is the stack outputs as plain JSON values; secret outputs are
+    withheld unless ``push_secret_outputs`` is on.
+
+    :param program: the function that declares resources; it returns a dict of stack outputs (or calls
+        ``pulumi.export``) and may take Airflow context keys (``params``, ``run_id`` …) as arguments.
+    :param project: the Pulumi project name.
+    :param op_args: positional arguments for ``program`` (templated; XComArgs are resolved first).
+    :param op_kwargs: keyword arguments for ``program`` (templated; XComArgs are resolved first).
+    :param stack: the stack name (templated). Without ``environments`` it is required; with them it
+        overrides the environment's stack (per-run stacks).
+    :param environments: environment name to :class:`~airflow_pulumi_decorators.Environment`.
+    :param environment: which environment this run uses (templated, e.g. ``"{{ params.env }}"``); may be
+        omitted when ``environments`` has exactly one entry.
+    :param push_secret_outputs: push secret outputs to XCom (masked in logs) instead of withholding them.
+    :param cli_path: the ``pulumi`` executable (file or folder); defaults to ``[pulumi] cli_path``, then PATH.
+    :param pulumi_command: a ready ``pulumi.automation.PulumiCommand`` to use instead of a CLI, e.g.
+        :class:`airflow_pulumi_decorators.testing.StandinCommand` in tests.
+    """
+
+    template_fields: Sequence[str] = ("op_args", "op_kwargs", "environment", "stack")
+    template_fields_renderers = {"op_args": "py", "op_kwargs": "py"}
+    shallow_copy_attrs: Sequence[str] = ("program", "pulumi_command")
+    ui_color = "#d7c6f5"
+
+    def __init__(
+        self,
+        *,
+        program: Callable[..., Any],
+        project: str,
+        op_args: Collection[Any] | None = None,
+        op_kwargs: Mapping[str, Any] | None = None,
+        stack: str | None = None,
+        environments: Mapping[str, Environment] | None = None,
+        environment: str | None = None,
+        push_secret_outputs: bool = False,
+        cli_path: str | None = None,
+        pulumi_command: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not callable(program):
+            raise ConfigurationError(f"'program' must be a callable, got {type(program).__name__}")
+        self.program = program
+        self.project = validate_project_name(project)
+        self.op_args = list(op_args or [])
+        self.op_kwargs = dict(op_kwargs or {})
+        self.environments = validate_environments(environments) if environments is not None else None
+        if self.environments is None:
+            if not stack:
+                raise ConfigurationError(
+                    "give 'stack' (e.g. stack='dev') or 'environments' with 'environment' "
+                    "(e.g. environment='{{ params.env }}')"
+                )
+            if environment is not None:
+                raise ConfigurationError("'environment' needs 'environments' (a map of name to Environment)")
+        else:
+            if environment is None and len(self.environments) > 1:
+                raise ConfigurationError(
+                    f"'environment' is required with several environments ({', '.join(sorted(self.environments))});"
+                    " e.g. environment='{{ params.env }}'"
+                )
+            if isinstance(environment, str) and not _is_template(environment) and environment not in self.environments:
+                raise UnknownEnvironmentError(environment, list(self.environments))
+        if stack is not None:
+            validate_stack_name(stack)
+        self.stack = stack
+        self.environment = environment
+        self.push_secret_outputs = bool(push_secret_outputs)
+        self.cli_path = cli_path
+        self.pulumi_command = pulumi_command
+        self._engine: Engine | None = None
+
+    # Steps, each small enough to test alone.
+
+    def _update_message(self, context: Context, environment_name: str, principal: str | None) -> str:
+        ti = context["ti"]
+        parts = [
+            f"dag_id={ti.dag_id}",
+            f"run_id={ti.run_id}",
+            f"task_id={ti.task_id}",
+            f"try={ti.try_number}",
+            f"environment={environment_name}",
+        ]
+        if getattr(ti, "map_index", -1) not in (-1, None):
+            parts.insert(3, f"map_index={ti.map_index}")
+        if principal:
+            parts.append(f"identity={principal}")
+        return "airflow: " + " ".join(parts)
+
+    def _bound_program(self, context: Context) -> Callable[[], Any]:
+        from airflow.sdk.bases.decorator import determine_kwargs
+
+        kwargs = determine_kwargs(self.program, self.op_args, {**context, **self.op_kwargs})
+        return functools.partial(self.program, *self.op_args, **kwargs)
+
+    def _credentials(self, env: Environment) -> contextlib.AbstractContextManager[Any]:
+        """A context manager yielding ``(engine env vars, principal)`` for the environment's identity."""
+        return contextlib.nullcontext(({}, None))
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_pulumi_decorators.engine import Engine, OperationRequest
+        from airflow_pulumi_decorators.outputs import to_xcom
+
+        env_name, env = resolve_environment(
+            environments=self.environments, environment=self.environment, stack=self.stack
+        )
+        backend = settings.backend_url(env.backend_url)
+        for value in env.secret_config.values():
+            _mask(value)
+        self.log.info(
+            "pulumi: project=%s stack=%s environment=%s backend=%s", self.project, env.stack, env_name, backend
+        )
+        with self._credentials(env) as (credential_env, principal):
+            engine_env: dict[str, str | None] = {"PULUMI_BACKEND_URL": backend, **credential_env}
+            self._engine = Engine(
+                cli_path=self.cli_path or settings.get_option("cli_path"),
+                pulumi_command=self.pulumi_command,
+                on_output=self.log.info,
+            )
+            try:
+                result = self._engine.run(
+                    OperationRequest(
+                        project=self.project,
+                        stack=env.stack,
+                        program=self._bound_program(context),
+                        config=env.config,
+                        secret_config=env.secret_config,
+                        env=engine_env,
+                        message=self._update_message(context, env_name, principal),
+                        operation="up",
+                    )
+                )
+            finally:
+                self._engine = None
+        self._log_summary(result)
+        return to_xcom(result.outputs, push_secrets=self.push_secret_outputs, mask=_mask, log=self.log.info)
+
+    def _log_summary(self, result: OperationResult) -> None:
+        changes = ", ".join(f"{op}={n}" for op, n in sorted(result.changes.items())) or "none"
+        self.log.info(
+            "pulumi %s on stack %s: changes: %s; version=%s; %.1fs",
+            result.operation,
+            result.stack,
+            changes,
+            result.version,
+            result.duration_s,
+        )
+
+    def on_kill(self) -> None:
+        engine = self._engine
+        if engine is not None and engine.interrupt():
+            self.log.warning("pulumi: interrupted the running engine so it can write state and release its lock")

@@ -1,0 +1,158 @@
+"""The engine boundary: CLI discovery, version check, environment hand-off and error translation.
+
+Small fake executables stand in for particular CLI behaviours here; full runs use the stand-in engine.
+"""
+
+import os
+import stat
+import textwrap
+
+import pytest
+
+from airflow_pulumi_decorators import (
+    ConcurrentUpdateError,
+    ConfigurationError,
+    PulumiCliNotFoundError,
+    PulumiEngineError,
+    StackNotFoundError,
+)
+from airflow_pulumi_decorators.engine import Engine, OperationRequest, engine_environment, locate_cli
+
+
+def _fake_cli(folder, body: str, version: str = "v3.272.0"):
+    path = folder / "pulumi"
+    path.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "version" ]; then echo "{version}"; exit 0; fi\n'
+        + textwrap.dedent(body)
+    )
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def _request(**kw):
+    base = dict(project="proj", stack="dev", program=lambda: None, env={"PULUMI_BACKEND_URL": "file:///nowhere"})
+    base.update(kw)
+    return OperationRequest(**base)
+
+
+def test_engine_environment_sets_and_removes():
+    env = engine_environment({"KEEP": "1", "GOOGLE_APPLICATION_CREDENTIALS": "/k.json"},
+                             {"NEW": "2", "GOOGLE_APPLICATION_CREDENTIALS": None})
+    assert env == {"KEEP": "1", "NEW": "2"}
+
+
+def test_locate_cli_configured_folder_or_file(tmp_path):
+    cli = _fake_cli(tmp_path, "exit 0\n")
+    assert locate_cli(str(tmp_path)) == str(cli)
+    assert locate_cli(str(cli)) == str(cli)
+
+
+def test_locate_cli_configured_but_missing_names_the_setting(tmp_path):
+    with pytest.raises(PulumiCliNotFoundError, match=r"cli_path.*get.pulumi.com"):
+        locate_cli(str(tmp_path / "nope"))
+
+
+def test_missing_cli_is_a_clear_error_with_the_install_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(PulumiCliNotFoundError, match="curl -fsSL https://get.pulumi.com"):
+        Engine(on_output=lambda _: None).run(_request())
+
+
+def test_cli_older_than_sdk_minimum_is_refused(tmp_path):
+    _fake_cli(tmp_path, "exit 0\n", version="v2.9.0")
+    with pytest.raises(PulumiCliNotFoundError, match="older than the minimum"):
+        Engine(cli_path=str(tmp_path), on_output=lambda _: None).run(_request())
+
+
+def test_cli_printing_garbage_for_version_is_refused(tmp_path):
+    _fake_cli(tmp_path, "exit 0\n", version="hello")
+    with pytest.raises(PulumiCliNotFoundError, match="not a Pulumi CLI version"):
+        Engine(cli_path=str(tmp_path), on_output=lambda _: None).run(_request())
+
+
+def _run_with(tmp_path, body):
+    _fake_cli(tmp_path, body)
+    lines = []
+    engine = Engine(cli_path=str(tmp_path), work_root=str(tmp_path), on_output=lines.append)
+    return engine, lines
+
+
+def test_lock_conflict_becomes_concurrent_update_error(tmp_path):
+    engine, _ = _run_with(tmp_path, """
+        echo "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with \\`pulumi cancel\\`." >&2
+        echo "  file:///x/.pulumi/locks/proj/dev/1.json: created by airflow@worker (pid 7) at 2026-11-25T09:00:00Z" >&2
+        exit 255
+    """)
+    with pytest.raises(ConcurrentUpdateError, match="created by airflow@worker") as info:
+        engine.run(_request())
+    assert info.value.stack == "dev"
+
+
+def test_missing_stack_on_select_is_created(tmp_path):
+    log = tmp_path / "calls"
+    engine, _ = _run_with(tmp_path, f"""
+        echo "$@" >> {log}
+        case "$*" in
+          *"stack select"*) echo "error: no stack named 'dev' found" >&2; exit 255;;
+          *"stack init"*) exit 0;;
+          *) echo "error: boom on $2" >&2; exit 1;;
+        esac
+    """)
+    with pytest.raises(PulumiEngineError, match="boom"):
+        engine.run(_request())
+    calls = log.read_text().splitlines()
+    assert any("stack select" in c for c in calls) and any("stack init dev" in c for c in calls)
+
+
+def test_missing_passphrase_is_a_configuration_error_naming_the_variable(tmp_path):
+    engine, _ = _run_with(tmp_path, """
+        echo "error: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables" >&2
+        exit 255
+    """)
+    with pytest.raises(ConfigurationError, match="set PULUMI_CONFIG_PASSPHRASE"):
+        engine.run(_request())
+
+
+def test_stack_not_found_is_translated(tmp_path):
+    engine, _ = _run_with(tmp_path, """
+        case "$*" in *"stack select"*) exit 0;; esac
+        echo "error: no stack named 'dev' found" >&2; exit 255
+    """)
+    with pytest.raises(StackNotFoundError):
+        engine.run(_request(config={"a": "b"}))
+
+
+def test_engine_env_reaches_cli_and_removed_variables_do_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/keys/should-not-pass.json")
+    dump = tmp_path / "env"
+    engine, _ = _run_with(tmp_path, f"""
+        env > {dump}
+        echo "error: stop here" >&2; exit 1
+    """)
+    with pytest.raises(PulumiEngineError):
+        engine.run(_request(env={"PULUMI_BACKEND_URL": "file:///b", "GOOGLE_APPLICATION_CREDENTIALS": None,
+                                 "GOOGLE_CLOUD_PROJECT": "acme-dev"}))
+    env = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
+    assert env["PULUMI_BACKEND_URL"] == "file:///b"
+    assert env["GOOGLE_CLOUD_PROJECT"] == "acme-dev"
+    assert env["PULUMI_AUTOMATION_API"] == "true"
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in env
+
+
+def test_work_dir_is_removed_after_failure(tmp_path):
+    engine, _ = _run_with(tmp_path, 'echo "error: nope" >&2; exit 1\n')
+    with pytest.raises(PulumiEngineError):
+        engine.run(_request())
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("airflow-pulumi-")]
+
+
+def test_engine_output_lines_stream_to_callback(tmp_path):
+    engine, lines = _run_with(tmp_path, """
+        case "$*" in *"stack select"*) exit 0;; esac
+        echo "Updating (dev):"; echo "    + res creating"; echo "error: stop" >&2; exit 1
+    """)
+    with pytest.raises(PulumiEngineError):
+        engine.run(_request())
+    assert lines[:3] == ["Updating (dev):", "    + res creating", "error: stop"]

@@ -1,0 +1,65 @@
+"""DAG files are parsed constantly: importing the package (or a DAG using it) must stay light."""
+
+import subprocess
+import sys
+import textwrap
+
+HEAVY = ("pulumi", "pulumi_gcp", "grpc", "google.auth")
+
+CHECK = textwrap.dedent(
+    """
+    import sys
+    {body}
+    heavy = sorted(m for m in sys.modules
+                   if m.split(".")[0] in ("pulumi", "pulumi_gcp", "grpc")
+                   or m == "google.auth" or m.startswith("google.auth."))
+    print("HEAVY:" + ",".join(heavy))
+    """
+)
+
+
+def _heavy_after(body: str) -> list[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK.format(body=textwrap.dedent(body))],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    line = [x for x in out.splitlines() if x.startswith("HEAVY:")][-1]
+    return [m for m in line[len("HEAVY:"):].split(",") if m]
+
+
+def test_importing_the_package_loads_no_heavy_module():
+    assert _heavy_after("import airflow_pulumi_decorators") == []
+
+
+def test_importing_the_public_api_loads_no_heavy_module():
+    assert _heavy_after(
+        "from airflow_pulumi_decorators import pulumi_stack, Environment, PulumiStackOperator\n"
+        "import airflow_pulumi_decorators.identity, airflow_pulumi_decorators.testing"
+    ) == []
+
+
+def test_parsing_a_dag_file_that_uses_the_decorator_loads_no_heavy_module():
+    assert _heavy_after(
+        """
+        import pendulum
+        from airflow.sdk import dag, task
+        from airflow_pulumi_decorators import pulumi_stack, Environment
+        ENVS = {"dev": Environment(stack="dev", config={"gcp:project": "acme-dev"})}
+
+        @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1), params={"env": "dev"})
+        def analytics():
+            @pulumi_stack(project="analytics-infra", environments=ENVS, environment="{{ params.env }}")
+            def storage(region: str):
+                import pulumi_gcp as gcp
+                bucket = gcp.storage.Bucket("raw", location=region)
+                return {"bucket": bucket.name}
+
+            @task
+            def load(bucket: str):
+                return bucket
+
+            load(storage(region="EU")["bucket"])
+
+        analytics()
+        """
+    ) == []
