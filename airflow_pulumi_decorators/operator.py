@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -110,6 +111,7 @@ class PulumiStackOperator(BaseOperator):
         self.cli_path = cli_path
         self.pulumi_command = pulumi_command
         self._engine: Engine | None = None
+        self._credential: Any = None
 
     # Steps, each small enough to test alone.
 
@@ -134,9 +136,48 @@ class PulumiStackOperator(BaseOperator):
         kwargs = determine_kwargs(self.program, self.op_args, {**context, **self.op_kwargs})
         return functools.partial(self.program, *self.op_args, **kwargs)
 
-    def _credentials(self, env: Environment) -> contextlib.AbstractContextManager[Any]:
-        """A context manager yielding ``(engine env vars, principal)`` for the environment's identity."""
-        return contextlib.nullcontext(({}, None))
+    def _credential_budget(self) -> datetime.timedelta | None:
+        """How long the credential must last: the task's ``execution_timeout``, else ``[pulumi] credential_budget``."""
+        if self.execution_timeout is not None:
+            return self.execution_timeout
+        configured = settings.get_option("credential_budget")
+        if not configured:
+            return None
+        try:
+            return datetime.timedelta(seconds=float(configured))
+        except ValueError:
+            raise ConfigurationError(
+                f"[pulumi] credential_budget={configured!r} is not a number of seconds"
+            ) from None
+
+    @contextlib.contextmanager
+    def _credentials(self, env: Environment) -> Iterator[tuple[dict[str, str | None], str | None]]:
+        """Yield ``(engine env vars, principal)`` for the environment's identity; always cleans up."""
+        if env.identity is None:
+            yield {}, None
+            return
+        from airflow_pulumi_decorators.identity import obtain_engine_credentials
+
+        credential = obtain_engine_credentials(
+            env.identity,
+            project=env.gcp_project,
+            mode=env.credential_mode,
+            budget=self._credential_budget(),
+            mask=_mask,
+        )
+        self._credential = credential
+        try:
+            with credential:
+                self.log.info(
+                    "pulumi: identity %s acts as %s (%s mode%s)",
+                    credential.identity,
+                    credential.principal,
+                    credential.mode.value,
+                    f", token expires {credential.expires_at:%Y-%m-%dT%H:%M:%SZ}" if credential.expires_at else "",
+                )
+                yield credential.env, credential.principal
+        finally:
+            self._credential = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_pulumi_decorators.engine import Engine, OperationRequest
@@ -191,3 +232,6 @@ class PulumiStackOperator(BaseOperator):
         engine = self._engine
         if engine is not None and engine.interrupt():
             self.log.warning("pulumi: interrupted the running engine so it can write state and release its lock")
+        credential = self._credential
+        if credential is not None:
+            credential.close()

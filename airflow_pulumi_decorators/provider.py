@@ -33,6 +33,14 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "/opt/pulumi/bin/pulumi",
                         "default": "",
                     },
+                    "credential_budget": {
+                        "description": "Seconds a task's Google Cloud token must stay valid when the task "
+                        "has no execution_timeout. Empty: no lifetime check without execution_timeout.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "3600",
+                        "default": "",
+                    },
                     "backend_url": {
                         "description": "Default Pulumi backend when neither the Environment nor "
                         "PULUMI_BACKEND_URL names one. Empty: a local file:// backend under "

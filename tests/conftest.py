@@ -47,3 +47,6 @@ def airflow_home() -> Path:
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+pytest_plugins = ["tests.dagrun"]

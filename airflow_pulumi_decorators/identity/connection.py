@@ -1,0 +1,180 @@
+"""Identities described by an Airflow ``google_cloud_platform`` connection, resolved at task start.
+
+Works without ``apache-airflow-providers-google``: the connection is read with
+``airflow.sdk.BaseHook.get_connection``, imported inside the function (importing this package must
+not import ``airflow.sdk``). The extras understood are those of Airflow's ``GoogleBaseHook``, plain
+or ``extra__google_cloud_platform__``-prefixed (the plain name wins when both are set):
+
+``credential_config_file``
+    an ``external_account`` configuration: a path, a JSON string or a JSON object →
+    :class:`WorkloadIdentityFederation`. Without it the source is :class:`ApplicationDefault`, as in
+    Airflow's hooks (on GKE that is the metadata server).
+``impersonation_chain``
+    an e-mail, a comma-separated string or a list; wraps the source in
+    :class:`ServiceAccountImpersonation` (last = target, the rest = delegates).
+``scope``
+    comma-separated OAuth scopes (default ``cloud-platform``).
+``project``
+    the default project, used when the environment sets none.
+``quota_project_id``
+    passed to :class:`ApplicationDefault`.
+
+``key_path``, ``keyfile_dict`` and ``key_secret_name`` are refused: this library uses keyless
+identities only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from airflow_pulumi_decorators.errors import ConfigurationError
+from airflow_pulumi_decorators.identity.adc import ApplicationDefault
+from airflow_pulumi_decorators.identity.base import DEFAULT_SCOPES, Identity, normalize_scopes
+from airflow_pulumi_decorators.identity.federation import WorkloadIdentityFederation
+from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
+
+if TYPE_CHECKING:  # pragma: no cover
+    import google.auth.credentials
+
+CONN_TYPE = "google_cloud_platform"
+_PREFIX = "extra__google_cloud_platform__"
+_KEY_EXTRAS = ("key_path", "keyfile_dict", "key_secret_name", "key_secret_project_id")
+
+
+class ConnectionIdentity(NamedTuple):
+    """What a connection resolves to: the identity and the connection's default project."""
+
+    identity: Identity
+    project: str | None
+
+
+def _extra(extras: Mapping[str, Any], name: str) -> Any:
+    # Same precedence as GoogleBaseHook._get_field: the short name unless it is empty.
+    value = extras.get(name)
+    if value not in (None, ""):
+        return value
+    value = extras.get(_PREFIX + name)
+    return None if value == "" else value
+
+
+def identity_from_extras(extras: Mapping[str, Any], *, conn_id: str = "<extras>") -> ConnectionIdentity:
+    """Turn a ``google_cloud_platform`` connection's extras into an identity (no Airflow needed).
+
+    :param extras: the connection's ``extra_dejson``.
+    :param conn_id: the connection id, for messages.
+    :raises ConfigurationError: on key-file extras or malformed values, naming the connection.
+    """
+    where = f"connection {conn_id!r}"
+    for key in _KEY_EXTRAS:
+        if _extra(extras, key):
+            raise ConfigurationError(
+                f"{where} sets {key!r}: service-account keys are refused, this library uses keyless "
+                f"identities only. Remove {key!r} and set 'credential_config_file' (workload identity "
+                f"federation) and/or 'impersonation_chain', or rely on the worker's metadata server."
+            )
+    scope = _extra(extras, "scope")
+    try:
+        scopes = normalize_scopes(scope, owner=where, param="scope") if scope else DEFAULT_SCOPES
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{exc} Fix the 'scope' extra (comma-separated scope URLs).") from None
+
+    config = _extra(extras, "credential_config_file")
+    source: Identity
+    try:
+        if config is None:
+            source = ApplicationDefault(
+                scopes=scopes, quota_project_id=_extra(extras, "quota_project_id") or None
+            )
+        elif isinstance(config, Mapping):
+            source = WorkloadIdentityFederation(dict(config), scopes=scopes)
+        elif isinstance(config, str):
+            # A JSON string is parsed, anything else is a path read at task start.
+            source = WorkloadIdentityFederation(config, scopes=scopes)
+        else:
+            raise ConfigurationError("must be a path, a JSON string or a JSON object")
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: extra 'credential_config_file' is not usable: {exc}") from None
+
+    identity: Identity = source
+    chain = _extra(extras, "impersonation_chain")
+    if chain:
+        if isinstance(chain, str):
+            chain = [c for c in re.split(r"[,\s]+", chain) if c]
+        try:
+            identity = ServiceAccountImpersonation.from_impersonation_chain(chain, source=source, scopes=scopes)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{where}: extra 'impersonation_chain' is not usable: {exc}") from None
+
+    project = _extra(extras, "project")
+    if project is not None and not isinstance(project, str):
+        raise ConfigurationError(f"{where}: extra 'project' must be a project id string, got {project!r}.")
+    return ConnectionIdentity(identity, project or None)
+
+
+def resolve_connection(conn_id: str) -> ConnectionIdentity:
+    """Read *conn_id* through ``airflow.sdk`` and turn it into an identity. Call at task start.
+
+    :raises ConfigurationError: if the connection does not exist or is not ``google_cloud_platform``.
+    """
+    from airflow.sdk import BaseHook
+
+    try:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+    except ImportError:  # pragma: no cover - older task SDKs
+        from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef]
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise ConfigurationError(
+            f"Airflow connection {conn_id!r} is not defined; create it (type {CONN_TYPE!r}) or fix the "
+            f"conn_id passed to identity_from_connection()."
+        ) from None
+    if conn.conn_type and conn.conn_type.replace("-", "_") != CONN_TYPE:
+        raise ConfigurationError(
+            f"Airflow connection {conn_id!r} has type {conn.conn_type!r}; expected {CONN_TYPE!r}."
+        )
+    return identity_from_extras(conn.extra_dejson or {}, conn_id=conn_id)
+
+
+@dataclass(frozen=True)
+class FromConnection(Identity):
+    """A lazy identity: the ``google_cloud_platform`` connection *conn_id*, read at task start.
+
+    Connections live in the metadata database or a secrets backend, which the DAG processor should
+    not touch at parse time; only the id is checked then.
+
+    :param conn_id: the Airflow connection id.
+    """
+
+    conn_id: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.conn_id, str) or not self.conn_id.strip():
+            raise ConfigurationError("identity_from_connection(conn_id=...) must be a non-empty connection id.")
+        object.__setattr__(self, "conn_id", self.conn_id.strip())
+
+    def describe(self) -> str:
+        return f"Airflow connection {self.conn_id!r}"
+
+    def resolve_with_project(self) -> ConnectionIdentity:
+        """Resolve and also return the connection's ``project`` extra."""
+        return resolve_connection(self.conn_id)
+
+    def resolve(self) -> Identity:
+        return resolve_connection(self.conn_id).identity
+
+    def google_credentials(self) -> google.auth.credentials.Credentials:
+        return self.resolve().google_credentials()
+
+    def principal(self, credentials: google.auth.credentials.Credentials) -> str:
+        return self.resolve().principal(credentials)
+
+
+def identity_from_connection(conn_id: str) -> FromConnection:
+    """The identity described by Airflow connection *conn_id* (type ``google_cloud_platform``),
+    resolved lazily at task start. See this module's docstring for the extras understood."""
+    return FromConnection(conn_id)

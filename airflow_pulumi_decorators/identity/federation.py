@@ -1,0 +1,222 @@
+"""Workload Identity Federation: exchange an external OIDC/SAML token for a Google token at STS."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_pulumi_decorators.errors import ConfigurationError
+from airflow_pulumi_decorators.identity.base import (
+    DEFAULT_SCOPES,
+    MAX_LIFETIME_SECONDS,
+    Identity,
+    check_service_account_email,
+    normalize_scopes,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import google.auth.credentials
+
+_OWNER = "WorkloadIdentityFederation"
+_IMPERSONATION_URL = re.compile(r"/([^/]+):generateAccessToken$")
+
+
+def impersonation_target(url: str) -> str | None:
+    """The service-account e-mail at the end of a ``...:generateAccessToken`` URL, if any."""
+    match = _IMPERSONATION_URL.search(url or "")
+    return match.group(1) if match else None
+
+
+def validate_external_account_config(info: Any, *, where: str) -> dict[str, Any]:
+    """Check *info* is a usable ``external_account`` credential configuration and return a deep copy.
+
+    Only ``file`` and ``url`` credential sources are accepted: an ``executable`` source runs an
+    arbitrary command on every refresh (and in the engine too, in refreshable mode), and AWS /
+    certificate sources are not supported by this library.
+
+    :param info: the parsed JSON.
+    :param where: where it came from (``credential_config`` or a file path), for messages.
+    :raises ConfigurationError: naming what is wrong and how to fix it.
+    """
+    fix = "generate it with `gcloud iam workload-identity-pools create-cred-config` (see docs/identity/workload-identity-federation.md)"
+    if not isinstance(info, Mapping):
+        raise ConfigurationError(f"{_OWNER}: {where} must be a JSON object (an external_account credential configuration); {fix}.")
+    info = copy.deepcopy(dict(info))
+    kind = info.get("type")
+    if kind != "external_account":
+        hint = ""
+        if kind == "service_account":
+            hint = " Service-account key files are not accepted: this library uses keyless identities only."
+        raise ConfigurationError(
+            f"{_OWNER}: {where} has type {kind!r}, expected 'external_account'.{hint} {fix[0].upper()}{fix[1:]}."
+        )
+    for key in ("audience", "subject_token_type", "token_url"):
+        if not isinstance(info.get(key), str) or not info[key].strip():
+            raise ConfigurationError(f"{_OWNER}: {where} lacks {key!r}; {fix}.")
+    if not re.match(r"^https?://", info["token_url"]):
+        raise ConfigurationError(f"{_OWNER}: {where} has token_url {info['token_url']!r}, which is not an http(s) URL.")
+    source = info.get("credential_source")
+    if not isinstance(source, Mapping):
+        raise ConfigurationError(
+            f"{_OWNER}: {where} lacks 'credential_source' (a 'file' or 'url' the subject token is read from); {fix}."
+        )
+    if "executable" in source:
+        raise ConfigurationError(
+            f"{_OWNER}: {where} uses an 'executable' credential_source, which is refused: it would run a "
+            f"command on every token refresh, inside the Airflow worker and the Pulumi engine. Write the "
+            f"subject token to a file (e.g. a projected Kubernetes service-account token) and use "
+            f"credential_source={{'file': PATH}}, or serve it on a URL."
+        )
+    if "environment_id" in source or "certificate" in source:
+        raise ConfigurationError(
+            f"{_OWNER}: {where} uses an AWS or X.509 credential_source, which this library does not support; "
+            f"use a 'file' or 'url' credential_source."
+        )
+    has_file, has_url = bool(source.get("file")), bool(source.get("url"))
+    if has_file == has_url:
+        raise ConfigurationError(
+            f"{_OWNER}: {where} credential_source must have exactly one of 'file' or 'url', "
+            f"got {sorted(k for k in source if k in ('file', 'url')) or 'neither'}."
+        )
+    fmt = source.get("format") or {}
+    if not isinstance(fmt, Mapping) or fmt.get("type", "text") not in ("text", "json"):
+        raise ConfigurationError(f"{_OWNER}: {where} credential_source.format.type must be 'text' or 'json'.")
+    if fmt.get("type") == "json" and not fmt.get("subject_token_field_name"):
+        raise ConfigurationError(
+            f"{_OWNER}: {where} credential_source.format is 'json' but has no 'subject_token_field_name'."
+        )
+    url = info.get("service_account_impersonation_url")
+    if url is not None:
+        target = impersonation_target(url) if isinstance(url, str) else None
+        if not target:
+            raise ConfigurationError(
+                f"{_OWNER}: {where} service_account_impersonation_url must end in "
+                f"'/serviceAccounts/EMAIL:generateAccessToken', got {url!r}."
+            )
+        check_service_account_email(target, owner=_OWNER, param="service_account_impersonation_url")
+    options = info.get("service_account_impersonation") or {}
+    lifetime = options.get("token_lifetime_seconds") if isinstance(options, Mapping) else None
+    if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 1 <= lifetime <= MAX_LIFETIME_SECONDS):
+        raise ConfigurationError(
+            f"{_OWNER}: {where} service_account_impersonation.token_lifetime_seconds must be an integer "
+            f"1..{MAX_LIFETIME_SECONDS}, got {lifetime!r}."
+        )
+    return info
+
+
+@dataclass(frozen=True)
+class WorkloadIdentityFederation(Identity):
+    """Workload Identity Federation from an ``external_account`` credential configuration.
+
+    The configuration (what ``gcloud iam workload-identity-pools create-cred-config`` writes) names
+    the pool provider (``audience``), the STS ``token_url``, where the external subject token is read
+    (``credential_source.file``, re-read on every exchange, or ``credential_source.url``) and,
+    optionally, a service account to impersonate. It holds no secret.
+
+    Give exactly one of:
+
+    :param credential_config: the configuration as a dict (validated at parse time), or a JSON
+        string (validated at parse time), or a path to the JSON file.
+    :param credential_config_file: a path to the JSON file. A path is read and validated at **task
+        start**, not at parse time: on Kubernetes the file is usually mounted into worker pods only,
+        and the DAG processor may not have it.
+    :param scopes: OAuth scopes requested from STS (or from the impersonated account).
+    """
+
+    # hash=False: a dict is unhashable; equality still compares it.
+    credential_config: Mapping[str, Any] | str | None = field(default=None, hash=False)
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    credential_config_file: str | os.PathLike[str] | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scopes", normalize_scopes(self.scopes, owner=_OWNER))
+        config, path = self.credential_config, self.credential_config_file
+        if config is not None and path is not None:
+            raise ConfigurationError(
+                f"{_OWNER}: give either credential_config (a dict or JSON) or credential_config_file "
+                f"(a path), not both."
+            )
+        if isinstance(config, str):
+            text = config.strip()
+            if text.startswith("{"):
+                try:
+                    config = json.loads(text)
+                except ValueError as exc:
+                    raise ConfigurationError(f"{_OWNER}(credential_config=...) is not valid JSON: {exc.msg}.") from None
+            else:  # a path given in the first parameter
+                config, path = None, text
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
+        if config is None and not path:
+            raise ConfigurationError(
+                f"{_OWNER} needs credential_config (a dict) or credential_config_file (a path to the JSON "
+                f"written by `gcloud iam workload-identity-pools create-cred-config`)."
+            )
+        if config is not None:
+            # A private deep copy: later changes to the caller's dict do not leak in. (Not a
+            # MappingProxyType: Airflow deep-copies operators, and proxies cannot be deep-copied.)
+            config = validate_external_account_config(config, where="credential_config")
+        object.__setattr__(self, "credential_config", config)
+        object.__setattr__(self, "credential_config_file", path or None)
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def load_config(self) -> dict[str, Any]:
+        """The validated configuration as a fresh dict (reads the file when one was given).
+
+        :raises ConfigurationError: if the file is missing, unreadable or not a valid configuration.
+        """
+        if self.credential_config is not None:
+            return copy.deepcopy(dict(self.credential_config))
+        path = str(self.credential_config_file)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                info = json.load(handle)
+        except FileNotFoundError:
+            raise ConfigurationError(
+                f"{_OWNER}(credential_config_file={path!r}): the file does not exist on this worker; mount "
+                f"it into the worker (it is read at task start) or pass the configuration as a dict."
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"{_OWNER}(credential_config_file={path!r}) cannot be read as JSON: {exc}.") from None
+        return validate_external_account_config(info, where=f"credential_config_file {path!r}")
+
+    def check_runtime(self) -> None:
+        self.load_config()
+
+    def describe(self) -> str:
+        if self.credential_config is not None:
+            info = self.credential_config
+            source = info["credential_source"]
+            origin = f"file {source['file']!r}" if source.get("file") else f"url {source['url']!r}"
+            target = impersonation_target(info.get("service_account_impersonation_url") or "")
+            via = f", impersonating {target}" if target else ""
+            return f"workload identity federation (audience {info['audience']!r}, subject token from {origin}{via})"
+        return f"workload identity federation (config file {self.credential_config_file!r})"
+
+    def secret_urls(self) -> frozenset[str]:
+        try:
+            url = self.load_config()["credential_source"].get("url")
+        except ConfigurationError:
+            return frozenset()
+        return frozenset([url]) if url else frozenset()
+
+    # -- google-auth -----------------------------------------------------------------------------
+
+    def google_credentials(self) -> google.auth.credentials.Credentials:
+        from google.auth import identity_pool
+
+        return identity_pool.Credentials.from_info(self.load_config(), scopes=list(self.scopes))
+
+    def principal(self, credentials: google.auth.credentials.Credentials) -> str:
+        email = getattr(credentials, "service_account_email", None)
+        if email:
+            return str(email)
+        # No impersonation: the caller acts as the federated principal of the pool provider.
+        return f"federated principal of {self.load_config()['audience']}"
+

@@ -1,0 +1,656 @@
+"""Deployment operations: up, preview, refresh and destroy.
+
+``up``/``preview`` run the caller's inline program through its LanguageServer
+(``--client``) against our ResourceMonitor/Engine gRPC servers (see
+:mod:`.monitor`); steps are computed by comparing registrations with the
+previous checkpoint by URN. Nothing outside the backend directory is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from . import props
+from .config import StackConfig, config_string
+from .constants import BANNER, ENV_DELAY, ROOT_STACK_TYPE, STANDIN_VERSION
+from .context import Invocation
+from .events import EventLog, step_metadata
+from .secrets import PassphraseCipher
+from .sink import StandinError
+from .stackcmds import require_yes, stack_cipher
+from .state import StackRef, iso_now
+
+_SYMBOLS = {
+    "create": "+",
+    "update": "~",
+    "delete": "-",
+    "same": " ",
+    "read": ">",
+    "refresh": "~",
+}
+_DONE_VERB = {
+    "create": ("creating", "created", "to create"),
+    "update": ("updating", "updated", "to update"),
+    "delete": ("deleting", "deleted", "to delete"),
+    "read": ("reading", "read", "to read"),
+    "refresh": ("refreshing", "refreshed", "to refresh"),
+}
+# Ops that count as changes for --expect-no-changes.
+_CHANGE_OPS = {"create", "update", "delete", "replace"}
+
+
+class CancelledError(Exception):
+    """Raised inside step processing once a cancellation was requested."""
+
+
+@dataclass
+class Step:
+    """One resource step.
+
+    :param op: OpType value.
+    :param urn: Resource URN.
+    :param old: Previous in-memory state (or None).
+    :param new: New in-memory state (or None).
+    """
+
+    op: str
+    urn: str
+    old: Optional[dict]
+    new: Optional[dict]
+    diffs: list[str] = field(default_factory=list)
+
+
+def make_urn(stack: str, project: str, parent_urn: str, type_: str, name: str) -> str:
+    """Form a URN the way the Pulumi engine does.
+
+    The parent's qualified type is prefixed (``parent$type``) except when the
+    parent is the root stack.
+
+    :param stack: Short stack name.
+    :param project: Project name.
+    :param parent_urn: Parent URN or "".
+    :param type_: Resource type token.
+    :param name: Resource name.
+    """
+    qualified = type_
+    if parent_urn:
+        parent_type = parent_urn.split("::")[2]
+        if parent_type != ROOT_STACK_TYPE:
+            qualified = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
+def urn_name(urn: str) -> str:
+    """:param urn: URN. :returns: Its resource name."""
+    return urn.split("::", 3)[3]
+
+
+def generated_id(urn: str) -> str:
+    """Deterministic physical id for a custom resource (``<name>-<hash8>``).
+
+    :param urn: Resource URN.
+    """
+    return f"{urn_name(urn)}-{hashlib.sha1(urn.encode()).hexdigest()[:8]}"
+
+
+def masked_meta(res: Optional[dict]) -> Optional[dict]:
+    """``StepEventStateMetadata`` of a state entry with secrets masked.
+
+    :param res: In-memory state entry.
+    """
+    if res is None:
+        return None
+    return {
+        "type": res["type"],
+        "urn": res["urn"],
+        "id": res.get("id", ""),
+        "parent": res.get("parent", ""),
+        "provider": res.get("provider", ""),
+        "custom": res.get("custom", False),
+        "protect": res.get("protect", False),
+        "inputs": props.mask(res.get("inputs", {})),
+        "outputs": props.mask(res.get("outputs", {})),
+    }
+
+
+class Deployment:
+    """The state of one running operation (shared with the gRPC servicers).
+
+    :param inv: Invocation.
+    :param ref: Stack.
+    :param kind: ``update``, ``preview``, ``refresh`` or ``destroy``.
+    :param dry_run: True for previews (nothing is written).
+    :param cipher: Stack cipher.
+    :param old_resources: Previous resources, in-memory form.
+    :param config: Resolved config: key -> (value, secret).
+    :param events: Event log.
+    """
+
+    def __init__(
+        self,
+        inv: Invocation,
+        ref: StackRef,
+        kind: str,
+        dry_run: bool,
+        cipher: PassphraseCipher,
+        old_resources: list[dict],
+        config: dict[str, tuple[Any, bool]],
+        events: EventLog,
+    ) -> None:
+        self.inv = inv
+        self.ref = ref
+        self.kind = kind
+        self.dry_run = dry_run
+        self.cipher = cipher
+        self.old_resources = old_resources
+        self.old_by_urn = {r["urn"]: r for r in old_resources}
+        self.config = config
+        self.events = events
+        self.lock = threading.Lock()
+        self.new_resources: dict[str, dict] = {}
+        self.order: list[str] = []
+        self.steps: list[Step] = []
+        self.counts: dict[str, int] = {}
+        self.diagnostics: list[tuple[str, str, str]] = []
+        self.targets = set(inv.args.values("target", "t"))
+        self.delay = float(inv.env.get(ENV_DELAY) or 0)
+        self.start = time.time()
+        self.consumed_old: set[str] = set()
+        self.program_failed = False
+
+    # ------------------------------------------------------------ helpers
+    def out(self, text: str) -> None:
+        """:param text: Line(s) for stdout."""
+        self.inv.sink.out(text)
+
+    def diagnostic(self, severity: str, message: str, urn: str = "") -> None:
+        """Record and emit a diagnostic.
+
+        :param severity: ``info``, ``warning``, ``error`` ...
+        :param message: Text.
+        :param urn: Resource it is about.
+        """
+        with self.lock:
+            self.diagnostics.append((severity, message, urn))
+        self.events.emit(
+            "diagnosticEvent",
+            {"urn": urn, "prefix": f"{severity}: ", "message": message + "\n",
+             "color": "never", "severity": severity},
+        )
+
+    def check_cancel(self) -> None:
+        """:raises CancelledError: When the operation is being cancelled."""
+        if self.inv.cancel.is_set():
+            raise CancelledError("update canceled")
+
+    def targeted(self, urn: str, type_: str) -> bool:
+        """Whether ``--target`` allows changing this resource.
+
+        :param urn: URN.
+        :param type_: Type (the root stack is always in scope).
+        """
+        return not self.targets or urn in self.targets or type_ == ROOT_STACK_TYPE
+
+    def _pace(self) -> None:
+        # PULUMI_STANDIN_DELAY_PER_RESOURCE: stretch each step so tests can interrupt.
+        if self.delay > 0:
+            end = time.monotonic() + self.delay
+            while time.monotonic() < end:
+                if self.inv.cancel.wait(min(0.05, max(end - time.monotonic(), 0))):
+                    break
+
+    def _announce(self, step: Step, done: bool, elapsed: float = 0.0) -> None:
+        res = step.new or step.old or {}
+        if step.op == "same":
+            return
+        symbol = _SYMBOLS.get(step.op, "*")
+        ing, ed, to = _DONE_VERB.get(step.op, (step.op, step.op, step.op))
+        if self.dry_run:
+            if not done:
+                self.out(f"    {symbol} {res['type']} {urn_name(step.urn)} {step.op}")
+            return
+        word = f"{ed} ({elapsed:.2f}s)" if done else ing
+        self.out(f"    {symbol} {res['type']} {urn_name(step.urn)} {word}")
+
+    def run_step(self, step: Step, commit: Any) -> None:
+        """Announce, pace, commit and record one step.
+
+        :param step: The step.
+        :param commit: Callable applying the step to the new state.
+        """
+        self.check_cancel()
+        began = time.monotonic()
+        meta = step_metadata(
+            step.op, step.urn, (step.new or step.old or {}).get("type", ""),
+            masked_meta(step.old), masked_meta(step.new), step.diffs,
+        )
+        self.events.emit("resourcePreEvent", {"metadata": meta, "planning": self.dry_run})
+        self._announce(step, done=False)
+        if step.op != "same":
+            self._pace()
+        commit()
+        with self.lock:
+            self.steps.append(step)
+            self.counts[step.op] = self.counts.get(step.op, 0) + 1
+        self.events.emit("resOutputsEvent", {"metadata": meta, "planning": self.dry_run})
+        self._announce(step, done=True, elapsed=time.monotonic() - began)
+
+    # ------------------------------------------------------- registration
+    def register(
+        self,
+        type_: str,
+        name: str,
+        parent: str,
+        custom: bool,
+        inputs: dict,
+        extra: dict,
+        alias_urns: list[str],
+        additional_secret_outputs: list[str],
+    ) -> dict:
+        """Handle ``RegisterResource``; returns the new in-memory state entry.
+
+        :param type_: Type token.
+        :param name: Resource name.
+        :param parent: Parent URN.
+        :param custom: Custom (provider-managed) resource.
+        :param inputs: Normalised inputs.
+        :param extra: Other state fields (protect, provider, dependencies ...).
+        :param alias_urns: Previous URNs of this resource.
+        :param additional_secret_outputs: Output keys to mark secret.
+        """
+        urn = make_urn(self.ref.name, self.ref.project, parent, type_, name)
+        with self.lock:
+            if urn in self.new_resources:
+                raise StandinError(
+                    f"Duplicate resource URN '{urn}'; try giving it a unique name"
+                )
+            self.new_resources[urn] = {}  # reserve
+        old = self.old_by_urn.get(urn)
+        if old is None:
+            for alias in alias_urns:
+                if alias in self.old_by_urn:
+                    old = self.old_by_urn[alias]
+                    break
+        if old is not None:
+            with self.lock:
+                self.consumed_old.add(old["urn"])
+        entry: dict[str, Any] = {"urn": urn, "custom": custom, "type": type_}
+        entry.update(extra)
+        if parent:
+            entry["parent"] = parent
+        entry["inputs"] = inputs
+        if not self.targeted(urn, type_):
+            if old is not None:
+                kept = dict(old)
+                kept["urn"] = urn
+                step = Step("same", urn, old, kept)
+                self.run_step(step, lambda: self._commit(urn, kept))
+                return kept
+            # An untargeted create is skipped: not recorded, no id.
+            with self.lock:
+                del self.new_resources[urn]
+            skipped = dict(entry, outputs=inputs, id="")
+            return skipped
+        outputs = _with_secret_outputs(inputs, additional_secret_outputs)
+        if old is None:
+            op = "create"
+            if custom:
+                entry["id"] = "" if self.dry_run else generated_id(urn)
+            entry["outputs"] = outputs
+            entry["created"] = entry["modified"] = iso_now()
+        elif old.get("inputs", {}) == inputs and old["urn"] == urn:
+            op = "same"
+            if custom:
+                entry["id"] = old.get("id", "")
+            entry["outputs"] = old.get("outputs", {})
+            for key in ("created", "modified"):
+                if key in old:
+                    entry[key] = old[key]
+        else:
+            op = "update"
+            if custom:
+                entry["id"] = old.get("id") or generated_id(urn)
+            entry["outputs"] = outputs
+            entry["created"] = old.get("created", iso_now())
+            entry["modified"] = iso_now()
+        diffs = _diff_keys(old.get("inputs", {}) if old else {}, inputs) if op == "update" else []
+        if type_ == ROOT_STACK_TYPE and old is not None:
+            # Stack outputs come later through RegisterResourceOutputs.
+            entry["outputs"] = old.get("outputs", {})
+        step = Step(op, urn, old, entry, diffs)
+        self.run_step(step, lambda: self._commit(urn, entry))
+        return entry
+
+    def _commit(self, urn: str, entry: dict) -> None:
+        with self.lock:
+            self.new_resources[urn] = entry
+            self.order.append(urn)
+
+    def register_outputs(self, urn: str, outputs: dict) -> None:
+        """Handle ``RegisterResourceOutputs`` (stack exports, component outputs).
+
+        :param urn: Resource URN.
+        :param outputs: Normalised outputs.
+        """
+        with self.lock:
+            entry = self.new_resources.get(urn)
+            if entry:
+                entry["outputs"] = outputs
+
+    def read(self, type_: str, name: str, parent: str, id_: str, properties: dict, extra: dict) -> dict:
+        """Handle ``ReadResource`` (external resources, stack references).
+
+        :param type_: Type token.
+        :param name: Resource name.
+        :param parent: Parent URN.
+        :param id_: Physical id to read.
+        :param properties: Normalised input properties.
+        :param extra: Other state fields.
+        """
+        urn = make_urn(self.ref.name, self.ref.project, parent, type_, name)
+        if type_ == "pulumi:pulumi:StackReference":
+            outputs = self._stack_reference_outputs(id_)
+        else:
+            outputs = properties
+        entry: dict[str, Any] = {"urn": urn, "custom": True, "id": id_, "type": type_,
+                                 "external": True, "inputs": properties, "outputs": outputs}
+        entry.update(extra)
+        if parent:
+            entry["parent"] = parent
+        old = self.old_by_urn.get(urn)
+        if old is not None:
+            with self.lock:
+                self.consumed_old.add(urn)
+        with self.lock:
+            if urn in self.new_resources:
+                raise StandinError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
+            self.new_resources[urn] = {}
+        self.run_step(Step("read", urn, old, entry), lambda: self._commit(urn, entry))
+        return entry
+
+    def _stack_reference_outputs(self, stack_name: str) -> dict:
+        from .stackcmds import root_outputs
+
+        target = self.inv.resolve(stack_name)
+        backend = self.inv.backend
+        if not backend.exists(target):
+            raise StandinError(f"unknown stack \"{stack_name}\"")
+        raw = root_outputs(backend.read_checkpoint(target)["checkpoint"]["latest"]["resources"])
+        if props.contains_secret(raw):
+            raw = props.decrypt_value(raw, stack_cipher(self.inv, target).decrypt)
+        secret_names = sorted(k for k, v in raw.items() if props.is_secret(v))
+        return {"name": stack_name, "outputs": raw, "secretOutputNames": secret_names}
+
+    def lookup(self, urn: str) -> Optional[dict]:
+        """State of a URN registered in this run or in the previous state.
+
+        :param urn: URN.
+        """
+        with self.lock:
+            entry = self.new_resources.get(urn)
+        return entry or self.old_by_urn.get(urn)
+
+    # -------------------------------------------------------------- finish
+    def delete_unregistered(self) -> None:
+        """Delete old resources the program no longer registers (reverse order)."""
+        for old in reversed(self.old_resources):
+            urn = old["urn"]
+            if urn in self.consumed_old or urn in self.new_resources:
+                continue
+            if not self.targeted(urn, old["type"]):
+                continue
+            self.delete(old)
+
+    def delete(self, old: dict) -> None:
+        """Delete one resource (refusing protected ones).
+
+        :param old: In-memory state entry.
+        """
+        if old.get("protect"):
+            if self.inv.args.has("exclude-protected"):
+                return
+            raise StandinError(
+                f"unable to delete resource \"{old['urn']}\"\nas it is currently marked "
+                "for protection. To unprotect the resource, remove the `protect` flag "
+                "from the resource in your Pulumi program and run `pulumi up`"
+            )
+        self.run_step(Step("delete", old["urn"], old, None), lambda: None)
+        with self.lock:
+            self.consumed_old.add(old["urn"])
+
+    def final_resources(self) -> list[dict]:
+        """New checkpoint resources: committed registrations, then surviving old ones."""
+        with self.lock:
+            result = [self.new_resources[u] for u in self.order if self.new_resources.get(u)]
+            seen = {r["urn"] for r in result}
+            for old in self.old_resources:
+                if old["urn"] not in self.consumed_old and old["urn"] not in seen:
+                    result.append(old)
+        return result
+
+
+def _with_secret_outputs(inputs: dict, names: list[str]) -> dict:
+    if not names:
+        return inputs
+    outputs = dict(inputs)
+    for key in names:
+        if key in outputs:
+            outputs[key] = props.make_secret(outputs[key])
+    return outputs
+
+
+def _diff_keys(old: dict, new: dict) -> list[str]:
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+# ==================================================================== driver
+_HEADERS = {
+    "update": ("Updating", "Previewing update"),
+    "refresh": ("Refreshing", "Previewing refresh"),
+    "destroy": ("Destroying", "Previewing destroy"),
+}
+
+
+def run_operation(inv: Invocation, command: str) -> int:
+    """Entry point for ``up``/``preview``/``refresh``/``destroy``.
+
+    :param inv: Invocation.
+    :param command: The command word.
+    :returns: Exit code.
+    """
+    args = inv.args
+    kind = {"up": "update", "update": "update", "preview": "update"}.get(command, command)
+    dry_run = command == "preview" or args.has("preview-only")
+    if not dry_run:
+        require_yes(inv)
+    ref = inv.stack_ref()
+    backend = inv.backend
+    backend.require(ref)
+    cipher = stack_cipher(inv, ref)
+    cfg = StackConfig.for_stack(inv.project_dir, ref)
+    config = cfg.resolved(cipher if cfg.has_secure() else None)
+    lock = backend.acquire_lock(ref)
+    events = EventLog(args.value("event-log"), inv.cwd)
+    dep: Optional[Deployment] = None
+    code = 0
+    try:
+        checkpoint = backend.read_checkpoint(ref)
+        latest = checkpoint["checkpoint"]["latest"]
+        old_resources = props.decrypt_value(latest.get("resources") or [], cipher.decrypt)
+        for value, secret in config.values():
+            if secret:
+                inv.sink.secrets_to_mask |= _strings(value)
+        for res in old_resources:
+            inv.sink.secrets_to_mask |= props.secret_plaintexts(res.get("outputs"))
+            inv.sink.secrets_to_mask |= props.secret_plaintexts(res.get("inputs"))
+        dep = Deployment(inv, ref, kind, dry_run, cipher, old_resources, config, events)
+        inv.sink.out(BANNER)
+        title = _HEADERS[kind][1 if dry_run else 0]
+        inv.sink.out(f"{title} ({ref.name}):")
+        inv.sink.out("")
+        if args.values("policy-pack"):
+            # Be explicit rather than silently "passing" policies we never ran.
+            dep.diagnostic("warning", "policy packs are not run by the stand-in engine")
+        events.emit("preludeEvent", {"config": {
+            k: ("[secret]" if s else config_string(v)) for k, (v, s) in config.items()
+        }})
+        error: Optional[str] = None
+        try:
+            if kind == "update":
+                error = _run_program(inv, dep)
+                if error is None:
+                    dep.delete_unregistered()
+            elif kind == "refresh":
+                for res in old_resources:
+                    if dep.targeted(res["urn"], res["type"]):
+                        dep.run_step(Step("same", res["urn"], res, res), lambda: None)
+            elif kind == "destroy":
+                for res in reversed(old_resources):
+                    if dep.targeted(res["urn"], res["type"]):
+                        dep.delete(res)
+        except CancelledError:
+            error = "update canceled"
+        except StandinError as exc:
+            error = exc.message
+        if dep.inv.cancel.is_set() and error is None:
+            error = "update canceled"
+        code = _finish(inv, dep, backend, ref, checkpoint, error)
+        if code == 0 and kind == "destroy" and not dry_run and args.has("remove"):
+            backend.remove_stack(ref)
+            cfg_path = StackConfig.for_stack(inv.project_dir, ref).path
+            if os.path.exists(cfg_path):
+                os.unlink(cfg_path)
+            inv.sink.out(f"The resources in the stack have been deleted, and the stack '{ref.name}' has been removed.")
+    finally:
+        try:
+            if dep is None:
+                events.emit("summaryEvent", {"maybeCorrupt": False, "durationSeconds": 0,
+                                             "resourceChanges": {}, "PolicyPacks": {}})
+            events.close()
+        finally:
+            backend.release_lock(lock)
+    return code
+
+
+def _strings(value: Any) -> set[str]:
+    return {value if isinstance(value, str) else json.dumps(value)}
+
+
+def _run_program(inv: Invocation, dep: Deployment) -> Optional[str]:
+    client = inv.args.value("client")
+    if not client:
+        raise StandinError(
+            "the stand-in engine runs only inline Automation API programs "
+            "(--client ADDRESS); local Pulumi projects are not supported"
+        )
+    if inv.args.value("run-program") == "false":
+        return None
+    from .monitor import run_inline_program
+
+    return run_inline_program(dep, client)
+
+
+def _finish(
+    inv: Invocation,
+    dep: Deployment,
+    backend: Any,
+    ref: StackRef,
+    checkpoint: dict,
+    error: Optional[str],
+) -> int:
+    sink = inv.sink
+    resources = dep.final_resources()
+    stack_outputs: dict = {}
+    for res in resources:
+        if res["type"] == ROOT_STACK_TYPE and not res.get("parent"):
+            stack_outputs = res.get("outputs") or {}
+        sink.secrets_to_mask |= props.secret_plaintexts(res.get("outputs"))
+        sink.secrets_to_mask |= props.secret_plaintexts(res.get("inputs"))
+    duration = time.time() - dep.start
+    counts = dict(dep.counts)
+    if dep.kind == "refresh":
+        counts = {"same": counts.get("same", 0)} if counts else {}
+    if error is None and inv.args.has("expect-no-changes"):
+        if any(counts.get(op) for op in _CHANGE_OPS):
+            error = "no changes were expected but changes occurred"
+    if dep.diagnostics or error:
+        sink.out("Diagnostics:")
+        stack_urn = f"urn:pulumi:{ref.name}::{ref.project}::{ROOT_STACK_TYPE}::{ref.project}-{ref.name}"
+        seen_messages = set()
+        for severity, message, urn in dep.diagnostics:
+            if severity == "debug":
+                continue
+            seen_messages.add(message.strip())
+            label = urn or stack_urn
+            res_type = label.split("::")[2].split("$")[-1]
+            sink.out(f"  {res_type} ({urn_name(label)}):")
+            sink.out("    " + f"{severity}: {message}".replace("\n", "\n    "))
+        if error and error.strip() not in seen_messages:
+            sink.out(f"  {ROOT_STACK_TYPE} ({ref.project}-{ref.name}):")
+            sink.out("    " + f"error: {error}".replace("\n", "\n    "))
+        sink.out("")
+    if stack_outputs and not dep.dry_run and dep.kind == "update":
+        sink.out("Outputs:")
+        for key in sorted(stack_outputs):
+            sink.out(f"    {key}: {props.display(stack_outputs[key])}")
+        sink.out("")
+    sink.out("Resources:")
+    for op in ("create", "update", "delete", "read"):
+        if counts.get(op):
+            ing, ed, to = _DONE_VERB[op]
+            sink.out(f"    {_SYMBOLS[op]} {counts[op]} {to if dep.dry_run else ed}")
+    if counts.get("same"):
+        sink.out(f"    {counts['same']} unchanged")
+    sink.out("")
+    sink.out(f"Duration: {int(round(duration))}s")
+    dep.events.emit("summaryEvent", {
+        "maybeCorrupt": False,
+        "durationSeconds": int(round(duration)),
+        "resourceChanges": counts,
+        "PolicyPacks": {},
+    })
+    if not dep.dry_run:
+        latest = checkpoint["checkpoint"]["latest"]
+        latest["resources"] = props.encrypt_value(resources, dep.cipher.encrypt)
+        backend.write_checkpoint(ref, checkpoint)
+        backend.append_history(ref, {
+            "kind": dep.kind,
+            "startTime": int(dep.start),
+            "message": inv.args.value("message", "m", default="") or "",
+            "environment": {
+                "exec.kind": inv.args.value("exec-kind", default="cli") or "cli",
+                "exec.agent": "pulumi-standin/" + STANDIN_VERSION,
+            },
+            "config": _history_config(dep.config, dep.cipher),
+            "result": "failed" if error else "succeeded",
+            "endTime": int(time.time()),
+            "resourceChanges": counts,
+        })
+    if error:
+        if inv.cancel.is_set():
+            sink.err("error: update canceled")
+        elif dep.program_failed:
+            # The program's own error text is in the diagnostics on stdout.
+            sink.err("error: " + ("preview failed" if dep.dry_run else "update failed"))
+        else:
+            sink.err(f"error: {error}")
+        return 255
+    return 0
+
+
+def _history_config(config: dict[str, tuple[Any, bool]], cipher: PassphraseCipher) -> dict:
+    out = {}
+    for key, (value, secret) in config.items():
+        text = config_string(value)
+        if secret:
+            out[key] = {"secret": True, "ciphertext": cipher.encrypt(text)}
+        else:
+            out[key] = {"value": text, "secret": False}
+    return out
+

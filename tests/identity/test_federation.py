@@ -1,0 +1,125 @@
+"""WorkloadIdentityFederation: validation and STS exchanges against the fake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_pulumi_decorators.errors import ConfigurationError, IdentityError
+from airflow_pulumi_decorators.identity import WorkloadIdentityFederation, obtain_engine_credentials
+from airflow_pulumi_decorators.testing.google import FakeGoogleTokenServer
+
+from .conftest import CLOUD, SA, no_sleep
+
+GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+
+def _config(fake: FakeGoogleTokenServer, **changes: object) -> dict:
+    config = fake.external_account_config(subject_token_url=True)
+    config.update(changes)
+    return {k: v for k, v in config.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"type": "service_account"}, "keyless identities only"),
+        ({"audience": None}, "lacks 'audience'"),
+        ({"subject_token_type": ""}, "lacks 'subject_token_type'"),
+        ({"token_url": None}, "lacks 'token_url'"),
+        ({"credential_source": None}, "lacks 'credential_source'"),
+        ({"credential_source": {"executable": {"command": "/bin/get-token"}}}, "'executable' credential_source, which is refused"),
+        ({"credential_source": {"environment_id": "aws1"}}, "AWS or X.509"),
+        ({"credential_source": {"file": "/a", "url": "http://b"}}, "exactly one of 'file' or 'url'"),
+        ({"service_account_impersonation_url": "https://x/y"}, "must end in"),
+        ({"service_account_impersonation": {"token_lifetime_seconds": 50000}}, "token_lifetime_seconds"),
+    ],
+)
+def test_bad_configs_are_refused_at_parse_time(fake, changes: dict, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigurationError, match=message):
+        WorkloadIdentityFederation(_config(fake, **changes))
+
+
+def test_dict_and_path_together_refused(fake) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigurationError, match="not both"):
+        WorkloadIdentityFederation(_config(fake), credential_config_file="/etc/wif.json")
+    with pytest.raises(ConfigurationError, match="needs credential_config"):
+        WorkloadIdentityFederation()
+
+
+def test_json_string_is_parsed_and_a_plain_string_is_a_path(fake) -> None:  # noqa: ANN001
+    assert WorkloadIdentityFederation(json.dumps(_config(fake))).credential_config == _config(fake)
+    by_path = WorkloadIdentityFederation("/nonexistent/wif.json")  # fine at parse time...
+    assert by_path.credential_config_file == "/nonexistent/wif.json"
+    with pytest.raises(ConfigurationError, match="does not exist on this worker"):
+        by_path.check_runtime()  # ...refused at task start
+
+
+def test_caller_dict_is_copied(fake) -> None:  # noqa: ANN001
+    config = _config(fake)
+    identity = WorkloadIdentityFederation(config)
+    config["audience"] = "changed"
+    assert identity.load_config()["audience"] != "changed"
+
+
+def test_file_subject_token_is_re_read_on_every_exchange(fake, subject_file: Path, masked) -> None:  # noqa: ANN001
+    fake.check_subject_token = lambda token: token.startswith(fake.subject_token)
+    identity = WorkloadIdentityFederation(fake.external_account_config(subject_token_file=subject_file), scopes=[CLOUD])
+    obtain_engine_credentials(identity, mask=masked.append).close()
+    subject_file.write_text(fake.subject_token + "-rotated")
+    with obtain_engine_credentials(identity, mask=masked.append) as creds:
+        assert creds.principal.startswith("federated principal of //iam.googleapis.com/")
+        assert creds.http_requests == 1
+    first, second = fake.requests_to("sts")
+    assert first.form["subject_token"] == fake.subject_token
+    assert second.form["subject_token"] == fake.subject_token + "-rotated"
+    for request in (first, second):
+        assert request.form["grant_type"] == GRANT
+        assert request.form["audience"] == identity.load_config()["audience"]
+        assert request.form["scope"] == CLOUD
+        assert request.form["requested_token_type"] == "urn:ietf:params:oauth:token-type:access_token"
+        assert request.form["subject_token_type"] == "urn:ietf:params:oauth:token-type:jwt"
+
+
+def test_url_subject_token_json_format(masked) -> None:  # noqa: ANN001
+    with FakeGoogleTokenServer(subject_token_format="json", check_subject_token=True) as fake:
+        identity = WorkloadIdentityFederation(fake.external_account_config(subject_token_url=True))
+        assert identity.secret_urls() == {fake.subject_token_url}
+        with obtain_engine_credentials(identity, mask=masked.append) as creds:
+            assert creds.http_requests == 2
+        subject, sts = fake.requests
+        assert subject.endpoint == "subject_token" and "metadata-flavor" in subject.header_names
+        assert sts.form["subject_token"] == fake.subject_token
+        assert fake.subject_token in masked  # the subject token is masked too
+
+
+def test_config_file_path_read_at_task_start(fake, subject_file: Path, tmp_path: Path, masked) -> None:  # noqa: ANN001
+    path = tmp_path / "wif.json"
+    identity = WorkloadIdentityFederation(credential_config_file=path)
+    with pytest.raises(ConfigurationError, match="credential_config_file"):
+        obtain_engine_credentials(identity, mask=masked.append)
+    assert fake.requests == []
+    path.write_text(json.dumps(fake.external_account_config(subject_token_file=subject_file, impersonate=SA)))
+    with obtain_engine_credentials(identity, mask=masked.append) as creds:
+        assert creds.principal == SA  # from the configuration's service_account_impersonation_url
+    assert [r.endpoint for r in fake.requests] == ["sts", "iam"]
+
+
+def test_wrong_audience_fails_at_once(subject_file: Path, masked) -> None:  # noqa: ANN001
+    with FakeGoogleTokenServer(expected_audience="//iam.googleapis.com/projects/1/x") as fake:
+        config = fake.external_account_config(subject_token_file=subject_file, audience="//iam.googleapis.com/projects/2/y")
+        with pytest.raises(IdentityError) as caught:
+            obtain_engine_credentials(WorkloadIdentityFederation(config), mask=masked.append, sleep=no_sleep)
+        assert caught.value.status == 400 and caught.value.endpoint == fake.token_url
+        assert "invalid_target" in str(caught.value)
+        assert len(fake.requests) == 1
+
+
+def test_missing_subject_token_file_fails_at_once_without_http(fake, tmp_path: Path, masked) -> None:  # noqa: ANN001
+    config = fake.external_account_config(subject_token_file=tmp_path / "absent")
+    with pytest.raises(IdentityError, match="absent") as caught:
+        obtain_engine_credentials(WorkloadIdentityFederation(config), mask=masked.append, sleep=no_sleep)
+    assert caught.value.endpoint is None and caught.value.status is None
+    assert fake.requests == []
