@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_pulumi_decorators.cli import INSTALL_HINT, CliProcess, engine_environment, locate_cli
 from airflow_pulumi_decorators.errors import (
     ConcurrentUpdateError,
     ConfigurationError,
@@ -32,11 +30,6 @@ if TYPE_CHECKING:
     from pulumi.automation import PulumiCommand
 
 OPERATIONS = ("up",)
-INSTALL_HINT = (
-    "install the Pulumi CLI on the worker (`curl -fsSL https://get.pulumi.com | sh`, or bake it into the "
-    "worker image), then put it on PATH or point Airflow at it with [pulumi] cli_path "
-    "(AIRFLOW__PULUMI__CLI_PATH=/path/to/pulumi)"
-)
 
 
 @dataclass(frozen=True)
@@ -51,6 +44,9 @@ class OperationRequest:
     :param env: variables for the engine's environment; a ``None`` value removes an inherited variable.
     :param message: the update message (who ran it, from where).
     :param operation: ``up``.
+    :param secrets_provider: the secrets provider for a new stack (``passphrase``, ``gcpkms://…``);
+        ``None`` lets the backend choose its default.
+    :param pulumi_home: the ``PULUMI_HOME`` for this run; ``None`` leaves the worker's.
     """
 
     project: str
@@ -61,6 +57,8 @@ class OperationRequest:
     env: Mapping[str, str | None] = field(default_factory=dict, repr=False)
     message: str = ""
     operation: str = "up"
+    secrets_provider: str | None = None
+    pulumi_home: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,141 +79,33 @@ class OperationResult:
     duration_s: float
 
 
-def locate_cli(cli_path: str | None = None) -> str:
-    """Find the ``pulumi`` executable: the configured path (file or folder), PATH, then ``~/.pulumi/bin``.
-
-    :param cli_path: a configured path, or ``None``.
-    :raises PulumiCliNotFoundError: when none is found, with how to install it.
-    """
-    if cli_path:
-        candidate = os.path.expanduser(cli_path)
-        if os.path.isdir(candidate):
-            candidate = os.path.join(candidate, "pulumi")
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return os.path.abspath(candidate)
-        raise PulumiCliNotFoundError(
-            f"the configured Pulumi CLI {cli_path!r} ([pulumi] cli_path) is not an executable file; {INSTALL_HINT}"
-        )
-    found = shutil.which("pulumi")
-    if found:
-        return os.path.abspath(found)
-    home_bin = os.path.expanduser(os.path.join("~", ".pulumi", "bin", "pulumi"))
-    if os.path.isfile(home_bin) and os.access(home_bin, os.X_OK):
-        return home_bin
-    raise PulumiCliNotFoundError(f"no `pulumi` executable on PATH or in ~/.pulumi/bin; {INSTALL_HINT}")
-
-
-def engine_environment(base: Mapping[str, str], overrides: Mapping[str, str | None]) -> dict[str, str]:
-    """The engine's environment: ``base`` with ``overrides`` applied; ``None`` removes a variable.
-
-    :param base: usually ``os.environ``.
-    :param overrides: variables to set, or to remove (``None``).
-    """
-    env = dict(base)
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
-def _cli_command_class() -> type:
+def _pulumi_command(process: CliProcess) -> PulumiCommand:
+    """Adapt a :class:`CliProcess` to Pulumi's ``PulumiCommand`` seam."""
     from pulumi.automation import PulumiCommand
     from pulumi.automation._cmd import CommandResult
     from pulumi.automation.errors import create_command_error
 
-    class CliCommand(PulumiCommand):
-        """The real ``pulumi`` executable, run with an environment we control.
+    class _CliCommand(PulumiCommand):
+        def __init__(self) -> None:  # no super(): it would run `pulumi version` again
+            self.command = process.path
+            self.version = process.version
 
-        Pulumi's own command merges ``os.environ`` back in, so an inherited credential variable could
-        not be removed; this one also keeps the process so :meth:`interrupt` can stop it cleanly.
-        """
-
-        def __init__(self, path: str) -> None:  # noqa: D107 - no super(): it would run `version` again
-            self.command = path
-            self.version = None
-            self._process: subprocess.Popen[str] | None = None
-            self._lock = threading.Lock()
-
-        def check_version(self, env: Mapping[str, str]) -> None:
-            from pulumi.automation._minimum_version import _MINIMUM_VERSION
-            from semver import VersionInfo
-
-            try:
-                out = subprocess.run(
-                    [self.command, "version"], env=dict(env), capture_output=True, text=True, timeout=60
-                )
-            except OSError as exc:
-                raise PulumiCliNotFoundError(f"cannot run {self.command!r}: {exc}; {INSTALL_HINT}") from exc
-            text = out.stdout.strip().lstrip("v")
-            try:
-                version = VersionInfo.parse(text)
-            except ValueError as exc:
-                raise PulumiCliNotFoundError(
-                    f"{self.command!r} printed {text!r} for `version`, not a Pulumi CLI version; {INSTALL_HINT}"
-                ) from exc
-            if version.compare(_MINIMUM_VERSION) < 0:
-                raise PulumiCliNotFoundError(
-                    f"Pulumi CLI {version} at {self.command!r} is older than the minimum {_MINIMUM_VERSION} "
-                    f"this Pulumi SDK needs; {INSTALL_HINT}"
-                )
-            self.version = version
-
-        def run(self, args, cwd, additional_env, on_output=None, on_error=None):  # noqa: D102
+        def run(self, args, cwd, additional_env, on_output=None, on_error=None):
             sep = args.index("--") if "--" in args else len(args)
             if "--non-interactive" not in args[:sep]:
                 args.insert(0, "--non-interactive")
-            env = engine_environment(os.environ, {**additional_env, "PULUMI_AUTOMATION_API": "true"})
-            # Plugins shipped next to the CLI must win over any others on PATH.
-            env["PATH"] = os.pathsep.join([os.path.dirname(self.command), env.get("PATH", "")])
-            chunks: dict[str, list[str]] = {"out": [], "err": []}
-
-            def pump(stream, callback, sink):
-                for line in iter(stream.readline, ""):
-                    line = line.rstrip()
-                    sink.append(line)
-                    if callback:
-                        callback(line)
-                stream.close()
-
-            with subprocess.Popen(
-                [self.command, *args],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
-                env=env,
-                encoding="utf-8",
-                errors="replace",
-            ) as process:
-                with self._lock:
-                    self._process = process
-                threads = [
-                    threading.Thread(target=pump, args=(process.stdout, on_output, chunks["out"]), daemon=True),
-                    threading.Thread(target=pump, args=(process.stderr, on_error, chunks["err"]), daemon=True),
-                ]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-                process.wait()
-                with self._lock:
-                    self._process = None
-            result = CommandResult(stdout="\n".join(chunks["out"]), stderr="\n".join(chunks["err"]), code=process.returncode)
-            if result.code != 0:
+            code, out, err = process.run(
+                args, cwd, {**additional_env, "PULUMI_AUTOMATION_API": "true"}, on_output, on_error
+            )
+            result = CommandResult(stdout=out, stderr=err, code=code)
+            if code != 0:
                 raise create_command_error(result)
             return result
 
         def interrupt(self) -> bool:
-            """Ask a running CLI to stop the way Ctrl-C does, so it writes state and releases its lock."""
-            with self._lock:
-                process = self._process
-            if process is None or process.poll() is not None:
-                return False
-            process.send_signal(signal.SIGINT)
-            return True
+            return process.interrupt()
 
-    return CliCommand
+    return _CliCommand()
 
 
 def _inline_program(program: Callable[[], Any]) -> Callable[[], None]:
@@ -267,9 +157,11 @@ class Engine:
     def _command_for(self, env: Mapping[str, str | None]) -> Any:
         if self.pulumi_command is not None:
             return self.pulumi_command
-        command = _cli_command_class()(locate_cli(self.cli_path))
-        command.check_version(engine_environment(os.environ, env))
-        return command
+        from pulumi.automation._minimum_version import _MINIMUM_VERSION
+
+        process = CliProcess(locate_cli(self.cli_path))
+        process.check_version(engine_environment(os.environ, env), _MINIMUM_VERSION)
+        return _pulumi_command(process)
 
     def run(self, request: OperationRequest) -> OperationResult:
         """Run one operation on one stack; always removes its work directory.
@@ -293,6 +185,8 @@ class Engine:
                     pulumi_command=self._command,
                     env_vars=dict(request.env),
                     project_settings=auto.ProjectSettings(name=request.project, runtime="python"),
+                    secrets_provider=request.secrets_provider,
+                    pulumi_home=request.pulumi_home,
                 )
                 stack = auto.create_or_select_stack(
                     stack_name=request.stack,

@@ -108,6 +108,8 @@ class Environment:
     :param backend_url: the Pulumi state backend for this environment; defaults to ``PULUMI_BACKEND_URL``
         or the embedded local backend.
     :param protected: refuse destructive operations on this environment's stack (prod by convention).
+    :param pulumi_conn_id: the Airflow ``pulumi`` connection (backend URL, access token, secrets provider,
+        passphrase) this environment uses; overrides the task's ``pulumi_conn_id``.
     """
 
     stack: str
@@ -118,6 +120,7 @@ class Environment:
     project_id: str | None = None
     backend_url: str | None = None
     protected: bool = False
+    pulumi_conn_id: str | None = None
 
     def __post_init__(self) -> None:
         validate_stack_name(self.stack)

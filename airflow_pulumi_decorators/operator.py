@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_pulumi_decorators import settings
+from airflow_pulumi_decorators.backend import engine_settings
 from airflow_pulumi_decorators.environments import (
     Environment,
     _is_template,
@@ -57,6 +58,8 @@ class PulumiStackOperator(BaseOperator):
     :param cli_path: the ``pulumi`` executable (file or folder); defaults to ``[pulumi] cli_path``, then PATH.
     :param pulumi_command: a ready ``pulumi.automation.PulumiCommand`` to use instead of a CLI, e.g.
         :class:`airflow_pulumi_decorators.testing.StandinCommand` in tests.
+    :param pulumi_conn_id: the ``pulumi`` connection (backend, access token, passphrase) for environments
+        that do not name their own.
     """
 
     template_fields: Sequence[str] = ("op_args", "op_kwargs", "environment", "stack")
@@ -77,6 +80,7 @@ class PulumiStackOperator(BaseOperator):
         push_secret_outputs: bool = False,
         cli_path: str | None = None,
         pulumi_command: Any = None,
+        pulumi_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -110,6 +114,7 @@ class PulumiStackOperator(BaseOperator):
         self.push_secret_outputs = bool(push_secret_outputs)
         self.cli_path = cli_path
         self.pulumi_command = pulumi_command
+        self.pulumi_conn_id = pulumi_conn_id
         self._engine: Engine | None = None
         self._credential: Any = None
 
@@ -186,14 +191,19 @@ class PulumiStackOperator(BaseOperator):
         env_name, env = resolve_environment(
             environments=self.environments, environment=self.environment, stack=self.stack
         )
-        backend = settings.backend_url(env.backend_url)
         for value in env.secret_config.values():
             _mask(value)
-        self.log.info(
-            "pulumi: project=%s stack=%s environment=%s backend=%s", self.project, env.stack, env_name, backend
-        )
-        with self._credentials(env) as (credential_env, principal):
-            engine_env: dict[str, str | None] = {"PULUMI_BACKEND_URL": backend, **credential_env}
+        with engine_settings(env, pulumi_conn_id=self.pulumi_conn_id, mask=_mask) as engine_cfg, self._credentials(
+            env
+        ) as (credential_env, principal):
+            self.log.info(
+                "pulumi: project=%s stack=%s environment=%s backend=%s",
+                self.project,
+                engine_cfg.stack,
+                env_name,
+                engine_cfg.backend_url,
+            )
+            engine_env: dict[str, str | None] = {**engine_cfg.env, **credential_env}
             self._engine = Engine(
                 cli_path=self.cli_path or settings.get_option("cli_path"),
                 pulumi_command=self.pulumi_command,
@@ -203,13 +213,15 @@ class PulumiStackOperator(BaseOperator):
                 result = self._engine.run(
                     OperationRequest(
                         project=self.project,
-                        stack=env.stack,
+                        stack=engine_cfg.stack,
                         program=self._bound_program(context),
                         config=env.config,
                         secret_config=env.secret_config,
                         env=engine_env,
                         message=self._update_message(context, env_name, principal),
                         operation="up",
+                        secrets_provider=engine_cfg.secrets_provider,
+                        pulumi_home=engine_cfg.pulumi_home,
                     )
                 )
             finally:

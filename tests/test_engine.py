@@ -4,8 +4,6 @@ Small fake executables stand in for particular CLI behaviours here; full runs us
 """
 
 import os
-import stat
-import textwrap
 
 import pytest
 
@@ -16,41 +14,14 @@ from airflow_pulumi_decorators import (
     PulumiEngineError,
     StackNotFoundError,
 )
-from airflow_pulumi_decorators.engine import Engine, OperationRequest, engine_environment, locate_cli
-
-
-def _fake_cli(folder, body: str, version: str = "v3.272.0"):
-    path = folder / "pulumi"
-    path.write_text(
-        "#!/bin/sh\n"
-        f'if [ "$1" = "version" ]; then echo "{version}"; exit 0; fi\n'
-        + textwrap.dedent(body)
-    )
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
+from airflow_pulumi_decorators.engine import Engine, OperationRequest
+from tests.fake_cli import fake_cli as _fake_cli
 
 
 def _request(**kw):
     base = dict(project="proj", stack="dev", program=lambda: None, env={"PULUMI_BACKEND_URL": "file:///nowhere"})
     base.update(kw)
     return OperationRequest(**base)
-
-
-def test_engine_environment_sets_and_removes():
-    env = engine_environment({"KEEP": "1", "GOOGLE_APPLICATION_CREDENTIALS": "/k.json"},
-                             {"NEW": "2", "GOOGLE_APPLICATION_CREDENTIALS": None})
-    assert env == {"KEEP": "1", "NEW": "2"}
-
-
-def test_locate_cli_configured_folder_or_file(tmp_path):
-    cli = _fake_cli(tmp_path, "exit 0\n")
-    assert locate_cli(str(tmp_path)) == str(cli)
-    assert locate_cli(str(cli)) == str(cli)
-
-
-def test_locate_cli_configured_but_missing_names_the_setting(tmp_path):
-    with pytest.raises(PulumiCliNotFoundError, match=r"cli_path.*get.pulumi.com"):
-        locate_cli(str(tmp_path / "nope"))
 
 
 def test_missing_cli_is_a_clear_error_with_the_install_command(tmp_path, monkeypatch):
