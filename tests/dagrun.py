@@ -57,6 +57,7 @@ def run_dag(airflow_home, backend, capfd):
         from airflow.sdk import DAG
 
         dag = next(v for v in vars(module).values() if isinstance(v, DAG) and v.dag_id == dag_id)
+        _rebind_closed_log_streams()
         capfd.readouterr()
         try:
             run = dag.test(run_conf=run_conf)
@@ -78,6 +79,7 @@ def run_dag(airflow_home, backend, capfd):
                 r.task_id: r.rendered_fields
                 for r in session.query(RenderedTaskInstanceFields).filter(RenderedTaskInstanceFields.dag_id == dag_id)
             }
+        assert "--- Logging error ---" not in captured.out + captured.err, "log records were lost"
         return DagResult(
             state=str(getattr(run.state, "value", run.state)),
             task_states=states,
@@ -88,6 +90,26 @@ def run_dag(airflow_home, backend, capfd):
         )
 
     return run
+
+
+def _rebind_closed_log_streams() -> None:
+    """Point stdlib log handlers at the current ``sys.stderr`` when their stream was closed.
+
+    The first ``dag.test()`` of a session attaches handlers to the stream that test's capture owned;
+    once that capture is closed, later records would be dropped ("--- Logging error ---") and leak
+    searches over the output would see less than the task logged.
+    """
+    import logging
+
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            stream = getattr(handler, "stream", None)
+            if isinstance(handler, logging.StreamHandler) and getattr(stream, "closed", False):
+                with handler.lock:  # not setStream(): it would flush the closed stream first
+                    handler.stream = sys.stderr
 
 
 def all_text_under(*roots: Path) -> str:

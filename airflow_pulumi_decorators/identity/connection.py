@@ -12,6 +12,8 @@ or ``extra__google_cloud_platform__``-prefixed (the plain name wins when both ar
 ``impersonation_chain``
     an e-mail, a comma-separated string or a list; wraps the source in
     :class:`ServiceAccountImpersonation` (last = target, the rest = delegates).
+``iam_endpoint`` (ours, not ``GoogleBaseHook``'s)
+    the IAM Credentials endpoint for impersonation, e.g. a Private Service Connect address.
 ``scope``
     comma-separated OAuth scopes (default ``cloud-platform``).
 ``project``
@@ -104,7 +106,11 @@ def identity_from_extras(extras: Mapping[str, Any], *, conn_id: str = "<extras>"
         if isinstance(chain, str):
             chain = [c for c in re.split(r"[,\s]+", chain) if c]
         try:
-            identity = ServiceAccountImpersonation.from_impersonation_chain(chain, source=source, scopes=scopes)
+            iam_endpoint = _extra(extras, "iam_endpoint")
+            kwargs = {"iam_endpoint": iam_endpoint} if iam_endpoint else {}
+            identity = ServiceAccountImpersonation.from_impersonation_chain(
+                chain, source=source, scopes=scopes, **kwargs
+            )
         except ConfigurationError as exc:
             raise ConfigurationError(f"{where}: extra 'impersonation_chain' is not usable: {exc}") from None
 

@@ -162,7 +162,8 @@ class ServiceAccountImpersonation(Identity):
             source_credentials=self.source.google_credentials(),
             target_principal=self.target_principal,
             target_scopes=list(self.scopes),
-            delegates=list(self.delegates) or None,
+            # IAM documents delegates as resource names; bare e-mails are accepted but not specified.
+            delegates=[f"projects/-/serviceAccounts/{d}" for d in self.delegates] or None,
             lifetime=int(self.lifetime),
             iam_endpoint_override=self.generate_access_token_url,
         )

@@ -109,3 +109,18 @@ def test_key_file_connection_refused_at_task_start(monkeypatch) -> None:  # noqa
 def test_empty_conn_id_refused() -> None:
     with pytest.raises(ConfigurationError, match="conn_id"):
         identity_from_connection(" ")
+
+
+def test_iam_endpoint_extra_reaches_the_impersonation() -> None:
+    from airflow_pulumi_decorators.identity.connection import identity_from_extras
+
+    resolved = identity_from_extras(
+        {
+            "impersonation_chain": "deployer@acme-prod.iam.gserviceaccount.com",
+            "iam_endpoint": "https://iamcredentials-acme.p.googleapis.com",
+        },
+        conn_id="gcp_psc",
+    )
+    assert resolved.identity.generate_access_token_url.startswith(
+        "https://iamcredentials-acme.p.googleapis.com/v1/projects/-/serviceAccounts/deployer@"
+    )

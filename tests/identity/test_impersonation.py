@@ -91,7 +91,11 @@ def test_over_federation_with_delegate_chain(subject_file: Path, masked) -> None
             assert creds.principal == SA and creds.http_requests == 2
         sts, iam = fake.requests
         assert sts.form["scope"] == IAM
-        assert iam.json == {"delegates": [DELEGATE], "scope": [CLOUD], "lifetime": "7200s"}
+        assert iam.json == {
+            "delegates": [f"projects/-/serviceAccounts/{DELEGATE}"],
+            "scope": [CLOUD],
+            "lifetime": "7200s",
+        }
 
         # Break the chain: the delegate may no longer mint the target's tokens -> 403, no retry.
         fake.grants = {DELEGATE: frozenset({federated}), SA: frozenset()}

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.dagrun import PASSPHRASE, all_text_under
+from tests.dagrun import all_text_under
 
 pytestmark = pytest.mark.integration
 
