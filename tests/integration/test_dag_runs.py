@@ -254,3 +254,34 @@ def test_second_up_is_a_no_op_and_removing_a_resource_deletes_it(run_dag, header
     state = json.loads((third.backend / ".pulumi" / "stacks" / "changes" / "dev.json").read_text())
     urns = [r["urn"] for r in state["checkpoint"]["latest"]["resources"]]
     assert any(u.endswith("::b0") for u in urns) and not any(u.endswith("::b1") for u in urns)
+
+
+def test_explicit_pulumi_export_works_without_a_return_value(run_dag, header):
+    result = run_dag(header + """
+@dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+def d():
+    @pulumi_stack(project="exports", stack="dev", pulumi_command=ENGINE)
+    def infra():
+        import pulumi_random as random
+        pet = random.RandomPet("pet", length=3)
+        pulumi.export("length", pet.length)
+        pulumi.export("name", "fixed")
+    infra()
+the_dag = d()
+""")
+    assert result.state == "success", result.output[-3000:]
+    assert result.xcom("infra") == {"length": 3, "name": "fixed"}
+
+
+def test_returning_something_other_than_a_dict_is_a_clear_program_error(run_dag, header):
+    result = run_dag(header + """
+@dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+def d():
+    @pulumi_stack(project="badreturn", stack="dev", pulumi_command=ENGINE)
+    def infra():
+        return ["not", "a", "dict"]
+    infra()
+the_dag = d()
+""")
+    assert result.task_states["infra"] == "failed"
+    assert "must return a dict of stack outputs or None, got list" in result.output

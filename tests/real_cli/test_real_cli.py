@@ -15,8 +15,10 @@ import pytest
 from tests.integration.test_dag_runs import (  # noqa: F401 - collected here with the real engine
     HEADER,
     test_environment_is_chosen_by_dag_param,
+    test_explicit_pulumi_export_works_without_a_return_value,
     test_program_that_raises_fails_with_clear_error_and_traceback,
     test_random_resource_outputs_flow_to_a_downstream_task,
+    test_returning_something_other_than_a_dict_is_a_clear_program_error,
     test_second_up_is_a_no_op_and_removing_a_resource_deletes_it,
     test_secret_output_is_withheld_and_absent_from_log_and_state,
     test_secret_output_opt_in_pushes_it,
