@@ -90,3 +90,63 @@ class IdentityError(PulumiDecoratorError):
 
 class CredentialLifetimeError(IdentityError):
     """The credential would expire before the task's time budget ends."""
+
+
+class ProtectedStackError(ConfigurationError):
+    """A destructive operation (``destroy``, removing the stack) was asked of a protected environment.
+
+    :param stack: the protected stack.
+    :param operation: what was refused.
+    """
+
+    def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None) -> None:
+        super().__init__(message)
+        self.stack = stack
+        self.operation = operation
+
+
+class DriftDetectedError(PulumiEngineError):
+    """``expect_no_changes`` was set and the engine found changes (drift between code, state and cloud).
+
+    :param changes: change counts by op.
+    :param steps: the planned steps that are not ``same`` (``{"op", "urn", "type"}``).
+    """
+
+    def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None,
+                 changes: dict | None = None, steps: list | None = None) -> None:
+        super().__init__(message, stack=stack, operation=operation)
+        self.changes = dict(changes or {})
+        self.steps = list(steps or [])
+
+
+class PolicyViolationError(PulumiEngineError):
+    """A policy pack reported mandatory violations; ``violations`` lists them.
+
+    :param violations: ``{"policy_pack", "policy", "level", "urn", "message"}`` per violation.
+    """
+
+    def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None,
+                 violations: list | None = None) -> None:
+        super().__init__(message, stack=stack, operation=operation)
+        self.violations = list(violations or [])
+
+
+class OperationInterruptedError(PulumiEngineError):
+    """The task was killed or timed out while the engine ran; the engine was asked to stop.
+
+    :param outcome: ``graceful`` (the engine wrote its state and released the lock), ``terminated`` or
+        ``killed`` (it had to be forced: pending operations and a lock may be left; see the message).
+    """
+
+    def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None,
+                 outcome: str = "graceful") -> None:
+        super().__init__(message, stack=stack, operation=operation)
+        self.outcome = outcome
+
+
+class CliInstallError(PulumiCliNotFoundError):
+    """The Pulumi CLI could not be installed on the worker; the message has the command to do it by hand."""
+
+
+class PluginInstallError(PulumiDecoratorError):
+    """A provider plugin could not be installed into the worker's plugin cache; says how to pre-install it."""

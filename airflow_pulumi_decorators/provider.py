@@ -1,17 +1,46 @@
 """Airflow provider metadata (entry point ``apache_airflow_provider``).
 
 Loaded by every Airflow process during configuration: it must not import ``airflow.sdk``, Pulumi or
-google-auth.
+google-auth. The ``[pulumi]`` options come from :data:`airflow_pulumi_decorators.settings.OPTIONS`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from airflow_pulumi_decorators.connections import CONN_TYPE
+
+#: The ``pulumi`` connection form. Declarative (Airflow >= 3.2 reads it without importing the hook);
+#: :class:`~airflow_pulumi_decorators.hooks.PulumiHook` returns the same for older Airflow.
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port"],
+    "relabeling": {"host": "Backend URL", "login": "Organization", "password": "Access token"},
+    "placeholders": {
+        "host": "gs://my-bucket/pulumi | s3://bucket/prefix | azblob://container | file:///path | "
+        "https://api.pulumi.com",
+        "login": "my-org (Pulumi Cloud only)",
+        "password": "pul-... (Pulumi Cloud only)",
+    },
+}
+CONN_FIELDS: dict[str, Any] = {
+    "secrets_provider": {
+        "label": "Secrets provider",
+        "description": "For new stacks: default, passphrase, gcpkms://projects/P/locations/L/keyRings/R/"
+        "cryptoKeys/K, awskms://..., azurekeyvault://... or hashivault://...",
+        "schema": {"type": ["string", "null"]},
+    },
+    "config_passphrase": {
+        "label": "Config passphrase",
+        "description": "Passphrase of the passphrase secrets provider (becomes PULUMI_CONFIG_PASSPHRASE).",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     """Describe this package to Airflow's ProvidersManager."""
     from airflow_pulumi_decorators import __version__
+    from airflow_pulumi_decorators.settings import OPTIONS
 
     return {
         "package-name": "airflow-pulumi-decorators",
@@ -21,35 +50,28 @@ def get_provider_info() -> dict[str, Any]:
         "task-decorators": [
             {"name": "pulumi_stack", "class-name": "airflow_pulumi_decorators.decorators.pulumi_stack"},
         ],
+        "connection-types": [
+            {
+                "connection-type": CONN_TYPE,
+                # ProvidersManager requires a hook class for every connection type.
+                "hook-class-name": "airflow_pulumi_decorators.hooks.PulumiHook",
+                "hook-name": "Pulumi",
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+                "conn-fields": CONN_FIELDS,
+            }
+        ],
         "config": {
             "pulumi": {
                 "description": "airflow-pulumi-decorators: how workers run the Pulumi engine.",
                 "options": {
-                    "cli_path": {
-                        "description": "Path to the `pulumi` executable (or its folder). Empty: search PATH, "
-                        "then ~/.pulumi/bin.",
+                    option.name: {
+                        "description": option.description,
                         "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/opt/pulumi/bin/pulumi",
-                        "default": "",
-                    },
-                    "credential_budget": {
-                        "description": "Seconds a task's Google Cloud token must stay valid when the task "
-                        "has no execution_timeout. Empty: no lifetime check without execution_timeout.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "3600",
-                        "default": "",
-                    },
-                    "backend_url": {
-                        "description": "Default Pulumi backend when neither the Environment nor "
-                        "PULUMI_BACKEND_URL names one. Empty: a local file:// backend under "
-                        "$AIRFLOW_HOME/pulumi/state.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "gs://my-bucket/pulumi",
-                        "default": "",
-                    },
+                        "type": option.type,
+                        "example": option.example,
+                        "default": option.default,
+                    }
+                    for option in OPTIONS
                 },
             }
         },

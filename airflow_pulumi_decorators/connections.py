@@ -1,0 +1,284 @@
+"""The Airflow connection type ``pulumi``: where state lives, and the credentials to reach it.
+
+Fields (the UI relabels them, see :mod:`~airflow_pulumi_decorators.provider`):
+
+``host`` — **Backend URL**
+    ``file:///path``, ``gs://bucket/prefix``, ``s3://bucket/prefix``, ``azblob://container/prefix`` or
+    Pulumi Cloud ``https://api.pulumi.com`` (or a self-hosted Pulumi service). An extra ``backend_url`` is
+    accepted instead, for secrets backends that store connections as URIs.
+``login`` — **Organization**
+    Pulumi Cloud organization: qualifies stack names (``org/stack`` or ``org/project/stack``).
+``password`` — **Access token**
+    Pulumi Cloud access token, handed to the engine as ``PULUMI_ACCESS_TOKEN``.
+extra ``secrets_provider``
+    ``default``, ``passphrase``, ``gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K``,
+    ``awskms://…``, ``azurekeyvault://…`` or ``hashivault://…``; used when a stack is created.
+extra ``config_passphrase``
+    Passphrase of the ``passphrase`` provider, handed to the engine as ``PULUMI_CONFIG_PASSPHRASE``.
+
+Unlike Astronomer's ``airflow-provider-pulumi`` connection, nothing here is read when a DAG is parsed,
+no per-key config is taken from the connection (config belongs to the ``Environment``, secrets in
+``secret_config``), and the token and passphrase reach the engine only through its environment, after
+being registered with Airflow's secret masker. Importing this module imports no ``airflow.sdk``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_pulumi_decorators.errors import ConfigurationError
+
+CONN_TYPE = "pulumi"
+_PREFIX = f"extra__{CONN_TYPE}__"
+KNOWN_EXTRAS = ("secrets_provider", "config_passphrase", "backend_url")
+BUCKET_SCHEMES = ("gs", "s3", "azblob")
+CLOUD_SCHEMES = ("https", "http")
+SECRETS_PROVIDER_SCHEMES = ("gcpkms", "awskms", "azurekeyvault", "hashivault")
+_ORG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_GCPKMS_RE = re.compile(r"^gcpkms://projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def backend_kind(url: str) -> str:
+    """``file``, ``bucket`` or ``cloud`` (the Pulumi service) for a backend URL.
+
+    :param url: a validated backend URL.
+    """
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "file":
+        return "file"
+    if scheme in BUCKET_SCHEMES:
+        return "bucket"
+    return "cloud"
+
+
+def validate_backend_url(url: Any, *, where: str) -> str:
+    """Check a backend URL; returns it stripped.
+
+    :param url: the URL.
+    :param where: what to name in the error, e.g. ``connection 'pulumi_prod' field 'host' (Backend URL)``.
+    """
+    fix = (
+        "use file:///absolute/path, gs://bucket[/prefix], s3://bucket[/prefix], azblob://container[/prefix] "
+        "or https://api.pulumi.com"
+    )
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError(f"{where} is empty; {fix}")
+    url = url.strip()
+    if "://" not in url:
+        raise ConfigurationError(f"{where}={url!r} is not a URL; {fix}")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        path = url[len("file://"):]
+        if not (path == "~" or path.startswith(("/", "~/"))):
+            raise ConfigurationError(f"{where}={url!r}: a file:// backend needs an absolute path ({fix})")
+    elif scheme in BUCKET_SCHEMES:
+        if not parts.netloc:
+            raise ConfigurationError(f"{where}={url!r} names no bucket/container; {fix}")
+    elif scheme in CLOUD_SCHEMES:
+        if not parts.hostname:
+            raise ConfigurationError(f"{where}={url!r} names no host; {fix}")
+        if scheme == "http" and parts.hostname not in _LOOPBACK:
+            raise ConfigurationError(
+                f"{where}={url!r} would send the access token unencrypted; use https://"
+            )
+    else:
+        raise ConfigurationError(f"{where}={url!r} has an unsupported scheme {parts.scheme!r}; {fix}")
+    return url
+
+
+def validate_secrets_provider(value: Any, *, where: str) -> str | None:
+    """Check a secrets provider; ``None`` (or ``default``) is the backend's default.
+
+    :param value: ``default``, ``passphrase`` or a KMS URL.
+    :param where: what to name in the error.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "default")):
+        return None
+    fix = (
+        "use default, passphrase, gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K, awskms://KEY, "
+        "azurekeyvault://VAULT.vault.azure.net/keys/KEY or hashivault://KEY"
+    )
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{where} must be a string; {fix}")
+    value = value.strip()
+    if value.lower() == "passphrase":
+        return "passphrase"
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in SECRETS_PROVIDER_SCHEMES or value.endswith("://"):
+        raise ConfigurationError(f"{where}={value!r} is not a secrets provider; {fix}")
+    if scheme == "gcpkms" and not _GCPKMS_RE.match(value):
+        raise ConfigurationError(
+            f"{where}={value!r} is not a Cloud KMS key name; use "
+            "gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K"
+        )
+    return value
+
+
+def _secret_text(value: Any, *, where: str) -> str | None:
+    # Never echo the value: it is a credential, and it may be a near miss of the real one.
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{where} must be a string")
+    if value != value.strip() or any(c in value for c in "\r\n\t"):
+        raise ConfigurationError(
+            f"{where} has leading/trailing whitespace or a line break (a copy-paste slip?); store the value "
+            "without it"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class PulumiConnection:
+    """A parsed and validated ``pulumi`` connection.
+
+    :param conn_id: the connection id.
+    :param backend_url: the state backend, or ``None`` (then the usual defaults apply).
+    :param organization: the Pulumi Cloud organization, or ``None``.
+    :param access_token: the Pulumi Cloud access token, or ``None``.
+    :param secrets_provider: ``passphrase``, a KMS URL, or ``None`` (the backend's default).
+    :param config_passphrase: the passphrase, or ``None``.
+    """
+
+    conn_id: str
+    backend_url: str | None = None
+    organization: str | None = None
+    access_token: str | None = field(default=None, repr=False)
+    secrets_provider: str | None = None
+    config_passphrase: str | None = field(default=None, repr=False)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The sensitive values, to register with the secret masker."""
+        return tuple(v for v in (self.access_token, self.config_passphrase) if v)
+
+
+def _extra(extras: Mapping[str, Any], name: str) -> Any:
+    value = extras.get(name)
+    if value not in (None, ""):
+        return value
+    value = extras.get(_PREFIX + name)
+    return None if value == "" else value
+
+
+def parse_connection(
+    *,
+    conn_id: str,
+    conn_type: str | None = CONN_TYPE,
+    host: str | None = None,
+    login: str | None = None,
+    password: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> PulumiConnection:
+    """Validate a ``pulumi`` connection's fields (no Airflow needed).
+
+    :param conn_id: the connection id, named in every error.
+    :param conn_type: must be ``pulumi``.
+    :param host: the backend URL.
+    :param login: the organization.
+    :param password: the access token.
+    :param extra: the extras (``extra_dejson``).
+    :raises ConfigurationError: naming the connection, the field and the fix.
+    """
+    where = f"Airflow connection {conn_id!r}"
+    if conn_type and conn_type.replace("-", "_") != CONN_TYPE:
+        raise ConfigurationError(
+            f"{where} has type {conn_type!r}; expected {CONN_TYPE!r} (create it as a Pulumi connection)"
+        )
+    extras = dict(extra or {})
+    unknown = sorted(
+        k for k in extras if k not in KNOWN_EXTRAS and not (k.startswith(_PREFIX) and k[len(_PREFIX):] in KNOWN_EXTRAS)
+    )
+    if unknown:
+        raise ConfigurationError(
+            f"{where} has unknown extra field(s) {unknown}; known: {', '.join(KNOWN_EXTRAS)}. Stack config "
+            "belongs in Environment(config=..., secret_config=...), not in the connection."
+        )
+
+    backend = None
+    host_value = host.strip() if isinstance(host, str) else host
+    extra_backend = _extra(extras, "backend_url")
+    if host_value and extra_backend and host_value != str(extra_backend).strip():
+        raise ConfigurationError(
+            f"{where} sets both field 'host' (Backend URL) and extra 'backend_url' to different URLs; keep one"
+        )
+    if host_value:
+        backend = validate_backend_url(host_value, where=f"{where} field 'host' (Backend URL)")
+    elif extra_backend:
+        backend = validate_backend_url(extra_backend, where=f"{where} extra 'backend_url'")
+
+    organization = login.strip() if isinstance(login, str) and login.strip() else None
+    if organization is not None:
+        if not _ORG_RE.match(organization):
+            raise ConfigurationError(
+                f"{where} field 'login' (Organization)={organization!r} is not a Pulumi organization name; "
+                "use letters, digits, '-', '_' or '.'"
+            )
+        if backend is not None and backend_kind(backend) != "cloud":
+            raise ConfigurationError(
+                f"{where} field 'login' (Organization) is set, but backend {backend!r} is not Pulumi Cloud; "
+                "organizations exist only on https:// backends. Clear the field or change 'host'."
+            )
+
+    token = _secret_text(password, where=f"{where} field 'password' (Access token)")
+    provider = validate_secrets_provider(
+        _extra(extras, "secrets_provider"), where=f"{where} extra 'secrets_provider'"
+    )
+    passphrase = _secret_text(_extra(extras, "config_passphrase"), where=f"{where} extra 'config_passphrase'")
+    if passphrase is not None and provider not in (None, "passphrase"):
+        raise ConfigurationError(
+            f"{where} extra 'config_passphrase' is set but extra 'secrets_provider' is {provider!r}; the "
+            "passphrase is only used by the passphrase provider. Remove one of them."
+        )
+    return PulumiConnection(
+        conn_id=conn_id,
+        backend_url=backend,
+        organization=organization,
+        access_token=token,
+        secrets_provider=provider,
+        config_passphrase=passphrase,
+    )
+
+
+def get_pulumi_connection(conn_id: str, *, setting: str = "pulumi_conn_id") -> PulumiConnection:
+    """Read and validate connection ``conn_id`` through ``airflow.sdk``. Call at task start only.
+
+    :param conn_id: the connection id.
+    :param setting: where the id came from, named when the connection does not exist.
+    :raises ConfigurationError: when it does not exist or is invalid.
+    """
+    from airflow.sdk import BaseHook
+
+    try:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+    except ImportError:  # pragma: no cover - older task SDKs
+        from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef]
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise ConfigurationError(
+            f"Airflow connection {conn_id!r} (from {setting}) is not defined; create it with type "
+            f"{CONN_TYPE!r} (UI, `airflow connections add`, a secrets backend, or AIRFLOW_CONN_"
+            f"{conn_id.upper()}) or fix {setting}"
+        ) from None
+    try:
+        extra = conn.extra_dejson or {}
+    except Exception:  # noqa: BLE001 - Airflow raises various errors for unparsable extras
+        extra = None
+    if extra is None or not isinstance(extra, Mapping):
+        raise ConfigurationError(f"Airflow connection {conn_id!r} field 'extra' is not a JSON object")
+    return parse_connection(
+        conn_id=conn_id,
+        conn_type=conn.conn_type,
+        host=conn.host,
+        login=conn.login,
+        password=conn.password,
+        extra=extra,
+    )

@@ -1,0 +1,173 @@
+"""Parsing and validating the ``pulumi`` connection: every bad value gives an error naming its field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_pulumi_decorators.connections import (
+    PulumiConnection,
+    backend_kind,
+    get_pulumi_connection,
+    parse_connection,
+)
+from airflow_pulumi_decorators.errors import ConfigurationError
+
+TOKEN = "pul-0123456789abcdef0123456789abcdef01234567"
+PASSPHRASE = "conn-passphrase-1f2e3d"
+
+
+def parse(**fields):
+    return parse_connection(conn_id="pulumi_x", **fields)
+
+
+@pytest.mark.parametrize(
+    "url, kind",
+    [
+        ("file:///var/lib/pulumi", "file"),
+        ("file://~", "file"),
+        ("file://~/state", "file"),
+        ("gs://acme-state/pulumi", "bucket"),
+        ("s3://acme-state", "bucket"),
+        ("azblob://state-container/prefix", "bucket"),
+        ("https://api.pulumi.com", "cloud"),
+        ("https://pulumi.internal.example:8443", "cloud"),
+        ("http://127.0.0.1:8080", "cloud"),
+    ],
+)
+def test_backend_urls_accepted(url, kind):
+    conn = parse(host=url)
+    assert conn.backend_url == url and backend_kind(url) == kind
+
+
+@pytest.mark.parametrize(
+    "url, fragment",
+    [
+        ("bucket/prefix", "is not a URL"),
+        ("file://relative/path", "absolute path"),
+        ("gs://", "names no bucket"),
+        ("ftp://host/x", "unsupported scheme 'ftp'"),
+        ("http://pulumi.example.com", "unencrypted"),
+        ("https://", "names no host"),
+    ],
+)
+def test_bad_backend_url_names_the_host_field(url, fragment):
+    with pytest.raises(ConfigurationError, match=r"connection 'pulumi_x' field 'host' \(Backend URL\)") as exc:
+        parse(host=url)
+    assert fragment in str(exc.value)
+    assert "gs://bucket" in str(exc.value) or "https://" in str(exc.value)  # says how to fix it
+
+
+def test_backend_url_may_come_from_an_extra_for_uri_stored_connections():
+    assert parse(extra={"backend_url": "gs://b/p"}).backend_url == "gs://b/p"
+    with pytest.raises(ConfigurationError, match="extra 'backend_url'"):
+        parse(extra={"backend_url": "nope"})
+    with pytest.raises(ConfigurationError, match="both field 'host'.*extra 'backend_url'"):
+        parse(host="gs://a", extra={"backend_url": "gs://b"})
+
+
+def test_no_backend_leaves_the_default():
+    assert parse().backend_url is None
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, None),
+        ("", None),
+        ("default", None),
+        ("passphrase", "passphrase"),
+        ("gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k",
+         "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k"),
+        ("awskms://alias/pulumi?region=eu-west-1", "awskms://alias/pulumi?region=eu-west-1"),
+        ("azurekeyvault://vault.vault.azure.net/keys/pulumi", "azurekeyvault://vault.vault.azure.net/keys/pulumi"),
+        ("hashivault://pulumi", "hashivault://pulumi"),
+    ],
+)
+def test_secrets_providers_accepted(value, expected):
+    assert parse(host="gs://b", extra={"secrets_provider": value}).secrets_provider == expected
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("vault", "is not a secrets provider"),
+        ("gcpkms://", "is not a secrets provider"),
+        ("gcpkms://my-key", "is not a Cloud KMS key name"),
+        (42, "must be a string"),
+    ],
+)
+def test_bad_secrets_provider_names_the_extra(value, fragment):
+    with pytest.raises(ConfigurationError, match="extra 'secrets_provider'") as exc:
+        parse(host="gs://b", extra={"secrets_provider": value})
+    assert fragment in str(exc.value)
+
+
+def test_passphrase_with_a_kms_provider_is_refused():
+    with pytest.raises(ConfigurationError, match="extra 'config_passphrase'.*only used by the passphrase"):
+        parse(host="gs://b", extra={"secrets_provider": "awskms://alias/x", "config_passphrase": PASSPHRASE})
+
+
+@pytest.mark.parametrize("field", ["password", "config_passphrase"])
+def test_secret_with_whitespace_is_refused_without_echoing_it(field):
+    bad = "pul-abc\n"
+    kwargs = {"password": bad} if field == "password" else {"extra": {"config_passphrase": bad}}
+    with pytest.raises(ConfigurationError) as exc:
+        parse(host="https://api.pulumi.com", **kwargs)
+    assert ("field 'password' (Access token)" if field == "password" else "extra 'config_passphrase'") in str(exc.value)
+    assert "pul-abc" not in str(exc.value)
+
+
+def test_organization_is_validated_and_only_for_pulumi_cloud():
+    assert parse(host="https://api.pulumi.com", login="acme").organization == "acme"
+    with pytest.raises(ConfigurationError, match=r"field 'login' \(Organization\)='ac me'"):
+        parse(host="https://api.pulumi.com", login="ac me")
+    with pytest.raises(ConfigurationError, match=r"field 'login' \(Organization\) is set.*not Pulumi Cloud"):
+        parse(host="gs://b", login="acme")
+
+
+def test_unknown_extra_is_refused_listing_the_known_ones():
+    # Astronomer's connection took stack config one key at a time from extras; ours refuses it clearly.
+    with pytest.raises(ConfigurationError, match=r"unknown extra field\(s\) \['gcp:project', 'secret_provider'\]") as exc:
+        parse(host="gs://b", extra={"secret_provider": "passphrase", "gcp:project": "p"})
+    assert "secrets_provider" in str(exc.value) and "secret_config" in str(exc.value)
+
+
+def test_prefixed_extras_are_understood_and_plain_names_win():
+    conn = parse(
+        host="file:///s",
+        extra={"extra__pulumi__config_passphrase": "prefixed-pass", "config_passphrase": PASSPHRASE,
+               "extra__pulumi__secrets_provider": "passphrase"},
+    )
+    assert conn.config_passphrase == PASSPHRASE and conn.secrets_provider == "passphrase"
+
+
+def test_wrong_connection_type_is_refused():
+    with pytest.raises(ConfigurationError, match="has type 'google_cloud_platform'; expected 'pulumi'"):
+        parse(conn_type="google_cloud_platform", host="gs://b")
+
+
+def test_secrets_never_in_repr():
+    conn = parse(host="https://api.pulumi.com", password=TOKEN)
+    other = parse(host="file:///s", extra={"config_passphrase": PASSPHRASE})
+    assert TOKEN not in repr(conn) and PASSPHRASE not in repr(other)
+    assert conn.secrets == (TOKEN,) and other.secrets == (PASSPHRASE,)
+
+
+def test_read_through_airflow_from_an_env_var_json_connection(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PULUMI_PROD",
+        json.dumps({"conn_type": "pulumi", "host": "https://api.pulumi.com", "login": "acme", "password": TOKEN,
+                    "extra": {"secrets_provider": "gcpkms://projects/p/locations/eu/keyRings/r/cryptoKeys/k"}}),
+    )
+    conn = get_pulumi_connection("pulumi_prod")
+    assert conn == PulumiConnection(
+        conn_id="pulumi_prod", backend_url="https://api.pulumi.com", organization="acme", access_token=TOKEN,
+        secrets_provider="gcpkms://projects/p/locations/eu/keyRings/r/cryptoKeys/k",
+    )
+
+
+def test_missing_connection_names_where_the_id_came_from():
+    with pytest.raises(ConfigurationError, match=r"'nope' \(from \[pulumi\] default_conn_id\) is not defined.*AIRFLOW_CONN_NOPE"):
+        get_pulumi_connection("nope", setting="[pulumi] default_conn_id")

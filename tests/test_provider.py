@@ -1,0 +1,75 @@
+"""What Airflow's ProvidersManager sees: the `pulumi` connection type, its form, the `[pulumi]` section."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jsonschema
+
+from airflow_pulumi_decorators.provider import get_provider_info
+from airflow_pulumi_decorators.settings import OPTIONS
+
+SITE = Path(jsonschema.__file__).resolve().parents[1]
+
+
+def test_provider_info_is_valid_for_airflow():
+    info = get_provider_info()
+    jsonschema.validate(info, json.loads((SITE / "airflow" / "provider_info.schema.json").read_text()))
+    yaml_schema = json.loads((SITE / "airflow" / "provider.yaml.schema.json").read_text())
+    jsonschema.validate(
+        {"connection-types": info["connection-types"]},
+        {"type": "object", "properties": {"connection-types": yaml_schema["properties"]["connection-types"]}},
+    )
+    assert set(info["config"]["pulumi"]["options"]) == {o.name for o in OPTIONS}
+
+
+def test_providers_manager_registers_connection_type_form_and_config(tmp_path):
+    """In a fresh process (ProvidersManager is a singleton): hook, form, fields, config defaults, no warnings."""
+    script = textwrap.dedent(
+        """
+        import json, warnings
+        from airflow.providers_manager import ProvidersManager
+        pm = ProvidersManager()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            hook = pm.hooks["pulumi"]
+            behaviour = pm.field_behaviours["pulumi"]
+        # e.g. the deprecated hook-method form of the UI behaviour would warn about our hook
+        ours = [str(w.message) for w in caught if "ulumi" in str(w.message)]
+        from airflow.configuration import conf
+        print(json.dumps({
+            "hook": [hook.hook_class_name, hook.connection_id_attribute_name, hook.hook_name, hook.connection_testable],
+            "behaviour": behaviour,
+            "warnings": ours,
+            "widgets": sorted(k for k in pm.connection_form_widgets if k.startswith("extra__pulumi__")),
+            "sensitive": [k for k, v in pm.connection_form_widgets.items() if k.startswith("extra__pulumi__") and v.is_sensitive],
+            "config": {k: conf.get("pulumi", k) for k in ("pulumi_home", "plugins", "install_cli", "cli_path")},
+        }))
+        """
+    )
+    env = {"AIRFLOW_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["hook"] == ["airflow_pulumi_decorators.hooks.PulumiHook", "pulumi_conn_id", "Pulumi", True]
+    assert seen["warnings"] == []
+    assert seen["behaviour"]["hidden_fields"] == ["schema", "port"]
+    assert seen["behaviour"]["relabeling"] == {"host": "Backend URL", "login": "Organization", "password": "Access token"}
+    assert seen["widgets"] == ["extra__pulumi__config_passphrase", "extra__pulumi__secrets_provider"]
+    assert seen["sensitive"] == ["extra__pulumi__config_passphrase"]
+    assert seen["config"] == {"pulumi_home": "per_task", "plugins": "auto", "install_cli": "False", "cli_path": ""}
+
+
+def test_hook_validates_without_network(monkeypatch):
+    from airflow_pulumi_decorators.hooks import PulumiHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_PULUMI_OK", json.dumps({"conn_type": "pulumi", "host": "gs://b/p"}))
+    monkeypatch.setenv("AIRFLOW_CONN_PULUMI_BAD", json.dumps({"conn_type": "pulumi", "host": "gs:/b"}))
+    assert PulumiHook("pulumi_ok").test_connection() == (True, "valid pulumi connection; backend gs://b/p")
+    ok, message = PulumiHook("pulumi_bad").test_connection()
+    assert not ok and "field 'host' (Backend URL)" in message
+    assert PulumiHook.get_ui_field_behaviour()["relabeling"]["password"] == "Access token"
