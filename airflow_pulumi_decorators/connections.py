@@ -246,12 +246,14 @@ def parse_connection(
     )
 
 
-def get_pulumi_connection(conn_id: str, *, setting: str = "pulumi_conn_id") -> PulumiConnection:
-    """Read and validate connection ``conn_id`` through ``airflow.sdk``. Call at task start only.
+def fetch_connection(conn_id: str, *, missing_hint: str, setting: str | None = None, expected_type: str | None = None) -> Any:
+    """Read an Airflow connection through ``airflow.sdk`` (imported here: call at task start only).
 
     :param conn_id: the connection id.
-    :param setting: where the id came from, named when the connection does not exist.
-    :raises ConfigurationError: when it does not exist or is invalid.
+    :param missing_hint: how to fix a connection that does not exist.
+    :param setting: where the id came from, named in the error.
+    :param expected_type: the connection type it must have, if any.
+    :raises ConfigurationError: when it does not exist or has another type.
     """
     from airflow.sdk import BaseHook
 
@@ -260,14 +262,31 @@ def get_pulumi_connection(conn_id: str, *, setting: str = "pulumi_conn_id") -> P
     except ImportError:  # pragma: no cover - older task SDKs
         from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef]
 
+    origin = f" (from {setting})" if setting else ""
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
+        raise ConfigurationError(f"Airflow connection {conn_id!r}{origin} is not defined; {missing_hint}") from None
+    if expected_type and conn.conn_type and conn.conn_type.replace("-", "_") != expected_type:
         raise ConfigurationError(
-            f"Airflow connection {conn_id!r} (from {setting}) is not defined; create it with type "
-            f"{CONN_TYPE!r} (UI, `airflow connections add`, a secrets backend, or AIRFLOW_CONN_"
-            f"{conn_id.upper()}) or fix {setting}"
-        ) from None
+            f"Airflow connection {conn_id!r}{origin} has type {conn.conn_type!r}; expected {expected_type!r}."
+        )
+    return conn
+
+
+def get_pulumi_connection(conn_id: str, *, setting: str = "pulumi_conn_id") -> PulumiConnection:
+    """Read and validate connection ``conn_id`` through ``airflow.sdk``. Call at task start only.
+
+    :param conn_id: the connection id.
+    :param setting: where the id came from, named when the connection does not exist.
+    :raises ConfigurationError: when it does not exist or is invalid.
+    """
+    conn = fetch_connection(
+        conn_id,
+        missing_hint=f"create it with type {CONN_TYPE!r} (UI, `airflow connections add`, a secrets backend, "
+        f"or AIRFLOW_CONN_{conn_id.upper()}) or fix {setting}",
+        setting=setting,
+    )
     try:
         extra = conn.extra_dejson or {}
     except Exception:  # noqa: BLE001 - Airflow raises various errors for unparsable extras

@@ -125,24 +125,13 @@ def resolve_connection(conn_id: str) -> ConnectionIdentity:
 
     :raises ConfigurationError: if the connection does not exist or is not ``google_cloud_platform``.
     """
-    from airflow.sdk import BaseHook
+    from airflow_pulumi_decorators.connections import fetch_connection
 
-    try:
-        from airflow.sdk.exceptions import AirflowNotFoundException
-    except ImportError:  # pragma: no cover - older task SDKs
-        from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef]
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        raise ConfigurationError(
-            f"Airflow connection {conn_id!r} is not defined; create it (type {CONN_TYPE!r}) or fix the "
-            f"conn_id passed to identity_from_connection()."
-        ) from None
-    if conn.conn_type and conn.conn_type.replace("-", "_") != CONN_TYPE:
-        raise ConfigurationError(
-            f"Airflow connection {conn_id!r} has type {conn.conn_type!r}; expected {CONN_TYPE!r}."
-        )
+    conn = fetch_connection(
+        conn_id,
+        missing_hint=f"create it (type {CONN_TYPE!r}) or fix the conn_id passed to identity_from_connection().",
+        expected_type=CONN_TYPE,
+    )
     return identity_from_extras(conn.extra_dejson or {}, conn_id=conn_id)
 
 
