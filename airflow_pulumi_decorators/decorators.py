@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factor
 from airflow_pulumi_decorators.operator import PulumiStackOperator
 
 if TYPE_CHECKING:
+    from airflow.sdk import XComArg
     from airflow.sdk.bases.decorator import TaskDecorator
 
 
@@ -31,6 +33,131 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
         )
 
 
+class PulumiStackTask:
+    """A ``@pulumi_stack`` function: call it for ``up``; ``.preview``/``.refresh``/``.destroy``/``.drift_check``
+    run the other operations on the same program and stack; ``.ephemeral`` pairs ``up`` with its teardown.
+
+    Each method takes the program's arguments and returns the task's ``XComArg``. Task options go through
+    :meth:`override` (e.g. ``storage.override(lock_wait=600).destroy(region="EU")``). Everything else
+    (``expand``, ``partial`` …) is Airflow's own ``_TaskDecorator``.
+    """
+
+    _FORWARDED = frozenset({"is_setup", "is_teardown", "on_failure_fail_dagrun"})
+
+    def __init__(self, decorator: Any) -> None:
+        object.__setattr__(self, "_decorator", decorator)
+        functools.update_wrapper(self, decorator.function, updated=())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
+        return self._decorator(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._decorator, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Airflow's @setup/@teardown set these on the decorator object.
+        if name in self._FORWARDED:
+            setattr(self._decorator, name, value)
+        else:
+            object.__setattr__(self, name, value)
+
+    @property
+    def task_id(self) -> str:
+        return str(self._decorator.kwargs.get("task_id") or self._decorator.function.__name__)
+
+    def override(self, **kwargs: Any) -> PulumiStackTask:
+        """A copy with other task options (``task_id``, ``lock_wait``, ``pool`` …)."""
+        return PulumiStackTask(self._decorator.override(**kwargs))
+
+    def _operation(self, operation: str, args: tuple, kwargs: dict, **options: Any) -> XComArg:
+        given = self._decorator.kwargs
+        task_id = given.get("task_id") if given.get("operation") == operation else None
+        options.setdefault("task_id", task_id or f"{self.task_id}_{operation}")
+        return self._decorator.override(operation=operation, **options)(*args, **kwargs)
+
+    def up(self, *args: Any, **kwargs: Any) -> XComArg:
+        """Deploy (the same as calling the function); XCom: the stack outputs."""
+        return self._decorator.override(operation="up")(*args, **kwargs)
+
+    def preview(self, *args: Any, **kwargs: Any) -> XComArg:
+        """Plan without changing anything; XCom: ``changes``, ``has_changes``, ``steps`` (task id ``<fn>_preview``)."""
+        return self._operation("preview", args, kwargs)
+
+    def refresh(self, *args: Any, **kwargs: Any) -> XComArg:
+        """Read the cloud into the state (task id ``<fn>_refresh``)."""
+        return self._operation("refresh", args, kwargs)
+
+    def destroy(self, *args: Any, **kwargs: Any) -> XComArg:
+        """Delete the stack's resources (task id ``<fn>_destroy``); refused on protected environments."""
+        return self._operation("destroy", args, kwargs)
+
+    def drift_check(self, *args: Any, **kwargs: Any) -> XComArg:
+        """Refresh from the cloud and preview the program: fails with ``DriftDetectedError`` on any change.
+
+        Catches both kinds of drift: the cloud changed behind Pulumi's back, and the code changed without an
+        ``up``. Task id ``<fn>_drift_check``.
+        """
+        return self._operation(
+            "preview", args, kwargs, refresh=True, expect_no_changes=True, task_id=f"{self.task_id}_drift_check"
+        )
+
+    def with_approval(self, *args: Any, approval: dict[str, Any] | None = None, **kwargs: Any) -> XComArg:
+        """``preview`` → human approval of the planned changes (Airflow HITL) → ``up``; returns the ``up``.
+
+        "Reject" skips the ``up`` (and what depends on it). Use it for protected environments.
+
+        :param approval: ``ApprovalOperator`` arguments (``subject``, ``assigned_users``,
+            ``response_timeout``, ``notifiers`` …).
+        """
+        from airflow_pulumi_decorators.approvals import approval_gate
+
+        plan = self.preview(*args, **kwargs)
+        gate = approval_gate(plan, **(approval or {}))
+        up = self.up(*args, **kwargs)
+        gate >> up
+        return up
+
+    def ephemeral(self, *args: Any, remove_stack: bool = True, **kwargs: Any) -> EphemeralStack:
+        """``up`` as an Airflow setup task and ``destroy`` (same program, stack and arguments) as its teardown.
+
+        The teardown runs even when the work in between fails. Use as a context manager; the tasks created
+        inside are the work::
+
+            with storage.ephemeral(region="EU") as infra:
+                load(infra["bucket"])
+
+        :param remove_stack: remove the stack after destroying its resources (default: on).
+        """
+        up = self._decorator.override(operation="up")(*args, **kwargs)
+        down = self._decorator.override(
+            operation="destroy", remove_stack=remove_stack, task_id=f"{self.task_id}_teardown"
+        )(*args, **kwargs)
+        down.as_teardown(setups=up.operator)
+        return EphemeralStack(up, down)
+
+
+class EphemeralStack:
+    """An ``up`` setup task and its ``destroy`` teardown (from :meth:`PulumiStackTask.ephemeral`).
+
+    :param setup: the ``up`` task's XComArg (its outputs: ``infra["bucket"]``).
+    :param teardown: the ``destroy`` task's XComArg.
+    """
+
+    def __init__(self, setup: XComArg, teardown: XComArg) -> None:
+        self.setup = setup
+        self.teardown = teardown
+
+    def __getitem__(self, key: str) -> XComArg:
+        return self.setup[key]
+
+    def __enter__(self) -> XComArg:
+        self.teardown.__enter__()
+        return self.setup
+
+    def __exit__(self, *exc: object) -> None:
+        self.teardown.__exit__(*exc)
+
+
 def pulumi_stack(
     python_callable: Callable[..., Any] | None = None,
     multiple_outputs: bool | None = None,
@@ -47,9 +174,17 @@ def pulumi_stack(
     :param python_callable: the function (when used as ``@pulumi_stack`` without arguments).
     :param multiple_outputs: push each output as its own XCom key; on by default.
     """
-    return task_decorator_factory(
+    made = task_decorator_factory(
         python_callable=python_callable,
         multiple_outputs=True if multiple_outputs is None else multiple_outputs,
         decorated_operator_class=_PulumiStackDecoratedOperator,
         **kwargs,
     )
+    if python_callable is not None:
+        return PulumiStackTask(made)  # type: ignore[return-value]
+
+    @functools.wraps(made)
+    def wrap(function: Callable[..., Any]) -> PulumiStackTask:
+        return PulumiStackTask(made(function))
+
+    return wrap  # type: ignore[return-value]

@@ -7,29 +7,83 @@ imported inside functions: DAG files import this package constantly and must not
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_pulumi_decorators.cli import INSTALL_HINT, CliProcess, engine_environment, locate_cli
+from airflow_pulumi_decorators.cli import (
+    INSTALL_HINT,
+    CliProcess,
+    engine_environment,
+    locate_cli,
+)
 from airflow_pulumi_decorators.errors import (
     ConcurrentUpdateError,
     ConfigurationError,
+    DriftDetectedError,
+    OperationInterruptedError,
+    PolicyViolationError,
     ProgramError,
     PulumiCliNotFoundError,
     PulumiEngineError,
     StackNotFoundError,
+)
+from airflow_pulumi_decorators.locks import (
+    LockHolder,
+    holder_note,
+    parse_lock_holder,
+    with_airflow_holder,
 )
 from airflow_pulumi_decorators.outputs import StackOutput
 
 if TYPE_CHECKING:
     from pulumi.automation import PulumiCommand
 
-OPERATIONS = ("up",)
+OPERATIONS = ("up", "preview", "refresh", "destroy")
+#: Ops that are not changes (for ``has_changes`` and drift).
+_NO_CHANGE_OPS = frozenset({"same", "read", "refresh"})
+#: Text Pulumi prints when the previous update was killed with operations in flight.
+_PENDING_MARKERS = ("pending operations from previous deployment", "interrupted while creating",
+                    "interrupted while updating", "interrupted while deleting")
+
+
+@dataclass(frozen=True)
+class OperationOptions:
+    """How an operation runs, beyond which stack and program.
+
+    :param expect_no_changes: fail with :class:`DriftDetectedError` if the operation finds changes.
+    :param refresh: refresh state from the cloud first (``up``, ``preview``, ``destroy``).
+    :param preview_only: ``refresh`` only: report drift, write nothing.
+    :param clear_pending_creates: ``refresh`` only: drop pending creates a hard kill left in the state.
+    :param remove_stack: ``destroy`` only: remove the stack (its state, history and config) afterwards.
+    :param policy_packs: local policy pack folders run with ``up``/``preview``.
+    :param policy_pack_configs: JSON config files of those policy packs (same order).
+    :param lock_wait: seconds to keep retrying while another update holds the stack (0: fail at once).
+    :param lock_retry_delay: first back-off delay in seconds; doubles up to 60 s.
+    :param cancel_stale_lock: when the lock's holder process is gone from this host (a hard kill),
+        cancel the lock (``pulumi cancel``) and go on.
+    :param kill_grace_period: seconds an interrupted engine gets to write state and release its lock
+        before it is terminated (then killed 5 s later).
+    """
+
+    expect_no_changes: bool = False
+    refresh: bool = False
+    preview_only: bool = False
+    clear_pending_creates: bool = False
+    remove_stack: bool = False
+    policy_packs: tuple[str, ...] = ()
+    policy_pack_configs: tuple[str, ...] = ()
+    lock_wait: float = 0.0
+    lock_retry_delay: float = 2.0
+    cancel_stale_lock: bool = False
+    kill_grace_period: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -43,10 +97,11 @@ class OperationRequest:
     :param secret_config: config stored encrypted.
     :param env: variables for the engine's environment; a ``None`` value removes an inherited variable.
     :param message: the update message (who ran it, from where).
-    :param operation: ``up``.
+    :param operation: ``up``, ``preview``, ``refresh`` or ``destroy``.
     :param secrets_provider: the secrets provider for a new stack (``passphrase``, ``gcpkms://…``);
         ``None`` lets the backend choose its default.
     :param pulumi_home: the ``PULUMI_HOME`` for this run; ``None`` leaves the worker's.
+    :param options: how the operation runs (:class:`OperationOptions`).
     """
 
     project: str
@@ -59,16 +114,22 @@ class OperationRequest:
     operation: str = "up"
     secrets_provider: str | None = None
     pulumi_home: str | None = None
+    options: OperationOptions = field(default_factory=OperationOptions)
 
 
 @dataclass(frozen=True)
 class OperationResult:
     """What an operation did.
 
-    :param outputs: stack outputs by name.
+    :param outputs: stack outputs by name (``up`` only; empty otherwise).
     :param changes: resource change counts by op (``create``, ``update``, ``delete``, ``same`` …).
-    :param version: the update's version number in the backend, when it reports one.
+    :param version: the update's version number in the backend, when it reports one (not for previews).
     :param duration_s: wall time of the whole operation, stack selection included.
+    :param steps: the steps that change something: ``{"op", "urn", "type", "name"}`` each.
+    :param pending_operations: what a previous, hard-killed update left in flight (as Pulumi reported it).
+    :param policy_violations: advisory violations (mandatory ones fail the operation).
+    :param stack_removed: ``destroy`` removed the stack.
+    :param attempts: how many times the operation was tried (more than one after waiting for a lock).
     """
 
     operation: str
@@ -77,6 +138,57 @@ class OperationResult:
     changes: dict[str, int]
     version: int | None
     duration_s: float
+    steps: list[dict[str, str]] = field(default_factory=list)
+    pending_operations: list[str] = field(default_factory=list)
+    policy_violations: list[dict[str, str]] = field(default_factory=list)
+    stack_removed: bool = False
+    attempts: int = 1
+
+    @property
+    def has_changes(self) -> bool:
+        return any(n for op, n in self.changes.items() if op not in _NO_CHANGE_OPS)
+
+
+class _Observer:
+    """Collects what the engine's event stream and output say: steps, violations, pending operations."""
+
+    def __init__(self, on_output: Callable[[str], None]) -> None:
+        self.on_output = on_output
+        self.steps: list[dict[str, str]] = []
+        self.violations: list[dict[str, str]] = []
+        self.pending: list[str] = []
+        self.summary_changes: dict[str, int] | None = None
+
+    def line(self, text: str) -> None:
+        lowered = text.lower()
+        if any(marker in lowered for marker in _PENDING_MARKERS):
+            self.pending.append(text.strip())
+        self.on_output(text)
+
+    def event(self, event: Any) -> None:
+        pre = getattr(event, "resource_pre_event", None)
+        if pre is not None and pre.metadata is not None:
+            meta = pre.metadata
+            op = str(getattr(meta.op, "value", meta.op))
+            if op not in _NO_CHANGE_OPS:
+                self.steps.append(
+                    {"op": op, "urn": meta.urn, "type": meta.type, "name": meta.urn.rsplit("::", 1)[-1]}
+                )
+        policy = getattr(event, "policy_event", None)
+        if policy is not None:
+            self.violations.append(
+                {
+                    "policy_pack": policy.policy_pack_name,
+                    "policy": policy.policy_name,
+                    "level": policy.enforcement_level,
+                    "urn": policy.resource_urn or "",
+                    "message": (policy.message or "").strip(),
+                }
+            )
+        summary = getattr(event, "summary_event", None)
+        if summary is not None:
+            changes = getattr(summary, "resource_changes", None) or {}
+            self.summary_changes = {str(getattr(op, "value", op)): int(n) for op, n in changes.items()}
 
 
 def _pulumi_command(process: CliProcess) -> PulumiCommand:
@@ -105,7 +217,68 @@ def _pulumi_command(process: CliProcess) -> PulumiCommand:
         def interrupt(self) -> bool:
             return process.interrupt()
 
+        def send_signal(self, sig: int) -> bool:
+            return _signal_cli(process, sig)
+
+        def running(self) -> bool:
+            return _cli_running(process)
+
     return _CliCommand()
+
+
+def _guarded(command: Any, stopped: threading.Event) -> PulumiCommand:
+    """Wrap a ``PulumiCommand`` so no new CLI call starts once the engine was asked to stop."""
+    from pulumi.automation import PulumiCommand
+    from pulumi.automation._cmd import CommandResult
+    from pulumi.automation.errors import CommandError
+
+    class _Guarded(PulumiCommand):
+        def __init__(self) -> None:  # no super(): it would run `pulumi version` again
+            self.command = command.command
+            self.version = command.version
+
+        def run(self, args, cwd, additional_env, on_output=None, on_error=None):
+            if stopped.is_set():
+                raise CommandError(CommandResult(stdout="", stderr="error: update canceled (task stopping)", code=255))
+            return command.run(args, cwd, additional_env, on_output, on_error)
+
+        def interrupt(self) -> bool:
+            interrupt = getattr(command, "interrupt", None)
+            return bool(interrupt and interrupt())
+
+        def __getattr__(self, name: str) -> Any:  # send_signal, running: only when the CLI has them
+            return getattr(command, name)
+
+    return _Guarded()
+
+
+def _cli_popen(process: CliProcess) -> Any:
+    # CliProcess keeps its running Popen private; escalation needs it (see the note in the docs).
+    lock = getattr(process, "_lock", None)
+    if lock is None:
+        return getattr(process, "_process", None)
+    with lock:
+        return getattr(process, "_process", None)
+
+
+def _signal_cli(process: CliProcess, sig: int) -> bool:
+    """Send ``sig`` to the running CLI, if any; returns whether it was sent."""
+    public = getattr(process, "send_signal", None)
+    if callable(public):
+        return bool(public(sig))
+    popen = _cli_popen(process)
+    if popen is None or popen.poll() is not None:
+        return False
+    try:
+        popen.send_signal(sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _cli_running(process: CliProcess) -> bool:
+    popen = _cli_popen(process)
+    return popen is not None and popen.poll() is None
 
 
 def _inline_program(program: Callable[[], Any]) -> Callable[[], None]:
@@ -133,11 +306,15 @@ def _summary_changes(summary: Any) -> dict[str, int]:
 class Engine:
     """Runs Pulumi operations through the Automation API.
 
+    The operation runs in a worker thread while the calling thread waits, so a task timeout or kill
+    arriving in the calling thread can stop the engine gracefully (:meth:`stop`) before unwinding.
+
     :param cli_path: where the ``pulumi`` executable is (file or folder); ``None`` searches PATH.
     :param pulumi_command: a ready ``PulumiCommand`` (Pulumi's seam; the stand-in engine uses it). When
         given, ``cli_path`` is ignored.
     :param work_root: where the per-run Pulumi work directory is made (and removed afterwards).
     :param on_output: receives each line the engine prints.
+    :param on_warning: receives our own warnings (lock waits, pending operations); defaults to ``on_output``.
     """
 
     def __init__(
@@ -147,76 +324,260 @@ class Engine:
         pulumi_command: PulumiCommand | None = None,
         work_root: str | None = None,
         on_output: Callable[[str], None] = print,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.cli_path = cli_path
         self.pulumi_command = pulumi_command
         self.work_root = work_root
         self.on_output = on_output
+        self.on_warning = on_warning or on_output
         self._command: Any = None
+        self._worker_done = threading.Event()
+        self._worker_done.set()
+        self._stop_requested = threading.Event()
+        self._stop_outcome: str | None = None
+        self._grace = 60.0
 
     def _command_for(self, env: Mapping[str, str | None]) -> Any:
         if self.pulumi_command is not None:
-            return self.pulumi_command
+            return _guarded(self.pulumi_command, self._stop_requested)
         from pulumi.automation._minimum_version import _MINIMUM_VERSION
 
         process = CliProcess(locate_cli(self.cli_path))
         process.check_version(engine_environment(os.environ, env), _MINIMUM_VERSION)
-        return _pulumi_command(process)
+        return _guarded(_pulumi_command(process), self._stop_requested)
 
     def run(self, request: OperationRequest) -> OperationResult:
         """Run one operation on one stack; always removes its work directory.
 
         :param request: what to run.
         :raises ProgramError: the inline program raised.
-        :raises ConcurrentUpdateError: another update holds the stack.
+        :raises ConcurrentUpdateError: another update holds the stack (after ``lock_wait``).
+        :raises DriftDetectedError: ``expect_no_changes`` and there were changes.
+        :raises PolicyViolationError: a policy pack reported mandatory violations.
+        :raises OperationInterruptedError: :meth:`stop` was called while it ran.
         :raises PulumiEngineError: any other engine failure.
         """
         if request.operation not in OPERATIONS:
             raise ConfigurationError(f"'operation'={request.operation!r} is not one of {', '.join(OPERATIONS)}")
+        started = time.monotonic()
+        options = request.options
+        self._grace = options.kill_grace_period
+        self._stop_requested.clear()
+        self._stop_outcome = None
+        self._command = self._command_for(request.env)
+        backend_url = request.env.get("PULUMI_BACKEND_URL") or os.environ.get("PULUMI_BACKEND_URL")
+        deadline = started + max(options.lock_wait, 0.0)
+        delay = max(options.lock_retry_delay, 0.1)
+        attempts = 0
+        cancelled_stale = False
+        try:
+            while True:
+                attempts += 1
+                observer = _Observer(self.on_output)
+                try:
+                    with holder_note(backend_url, request.project, request.stack, request.message):
+                        result = self._in_worker(lambda obs=observer: self._attempt(request, obs))
+                    break
+                except OperationInterruptedError as exc:
+                    raise _interrupted(request, self._stop_outcome or "graceful", exc) from None
+                except ConcurrentUpdateError as exc:
+                    if self._stop_requested.is_set():
+                        raise
+                    holder = with_airflow_holder(
+                        parse_lock_holder(str(exc)), backend_url, request.project, request.stack
+                    )
+                    exc.holder = holder  # type: ignore[attr-defined]
+                    if holder.stale and options.cancel_stale_lock and not cancelled_stale:
+                        cancelled_stale = True
+                        self.on_warning(
+                            f"pulumi: stack {request.stack!r} is locked by {holder.describe()}; "
+                            "cancel_stale_lock is on: cancelling that lock (`pulumi cancel`) and retrying"
+                        )
+                        self._in_worker(lambda: self._cancel(request))
+                        continue
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise self._lock_error(request, exc, holder, attempts, time.monotonic() - started) from None
+                    wait = min(delay, remaining)
+                    self.on_warning(
+                        f"pulumi: stack {request.stack!r} is locked by {holder.describe()}; retrying in "
+                        f"{wait:.1f}s ({time.monotonic() - started:.0f}s of lock_wait={options.lock_wait:.0f}s used)"
+                    )
+                    if self._stop_requested.wait(wait):
+                        raise OperationInterruptedError(
+                            f"pulumi {request.operation} on stack {request.stack!r} was stopped while waiting for "
+                            f"the stack lock held by {holder.describe()}; nothing was changed",
+                            stack=request.stack,
+                            operation=request.operation,
+                        ) from None
+                    delay = min(delay * 2, 60.0)
+        finally:
+            self._command = None
+        if observer.pending:
+            self.on_warning(_pending_warning(request.stack, observer.pending))
+        return OperationResult(
+            operation=request.operation,
+            stack=request.stack,
+            outputs=result["outputs"],
+            changes=result["changes"],
+            version=result["version"],
+            duration_s=time.monotonic() - started,
+            steps=observer.steps,
+            pending_operations=observer.pending,
+            policy_violations=[v for v in observer.violations if v["level"] != "mandatory"],
+            stack_removed=result["removed"],
+            attempts=attempts,
+        )
+
+    def _lock_error(
+        self, request: OperationRequest, exc: ConcurrentUpdateError, holder: LockHolder, attempts: int, waited: float
+    ) -> ConcurrentUpdateError:
+        advice = (
+            "Recover: the holder's process is gone, so nothing will release the lock: check the stack, then "
+            "run `pulumi cancel --stack {s}` (or set cancel_stale_lock=True), and `refresh` if resources "
+            "were being created."
+            if holder.stale
+            else "Wait for it, or let this task wait longer with lock_wait=…; serialise runs on this stack "
+            "with an Airflow pool of one slot (see docs/operations.md)."
+        ).format(s=request.stack)
+        waited_text = f" after {attempts} attempts over {waited:.0f}s" if attempts > 1 else ""
+        error = ConcurrentUpdateError(
+            f"stack {request.stack!r} is locked by another update{waited_text}: held by {holder.describe()}. "
+            f"{advice}\n{_tail(exc)}",
+            stack=request.stack,
+            operation=request.operation,
+        )
+        error.holder = holder  # type: ignore[attr-defined]
+        return error
+
+    def _in_worker(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` in a worker thread; if the waiting thread is interrupted, stop the engine first."""
+        box: dict[str, Any] = {}
+        context = contextvars.copy_context()  # the program may read Airflow's context variables
+
+        def target() -> None:
+            try:
+                box["value"] = context.run(fn)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                box["error"] = exc
+            finally:
+                self._worker_done.set()
+
+        self._worker_done.clear()
+        worker = threading.Thread(target=target, name="pulumi-engine", daemon=True)
+        worker.start()
+        try:
+            while not self._worker_done.wait(0.1):
+                pass
+        except BaseException:
+            # A timeout (AirflowTaskTimeout) or Ctrl-C lands here, in the waiting thread: stop the engine
+            # so it writes its state and releases the lock, instead of abandoning it mid-update.
+            self.stop()
+            raise
+        worker.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    def _workspace(self, request: OperationRequest, work_dir: str) -> Any:
         from pulumi import automation as auto
 
-        started = time.monotonic()
-        self._command = self._command_for(request.env)
+        return auto.LocalWorkspaceOptions(
+            work_dir=work_dir,
+            pulumi_command=self._command,
+            env_vars=dict(request.env),
+            project_settings=auto.ProjectSettings(name=request.project, runtime="python"),
+            secrets_provider=request.secrets_provider,
+            pulumi_home=request.pulumi_home,
+        )
+
+    def _attempt(self, request: OperationRequest, observer: _Observer) -> dict[str, Any]:
+        from pulumi import automation as auto
+
+        options = request.options
         work_dir = tempfile.mkdtemp(prefix="airflow-pulumi-", dir=self.work_root)
         try:
-            with _translate_errors(request):
-                opts = auto.LocalWorkspaceOptions(
-                    work_dir=work_dir,
-                    pulumi_command=self._command,
-                    env_vars=dict(request.env),
-                    project_settings=auto.ProjectSettings(name=request.project, runtime="python"),
-                    secrets_provider=request.secrets_provider,
-                    pulumi_home=request.pulumi_home,
-                )
-                stack = auto.create_or_select_stack(
-                    stack_name=request.stack,
-                    project_name=request.project,
-                    program=_inline_program(request.program),
-                    opts=opts,
-                )
+            with _translate_errors(request, observer, lambda: self._stop_requested.is_set(), self._outcome):
+                program = _inline_program(request.program)
+                opts = self._workspace(request, work_dir)
+                if request.operation in ("up", "preview"):
+                    stack = auto.create_or_select_stack(
+                        stack_name=request.stack, project_name=request.project, program=program, opts=opts
+                    )
+                else:  # refresh/destroy of a stack that does not exist is an error, not a new stack
+                    stack = auto.select_stack(
+                        stack_name=request.stack, project_name=request.project, program=program, opts=opts
+                    )
                 values = {k: auto.ConfigValue(value=v, secret=False) for k, v in request.config.items()}
                 values.update({k: auto.ConfigValue(value=v, secret=True) for k, v in request.secret_config.items()})
                 if values:
                     stack.set_all_config(values)
-                up = stack.up(
-                    message=request.message or None,
-                    on_output=self.on_output,
-                    on_error=self.on_output,
-                    color="never",
-                    show_secrets=False,
-                )
+                common: dict[str, Any] = {
+                    "message": request.message or None,
+                    "on_output": observer.line,
+                    "on_error": observer.line,
+                    "on_event": observer.event,
+                    "color": "never",
+                }
+                policy: dict[str, Any] = {}
+                if options.policy_packs:
+                    policy["policy_packs"] = list(options.policy_packs)
+                if options.policy_pack_configs:
+                    policy["policy_pack_configs"] = list(options.policy_pack_configs)
+                flags = {"expect_no_changes": True} if options.expect_no_changes else {}
+                if options.refresh:
+                    flags["refresh"] = True
+                outputs: dict[str, StackOutput] = {}
+                version = None
+                removed = False
+                if request.operation == "up":
+                    res = stack.up(show_secrets=False, **common, **policy, **flags)
+                    outputs = {k: StackOutput(value=v.value, secret=bool(v.secret)) for k, v in res.outputs.items()}
+                    changes, version = _summary_changes(res.summary), getattr(res.summary, "version", None)
+                elif request.operation == "preview":
+                    res = stack.preview(**common, **policy, **flags)
+                    changes = {str(getattr(op, "value", op)): int(n) for op, n in (res.change_summary or {}).items()}
+                elif request.operation == "refresh":
+                    extra = {"clear_pending_creates": True} if options.clear_pending_creates else {}
+                    if options.preview_only:
+                        res = stack.preview_refresh(show_secrets=False, **common, **flags, **extra)
+                    else:
+                        res = stack.refresh(show_secrets=False, **common, **flags, **extra)
+                    changes = _summary_changes(getattr(res, "summary", None))
+                    version = None if options.preview_only else getattr(res.summary, "version", None)
+                    if observer.summary_changes is not None and not changes:
+                        changes = dict(observer.summary_changes)
+                else:
+                    res = stack.destroy(show_secrets=False, remove=options.remove_stack or None, **common, **flags)
+                    changes, version = _summary_changes(res.summary), getattr(res.summary, "version", None)
+                    removed = options.remove_stack
+                if observer.summary_changes is not None and request.operation == "preview" and not changes:
+                    changes = dict(observer.summary_changes)
+                if options.expect_no_changes and request.operation in ("preview", "refresh"):
+                    _raise_on_drift(request, changes, observer.steps)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
-            self._command = None
-        outputs = {k: StackOutput(value=v.value, secret=bool(v.secret)) for k, v in up.outputs.items()}
-        return OperationResult(
-            operation=request.operation,
-            stack=request.stack,
-            outputs=outputs,
-            changes=_summary_changes(up.summary),
-            version=getattr(up.summary, "version", None),
-            duration_s=time.monotonic() - started,
-        )
+        return {"outputs": outputs, "changes": changes, "version": version, "removed": removed}
+
+    def _cancel(self, request: OperationRequest) -> None:
+        from pulumi import automation as auto
+
+        work_dir = tempfile.mkdtemp(prefix="airflow-pulumi-", dir=self.work_root)
+        try:
+            with _translate_errors(request, None, lambda: False, lambda: None):
+                stack = auto.select_stack(
+                    stack_name=request.stack,
+                    project_name=request.project,
+                    program=lambda: None,
+                    opts=self._workspace(request, work_dir),
+                )
+                stack.cancel()
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _outcome(self) -> str | None:
+        return self._stop_outcome
 
     def interrupt(self) -> bool:
         """Interrupt a running CLI (SIGINT), if there is one; returns whether a signal was sent."""
@@ -224,12 +585,96 @@ class Engine:
         interrupt = getattr(command, "interrupt", None)
         return bool(interrupt and interrupt())
 
+    def stop(self, grace_period: float | None = None) -> str | None:
+        """Stop a running operation: interrupt, wait, then escalate. Safe to call from a signal handler.
+
+        SIGINT lets the CLI finish the resource steps in flight, write its state and release the stack
+        lock. If it is still running after ``grace_period`` seconds it gets SIGTERM, and SIGKILL 5 s
+        later (then pending operations and a lock may be left; the next run reports them).
+
+        :param grace_period: seconds to wait after the interrupt; defaults to the request's
+            ``kill_grace_period``.
+        :return: ``graceful``, ``terminated``, ``killed``, ``abandoned`` (an in-process engine that did not
+            stop) or ``None`` when nothing was running.
+        """
+        self._stop_requested.set()  # also refuses further CLI calls and ends a wait for a lock
+        if self._worker_done.is_set():
+            return None
+        grace = self._grace if grace_period is None else grace_period
+        command = self._command
+        self.interrupt()
+        if self._worker_done.wait(grace):
+            self._stop_outcome = "graceful"
+            return self._stop_outcome
+        send = getattr(command, "send_signal", None)
+        if not callable(send):
+            self._stop_outcome = "abandoned"  # an in-process engine cannot be forced
+            return self._stop_outcome
+        for sig, outcome in ((signal.SIGTERM, "terminated"), (signal.SIGKILL, "killed")):
+            self._stop_outcome = outcome
+            send(sig)
+            if self._worker_done.wait(5.0):
+                return outcome
+        return self._stop_outcome
+
+
+def _interrupted(request: OperationRequest, outcome: str, exc: BaseException) -> OperationInterruptedError:
+    if outcome == "graceful":
+        what = ("the engine stopped gracefully: it wrote its state and released the stack lock, so the next run "
+                "continues from there")
+    elif outcome == "abandoned":
+        what = "the in-process engine did not stop in time; the task gave up on it"
+    else:
+        what = (f"the engine did not stop within kill_grace_period={request.options.kill_grace_period:g}s and was "
+                f"{outcome}; the stack may stay locked and have pending operations: the next run says so; recover "
+                "with cancel_stale_lock=True (or `pulumi cancel`) and operation='refresh'")
+    return OperationInterruptedError(
+        f"pulumi {request.operation} on stack {request.stack!r} was interrupted (task killed or timed out); "
+        f"{what}.\n{exc}",
+        stack=request.stack,
+        operation=request.operation,
+        outcome=outcome,
+    )
+
+
+def _pending_warning(stack: str, pending: list[str]) -> str:
+    listed = "\n  ".join(pending[:20])
+    return (
+        f"pulumi: the previous update of stack {stack!r} was killed while operations were in flight:\n  {listed}\n"
+        "These resources may or may not exist. Recover with a refresh (operation='refresh'; add "
+        "clear_pending_creates=True to drop pending creates after checking the cloud), then run the update again."
+    )
+
+
+def _raise_on_drift(request: OperationRequest, changes: Mapping[str, int], steps: list[dict[str, str]]) -> None:
+    changed = {op: n for op, n in changes.items() if op not in _NO_CHANGE_OPS and n}
+    if not changed:
+        return
+    listed = "\n".join(f"  {s['op']} {s['type']} {s['name']}" for s in steps) or "  (no per-resource detail)"
+    raise DriftDetectedError(
+        f"stack {request.stack!r} has drifted: {request.operation} expected no changes but found "
+        f"{', '.join(f'{op}={n}' for op, n in sorted(changed.items()))}:\n{listed}",
+        stack=request.stack,
+        operation=request.operation,
+        changes=dict(changes),
+        steps=steps,
+    )
+
 
 class _translate_errors:
     """The one boundary where Pulumi's errors become ours (Pulumi's ``create_command_error`` idea)."""
 
-    def __init__(self, request: OperationRequest) -> None:
+    def __init__(
+        self,
+        request: OperationRequest,
+        observer: _Observer | None,
+        stopped: Callable[[], bool],
+        outcome: Callable[[], str | None],
+    ) -> None:
         self.request = request
+        self.observer = observer
+        self.stopped = stopped
+        self.outcome = outcome
 
     def __enter__(self) -> None:
         return None
@@ -239,31 +684,53 @@ class _translate_errors:
             return False
         from pulumi.automation import errors as perr
 
-        where = {"stack": self.request.stack, "operation": self.request.operation}
+        request = self.request
+        where = {"stack": request.stack, "operation": request.operation}
+        if isinstance(exc, perr.CommandError) and self.stopped():
+            raise OperationInterruptedError(
+                f"pulumi {request.operation} on stack {request.stack!r} was interrupted:\n{_tail(exc, 5)}", **where
+            ) from None
         if isinstance(exc, perr.InlineSourceRuntimeError):
             raise ProgramError(
-                f"the Pulumi program of stack {self.request.stack!r} raised; its traceback is in the log "
+                f"the Pulumi program of stack {request.stack!r} raised; its traceback is in the log "
                 f"above:\n{_program_error_text(exc)}",
                 **where,
             ) from None
         if isinstance(exc, perr.ConcurrentUpdateError):
             raise ConcurrentUpdateError(
-                f"stack {self.request.stack!r} is locked by another update:\n{_tail(exc)}", **where
+                f"stack {request.stack!r} is locked by another update:\n{_tail(exc)}", **where
             ) from None
         if isinstance(exc, perr.StackNotFoundError):
-            raise StackNotFoundError(f"stack {self.request.stack!r} does not exist:\n{_tail(exc)}", **where) from None
+            raise StackNotFoundError(f"stack {request.stack!r} does not exist:\n{_tail(exc)}", **where) from None
         if isinstance(exc, perr.CommandError):
             text = _tail(exc)
+            mandatory = [v for v in (self.observer.violations if self.observer else []) if v["level"] == "mandatory"]
+            if mandatory:
+                listed = "\n".join(
+                    f"  [{v['level']}] {v['policy_pack']}/{v['policy']}: {v['message']}"
+                    + (f" ({v['urn'].rsplit('::', 1)[-1]})" if v["urn"] else "")
+                    for v in mandatory
+                )
+                raise PolicyViolationError(
+                    f"pulumi {request.operation} on stack {request.stack!r} was refused by policy "
+                    f"({len(mandatory)} mandatory violation(s)):\n{listed}",
+                    violations=mandatory,
+                    **where,
+                ) from None
+            if "no changes were expected but changes occurred" in text:
+                steps = self.observer.steps if self.observer else []
+                changes = dict(self.observer.summary_changes or {}) if self.observer else {}
+                _raise_on_drift(request, changes or {"update": max(len(steps), 1)}, steps)
             if "passphrase must be set" in text or "PULUMI_CONFIG_PASSPHRASE" in text:
                 raise ConfigurationError(
-                    f"stack {self.request.stack!r} encrypts its secrets with a passphrase, and none is set: set "
+                    f"stack {request.stack!r} encrypts its secrets with a passphrase, and none is set: set "
                     "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) on the worker, or use another "
                     f"secrets provider.\n{text}"
                 ) from None
             raise PulumiEngineError(
-                f"pulumi {self.request.operation} failed on stack {self.request.stack!r}:\n{text}", **where
+                f"pulumi {request.operation} failed on stack {request.stack!r}:\n{text}", **where
             ) from None
-        if isinstance(exc, FileNotFoundError) and self.request is not None:
+        if isinstance(exc, FileNotFoundError) and request is not None:
             raise PulumiCliNotFoundError(f"the Pulumi CLI could not be started ({exc}); {INSTALL_HINT}") from None
         return False
 

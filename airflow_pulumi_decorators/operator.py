@@ -25,6 +25,12 @@ from airflow_pulumi_decorators.environments import (
     validate_stack_name,
 )
 from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
+from airflow_pulumi_decorators.lifecycle import (
+    check_protected,
+    operation_options,
+    stack_name_filter,
+    summary_line,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -60,9 +66,28 @@ class PulumiStackOperator(BaseOperator):
         :class:`airflow_pulumi_decorators.testing.StandinCommand` in tests.
     :param pulumi_conn_id: the ``pulumi`` connection (backend, access token, passphrase) for environments
         that do not name their own.
+    :param operation: ``up`` (default), ``preview`` (plan only; returns the planned changes and steps),
+        ``refresh`` (read the cloud into the state) or ``destroy`` (delete the stack's resources).
+    :param expect_no_changes: fail with ``DriftDetectedError`` when the operation finds changes (drift check).
+    :param refresh: refresh from the cloud before ``up``/``preview``/``destroy``.
+    :param preview_only: with ``refresh``: report drift, change nothing.
+    :param clear_pending_creates: with ``refresh``: drop the pending creates a hard kill left behind.
+    :param remove_stack: with ``destroy``: remove the stack (state, history, config) afterwards.
+    :param allow_destroy_protected: let ``destroy`` run on a protected environment (refused otherwise).
+    :param policy_packs: local policy pack folders run with ``up``/``preview``; mandatory violations fail.
+    :param policy_pack_configs: JSON config files for those packs.
+    :param lock_wait: how long to keep retrying (with back-off) while another update holds the stack:
+        seconds or a ``timedelta``; 0 fails at once.
+    :param cancel_stale_lock: cancel a lock whose holder process is gone from this host (a hard kill).
+    :param kill_grace_period: seconds the engine gets, when the task is killed or times out, to write its
+        state and release the lock before it is terminated.
+    :param emit_asset: emit an Airflow asset event ``pulumi://<project>/<stack>`` after each successful
+        ``up`` (extra: output keys, change counts, version; never values).
     """
 
     template_fields: Sequence[str] = ("op_args", "op_kwargs", "environment", "stack")
+    #: The second XCom every task pushes: what the operation did (see docs/operations.md).
+    summary_key = "pulumi_summary"
     template_fields_renderers = {"op_args": "py", "op_kwargs": "py"}
     shallow_copy_attrs: Sequence[str] = ("program", "pulumi_command")
     ui_color = "#d7c6f5"
@@ -81,8 +106,43 @@ class PulumiStackOperator(BaseOperator):
         cli_path: str | None = None,
         pulumi_command: Any = None,
         pulumi_conn_id: str | None = None,
+        operation: str = "up",
+        expect_no_changes: bool = False,
+        refresh: bool = False,
+        preview_only: bool = False,
+        clear_pending_creates: bool = False,
+        remove_stack: bool = False,
+        allow_destroy_protected: bool = False,
+        policy_packs: Sequence[str] | None = None,
+        policy_pack_configs: Sequence[str] | None = None,
+        lock_wait: float | datetime.timedelta = 0,
+        cancel_stale_lock: bool = False,
+        kill_grace_period: float | datetime.timedelta = 60,
+        emit_asset: bool = True,
         **kwargs: Any,
     ) -> None:
+        self.options = operation_options(
+            operation,
+            expect_no_changes=expect_no_changes,
+            refresh=refresh,
+            preview_only=preview_only,
+            clear_pending_creates=clear_pending_creates,
+            remove_stack=remove_stack,
+            policy_packs=policy_packs,
+            policy_pack_configs=policy_pack_configs,
+            lock_wait=lock_wait,
+            cancel_stale_lock=cancel_stale_lock,
+            kill_grace_period=kill_grace_period,
+        )
+        self.operation = operation
+        self.allow_destroy_protected = bool(allow_destroy_protected)
+        self.emit_asset = bool(emit_asset) and operation == "up"
+        if self.emit_asset:
+            from airflow_pulumi_decorators.assets import stack_alias
+
+            # The stack is known only at run time (templated), so the task declares an alias and
+            # attaches the concrete asset pulumi://<project>/<stack> to it when it runs.
+            kwargs["outlets"] = [*(kwargs.get("outlets") or []), stack_alias(project)]
         super().__init__(**kwargs)
         if not callable(program):
             raise ConfigurationError(f"'program' must be a callable, got {type(program).__name__}")
@@ -115,10 +175,26 @@ class PulumiStackOperator(BaseOperator):
         self.cli_path = cli_path
         self.pulumi_command = pulumi_command
         self.pulumi_conn_id = pulumi_conn_id
+        if self.operation == "destroy" and self.environments is not None and isinstance(environment, str | None):
+            # Refuse at parse time what is known then; a templated environment is checked at run time.
+            names = list(self.environments) if environment is None else [environment]
+            for name in names:
+                if name in self.environments and not _is_template(name):
+                    check_protected(
+                        name, self.environments[name], self.options, allow=self.allow_destroy_protected,
+                        operation=self.operation, task_id=self.task_id,
+                    )
         self._engine: Engine | None = None
         self._credential: Any = None
 
     # Steps, each small enough to test alone.
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        if jinja_env is None:
+            jinja_env = self.get_template_env()
+        # "pr-{{ params.branch | stack_name }}" / "{{ run_id | stack_name }}": any text as a valid stack name.
+        jinja_env.filters.setdefault("stack_name", stack_name_filter)
+        super().render_template_fields(context, jinja_env)
 
     def _update_message(self, context: Context, environment_name: str, principal: str | None) -> str:
         ti = context["ti"]
@@ -128,11 +204,11 @@ class PulumiStackOperator(BaseOperator):
             f"task_id={ti.task_id}",
             f"try={ti.try_number}",
             f"environment={environment_name}",
+            f"operation={self.operation}",
         ]
         if getattr(ti, "map_index", -1) not in (-1, None):
             parts.insert(3, f"map_index={ti.map_index}")
-        if principal:
-            parts.append(f"identity={principal}")
+        parts.append(f"identity={principal or 'worker-default'}")
         return "airflow: " + " ".join(parts)
 
     def _bound_program(self, context: Context) -> Callable[[], Any]:
@@ -191,13 +267,18 @@ class PulumiStackOperator(BaseOperator):
         env_name, env = resolve_environment(
             environments=self.environments, environment=self.environment, stack=self.stack
         )
+        check_protected(
+            env_name, env, self.options, allow=self.allow_destroy_protected, operation=self.operation,
+            task_id=self.task_id,
+        )
         for value in env.secret_config.values():
             _mask(value)
         with engine_settings(env, pulumi_conn_id=self.pulumi_conn_id, mask=_mask) as engine_cfg, self._credentials(
             env
         ) as (credential_env, principal):
             self.log.info(
-                "pulumi: project=%s stack=%s environment=%s backend=%s",
+                "pulumi: %s project=%s stack=%s environment=%s backend=%s",
+                self.operation,
                 self.project,
                 engine_cfg.stack,
                 env_name,
@@ -208,7 +289,9 @@ class PulumiStackOperator(BaseOperator):
                 cli_path=self.cli_path or settings.get_option("cli_path"),
                 pulumi_command=self.pulumi_command,
                 on_output=self.log.info,
+                on_warning=self.log.warning,
             )
+            message = self._update_message(context, env_name, principal)
             try:
                 result = self._engine.run(
                     OperationRequest(
@@ -218,16 +301,51 @@ class PulumiStackOperator(BaseOperator):
                         config=env.config,
                         secret_config=env.secret_config,
                         env=engine_env,
-                        message=self._update_message(context, env_name, principal),
-                        operation="up",
+                        message=message,
+                        operation=self.operation,
                         secrets_provider=engine_cfg.secrets_provider,
                         pulumi_home=engine_cfg.pulumi_home,
+                        options=self.options,
                     )
                 )
             finally:
                 self._engine = None
         self._log_summary(result)
-        return to_xcom(result.outputs, push_secrets=self.push_secret_outputs, mask=_mask, log=self.log.info)
+        summary = self._summary(result, env_name, engine_cfg.backend_url, message)
+        self.log.info("pulumi summary: %s", summary_line(summary))
+        context["ti"].xcom_push(key=self.summary_key, value=summary)
+        if result.policy_violations:
+            for v in result.policy_violations:
+                self.log.warning("pulumi policy (%s) %s/%s: %s", v["level"], v["policy_pack"], v["policy"], v["message"])
+        if self.operation != "up":
+            return summary_return(result)
+        outputs = to_xcom(result.outputs, push_secrets=self.push_secret_outputs, mask=_mask, log=self.log.info)
+        if self.emit_asset:
+            from airflow_pulumi_decorators.assets import emit_stack_event
+
+            emit_stack_event(context, self.project, result, log=self.log.info)
+        return outputs
+
+    def _summary(self, result: OperationResult, env_name: str, backend_url: str, message: str) -> dict[str, Any]:
+        from airflow_pulumi_decorators.links import update_url
+
+        return {
+            "operation": result.operation,
+            "project": self.project,
+            "stack": result.stack,
+            "environment": env_name,
+            "backend": backend_url,
+            "changes": dict(result.changes),
+            "has_changes": result.has_changes,
+            "version": result.version,
+            "duration_s": round(result.duration_s, 3),
+            "attempts": result.attempts,
+            "stack_removed": result.stack_removed,
+            "pending_operations": len(result.pending_operations),
+            "policy_violations": result.policy_violations,
+            "message": message,
+            "url": update_url(backend_url, self.project, result.stack, result.version),
+        }
 
     def _log_summary(self, result: OperationResult) -> None:
         changes = ", ".join(f"{op}={n}" for op, n in sorted(result.changes.items())) or "none"
@@ -242,8 +360,26 @@ class PulumiStackOperator(BaseOperator):
 
     def on_kill(self) -> None:
         engine = self._engine
-        if engine is not None and engine.interrupt():
-            self.log.warning("pulumi: interrupted the running engine so it can write state and release its lock")
+        if engine is not None:
+            self.log.warning(
+                "pulumi: task is being stopped; interrupting the engine so it writes state and releases its lock "
+                "(escalating after %.0fs)",
+                self.options.kill_grace_period,
+            )
+            outcome = engine.stop()
+            if outcome:
+                self.log.warning("pulumi: engine stop outcome: %s", outcome)
         credential = self._credential
         if credential is not None:
             credential.close()
+
+
+def summary_return(result: OperationResult) -> dict[str, Any]:
+    """The return value (XCom) of a ``preview``/``refresh``/``destroy`` task: the planned or made changes."""
+    return {
+        "changes": dict(result.changes),
+        "has_changes": result.has_changes,
+        "steps": list(result.steps),
+        "stack": result.stack,
+        "stack_removed": result.stack_removed,
+    }

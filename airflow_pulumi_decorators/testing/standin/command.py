@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 from typing import Mapping, Optional
 
 from pulumi.automation import CommandResult, PulumiCommand
@@ -45,6 +46,8 @@ class StandinCommand(PulumiCommand):
     def __init__(self) -> None:  # noqa: D107 - no subprocess `pulumi version` here
         self.command = "pulumi-standin (in-process stand-in engine)"
         self.version = VersionInfo.parse(STANDIN_VERSION)
+        self._active: set[threading.Event] = set()
+        self._active_lock = threading.Lock()
 
     def run(
         self,
@@ -69,11 +72,33 @@ class StandinCommand(PulumiCommand):
             args.insert(0, "--non-interactive")
         env = build_env(additional_env)
         sink = Sink(on_output, on_error)
-        code = run_cli(list(args), env, cwd, sink, "in-process")
+        cancel = threading.Event()
+        with self._active_lock:
+            self._active.add(cancel)
+        try:
+            code = run_cli(list(args), env, cwd, sink, "in-process", cancel)
+        finally:
+            with self._active_lock:
+                self._active.discard(cancel)
         result = CommandResult(stdout=sink.stdout, stderr=sink.stderr, code=code)
         if code != 0:
             raise create_command_error(result)
         return result
+
+
+    def interrupt(self) -> bool:
+        """Ask every running call of this command to stop, like Ctrl-C does to the CLI.
+
+        The operation finishes the current resource step, writes state and history (``failed``),
+        releases the stack lock and fails with ``update canceled``.
+
+        :returns: Whether a call was running.
+        """
+        with self._active_lock:
+            active = list(self._active)
+        for cancel in active:
+            cancel.set()
+        return bool(active)
 
 
 def console_script_path() -> str:

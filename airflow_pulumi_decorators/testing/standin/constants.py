@@ -33,6 +33,10 @@ ENV_PASSPHRASE_FILE = "PULUMI_CONFIG_PASSPHRASE_FILE"
 ENV_HOME = "PULUMI_HOME"
 ENV_JOURNAL = "PULUMI_STANDIN_JOURNAL"
 ENV_DELAY = "PULUMI_STANDIN_DELAY_PER_RESOURCE"
+#: Comma-separated resource names that "drifted in the cloud": refresh reports them as updated.
+ENV_DRIFT = "PULUMI_STANDIN_DRIFT"
+#: File name inside a ``--policy-pack`` folder that the stand-in evaluates (see docs/standin.md).
+POLICY_FILE = "standin-policy.json"
 
 #: Pulumi's CLI exits with -1 (255) on errors.
 EXIT_ERROR = 255

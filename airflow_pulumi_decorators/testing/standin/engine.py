@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from . import props
 from .config import StackConfig, config_string
-from .constants import BANNER, ENV_DELAY, ROOT_STACK_TYPE, STANDIN_VERSION
+from .constants import BANNER, ENV_DELAY, ENV_DRIFT, POLICY_FILE, ROOT_STACK_TYPE, STANDIN_VERSION
 from .context import Invocation
 from .events import EventLog, step_metadata
 from .secrets import PassphraseCipher
@@ -163,6 +163,10 @@ class Deployment:
         self.start = time.time()
         self.consumed_old: set[str] = set()
         self.program_failed = False
+        self.drifted = {n.strip() for n in (inv.env.get(ENV_DRIFT) or "").split(",") if n.strip()}
+        self.policies: list[dict] = []
+        self.mandatory_violations = 0
+        self.pending_writer: Any = None  # set by run_operation for real (non-preview) updates
 
     # ------------------------------------------------------------ helpers
     def out(self, text: str) -> None:
@@ -233,8 +237,13 @@ class Deployment:
         self.events.emit("resourcePreEvent", {"metadata": meta, "planning": self.dry_run})
         self._announce(step, done=False)
         if step.op != "same":
+            # Like Pulumi, record the in-flight operation first, so a hard kill leaves it visible.
+            if self.pending_writer is not None:
+                self.pending_writer(step, True)
             self._pace()
         commit()
+        if step.op != "same" and self.pending_writer is not None:
+            self.pending_writer(step, False)
         with self.lock:
             self.steps.append(step)
             self.counts[step.op] = self.counts.get(step.op, 0) + 1
@@ -320,12 +329,44 @@ class Deployment:
             entry["created"] = old.get("created", iso_now())
             entry["modified"] = iso_now()
         diffs = _diff_keys(old.get("inputs", {}) if old else {}, inputs) if op == "update" else []
+        if op == "same" and name in self.drifted and self.inv.args.has("refresh"):
+            # --refresh read a cloud that differs from the state: bring it back to the program.
+            op, diffs = "update", ["(drifted)"]
+        self.check_policies(urn, type_, name, inputs)
         if type_ == ROOT_STACK_TYPE and old is not None:
             # Stack outputs come later through RegisterResourceOutputs.
             entry["outputs"] = old.get("outputs", {})
         step = Step(op, urn, old, entry, diffs)
         self.run_step(step, lambda: self._commit(urn, entry))
         return entry
+
+    def check_policies(self, urn: str, type_: str, name: str, inputs: dict) -> None:
+        """Evaluate the ``standin-policy.json`` rules of the ``--policy-pack`` folders on one resource.
+
+        :param urn: URN.
+        :param type_: Type token.
+        :param name: Resource name.
+        :param inputs: Its inputs.
+        """
+        for rule in self.policies:
+            if rule["type"] not in ("*", type_):
+                continue
+            if any(inputs.get(k) != v for k, v in (rule.get("when") or {}).items()):
+                continue
+            level = rule["level"]
+            self.events.emit("policyEvent", {
+                "resourceUrn": urn, "message": rule["message"], "color": "never",
+                "policyName": rule["policy"], "policyPackName": rule["pack"],
+                "policyPackVersion": "0.0.1", "policyPackVersionTag": "0.0.1", "enforcementLevel": level,
+            })
+            self.diagnostic(
+                "warning" if level == "advisory" else "error",
+                f"[{level}] {rule['pack']} v0.0.1 {rule['policy']} ({name}: {type_})\n{rule['message']}",
+                urn,
+            )
+            if level == "mandatory":
+                with self.lock:
+                    self.mandatory_violations += 1
 
     def _commit(self, urn: str, entry: dict) -> None:
         with self.lock:
@@ -495,8 +536,18 @@ def run_operation(inv: Invocation, command: str) -> int:
         inv.sink.out(f"{title} ({ref.name}):")
         inv.sink.out("")
         if args.values("policy-pack"):
-            # Be explicit rather than silently "passing" policies we never ran.
-            dep.diagnostic("warning", "policy packs are not run by the stand-in engine")
+            dep.policies = _load_policies(inv, args.values("policy-pack"), args.values("policy-pack-config"))
+            if not dep.policies:
+                # Be explicit rather than silently "passing" policies we never ran.
+                dep.diagnostic("warning", "policy packs are not run by the stand-in engine "
+                                          f"(no {POLICY_FILE} in the pack folders)")
+        pending = latest.get("pending_operations") or []
+        if pending:
+            dep.diagnostic("warning", _pending_text(pending))
+            if not (kind == "refresh" and not args.has("clear-pending-creates")):
+                latest.pop("pending_operations", None)  # like Pulumi: dropped once reported
+        if not dry_run:
+            dep.pending_writer = _pending_writer(backend, ref, checkpoint, cipher)
         events.emit("preludeEvent", {"config": {
             k: ("[secret]" if s else config_string(v)) for k, (v, s) in config.items()
         }})
@@ -509,11 +560,15 @@ def run_operation(inv: Invocation, command: str) -> int:
             elif kind == "refresh":
                 for res in old_resources:
                     if dep.targeted(res["urn"], res["type"]):
-                        dep.run_step(Step("same", res["urn"], res, res), lambda: None)
+                        op = "update" if urn_name(res["urn"]) in dep.drifted else "same"
+                        dep.run_step(Step(op, res["urn"], res, res, ["(drifted)"] if op == "update" else []),
+                                     lambda: None)
             elif kind == "destroy":
                 for res in reversed(old_resources):
                     if dep.targeted(res["urn"], res["type"]):
                         dep.delete(res)
+            if error is None and dep.mandatory_violations:
+                error = f"{dep.mandatory_violations} mandatory policy violation(s)"
         except CancelledError:
             error = "update canceled"
         except StandinError as exc:
@@ -575,7 +630,7 @@ def _finish(
     duration = time.time() - dep.start
     counts = dict(dep.counts)
     if dep.kind == "refresh":
-        counts = {"same": counts.get("same", 0)} if counts else {}
+        counts = {op: n for op, n in counts.items() if op in ("same", "update")}
     if error is None and inv.args.has("expect-no-changes"):
         if any(counts.get(op) for op in _CHANGE_OPS):
             error = "no changes were expected but changes occurred"
@@ -642,6 +697,78 @@ def _finish(
             sink.err(f"error: {error}")
         return 255
     return 0
+
+
+def _pending_text(pending: list[dict]) -> str:
+    lines = [f"Attempting to deploy or update resources with {len(pending)} pending operations from previous deployment."]
+    for op in pending:
+        lines.append(f"  * {op.get('resource', {}).get('urn', '?')}, interrupted while {op.get('type', '?')}")
+    lines.append(
+        "These resources are in an unknown state because the Pulumi CLI was interrupted while waiting for "
+        "changes to these resources to complete. Confirm whether the operations completed, then repair the "
+        "stack with `pulumi refresh` (add --clear-pending-creates to drop pending creates)."
+    )
+    return "\n".join(lines)
+
+
+def _pending_writer(backend: Any, ref: StackRef, checkpoint: dict, cipher: PassphraseCipher) -> Any:
+    """Write ``pending_operations`` to the stored checkpoint while a step is in flight (like Pulumi)."""
+    verbs = {"create": "creating", "update": "updating", "delete": "deleting"}
+    lock = threading.Lock()
+    inflight: dict[str, dict] = {}
+    stored = json.loads(json.dumps(checkpoint))  # the last written state, plus in-flight operations
+
+    def write(step: Step, starting: bool) -> None:
+        if step.op not in verbs:
+            return
+        with lock:
+            if starting:
+                res = step.new or step.old or {}
+                inflight[step.urn] = {"resource": {"urn": step.urn, "type": res.get("type", "")},
+                                      "type": verbs[step.op]}
+            else:
+                inflight.pop(step.urn, None)
+            latest = stored["checkpoint"]["latest"]
+            if inflight:
+                latest["pending_operations"] = list(inflight.values())
+            else:
+                latest.pop("pending_operations", None)
+            backend.write_checkpoint(ref, stored)
+
+    return write
+
+
+def _load_policies(inv: Invocation, packs: list[str], configs: list[str]) -> list[dict]:
+    """Rules from ``<pack>/standin-policy.json``; a pack's config file may change or disable levels.
+
+    ``{"name": "gcp-guard", "policies": [{"name": "no-public-buckets", "type": "gcp:storage/bucket:Bucket",
+    "when": {"publicRead": true}, "level": "mandatory", "message": "..."}]}``; config:
+    ``{"no-public-buckets": {"enforcementLevel": "advisory"}}`` or ``{"no-public-buckets": "disabled"}``.
+    """
+    rules: list[dict] = []
+    for index, pack in enumerate(packs):
+        path = os.path.join(pack if os.path.isabs(pack) else os.path.join(inv.cwd, pack), POLICY_FILE)
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8") as handle:
+            spec = json.load(handle)
+        overrides: dict = {}
+        if index < len(configs) and configs[index]:
+            with open(configs[index], encoding="utf-8") as handle:
+                overrides = json.load(handle)
+        for policy in spec.get("policies", []):
+            level = policy.get("level", "advisory")
+            override = overrides.get(policy["name"])
+            if isinstance(override, dict):
+                level = override.get("enforcementLevel", level)
+            elif isinstance(override, str):
+                level = override
+            if level == "disabled":
+                continue
+            rules.append({"pack": spec.get("name", os.path.basename(pack)), "policy": policy["name"],
+                          "type": policy.get("type", "*"), "when": policy.get("when") or {},
+                          "level": level, "message": policy.get("message", policy["name"])})
+    return rules
 
 
 def _history_config(config: dict[str, tuple[Any, bool]], cipher: PassphraseCipher) -> dict:

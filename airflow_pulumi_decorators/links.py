@@ -1,0 +1,49 @@
+"""A link from the task to its update in Pulumi Cloud (only when the backend is Pulumi Cloud)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+_CLOUD_APP = {"api.pulumi.com": "https://app.pulumi.com"}
+
+
+def update_url(backend_url: str | None, project: str, stack: str, version: int | None) -> str | None:
+    """The console URL of an update, or ``None`` when the backend is not Pulumi Cloud or the org is unknown.
+
+    Pulumi Cloud needs the organization: give the stack as ``org/stack`` or ``org/project/stack``.
+
+    :param backend_url: the run's backend (``https://api.pulumi.com`` for Pulumi Cloud).
+    :param project: the Pulumi project.
+    :param stack: the stack, as passed to the engine.
+    :param version: the update version (``None``: link to the stack).
+    """
+    if not backend_url or not backend_url.startswith(("https://", "http://")):
+        return None
+    host = urlparse(backend_url).hostname or ""
+    app = _CLOUD_APP.get(host) or (f"https://{host.replace('api.', 'app.', 1)}" if host.startswith("api.") else None)
+    parts = stack.split("/")
+    if app is None or len(parts) < 2:
+        return None
+    org, name = parts[0], parts[-1]
+    project = parts[1] if len(parts) == 3 else project
+    base = f"{app}/{org}/{project}/{name}"
+    return f"{base}/updates/{version}" if version is not None else base
+
+
+def _operator_link_base() -> type:
+    from airflow.sdk import BaseOperatorLink
+
+    return BaseOperatorLink
+
+
+class PulumiUpdateLink(_operator_link_base()):  # type: ignore[misc]
+    """"Pulumi update": the update this task ran, in Pulumi Cloud (from the task's ``pulumi_summary`` XCom)."""
+
+    name = "Pulumi update"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        summary = XCom.get_value(ti_key=ti_key, key="pulumi_summary")
+        return (summary or {}).get("url") or ""

@@ -1,0 +1,149 @@
+"""Parse-time checks and the small pure pieces of operations, locks, links and assets (no engine run)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+
+import pytest
+
+from airflow_pulumi_decorators import Environment
+from airflow_pulumi_decorators.errors import ConfigurationError, ProtectedStackError
+from airflow_pulumi_decorators.lifecycle import check_protected, operation_options, stack_name_filter
+from airflow_pulumi_decorators.links import update_url
+from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
+
+
+def test_unknown_operation_is_refused_with_the_known_ones():
+    with pytest.raises(ConfigurationError, match="'operation'='apply' is not one of up, preview, refresh, destroy"):
+        operation_options("apply")
+
+
+@pytest.mark.parametrize(
+    ("operation", "flag", "allowed"),
+    [
+        ("up", "remove_stack", "destroy"),
+        ("up", "preview_only", "refresh"),
+        ("destroy", "policy_packs", "up"),
+        ("destroy", "expect_no_changes", "up"),
+        ("refresh", "refresh", "up"),
+    ],
+)
+def test_options_that_do_not_apply_are_refused_naming_both(operation, flag, allowed):
+    value = ["p"] if flag == "policy_packs" else True
+    with pytest.raises(ConfigurationError, match=f"'{flag}' applies to operation=.*'{allowed}'.*not '{operation}'"):
+        operation_options(operation, **{flag: value})
+
+
+def test_lock_wait_accepts_seconds_and_timedeltas_and_refuses_the_rest():
+    assert operation_options("up", lock_wait=datetime.timedelta(minutes=2)).lock_wait == 120
+    assert operation_options("up", lock_wait=5).lock_wait == 5
+    with pytest.raises(ConfigurationError, match="'lock_wait'=-1"):
+        operation_options("up", lock_wait=-1)
+
+
+def test_policy_pack_configs_must_match_the_packs():
+    with pytest.raises(ConfigurationError, match="one config file per pack"):
+        operation_options("up", policy_packs=["a", "b"], policy_pack_configs=["a.json"])
+    with pytest.raises(ConfigurationError, match="list of paths"):
+        operation_options("up", policy_packs="a")
+
+
+def test_protected_environment_refuses_destroy_unless_allowed():
+    prod = Environment(stack="prod", protected=True)
+    options = operation_options("destroy", remove_stack=True)
+    with pytest.raises(ProtectedStackError, match="refusing to destroy and remove stack 'prod'"):
+        check_protected("prod", prod, options, allow=False, operation="destroy", task_id="t")
+    check_protected("prod", prod, options, allow=True, operation="destroy")
+    check_protected("prod", prod, operation_options("up"), allow=False, operation="up")
+    check_protected("dev", Environment(stack="dev"), options, allow=False, operation="destroy")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("feature/Login+SSO", "feature-Login-SSO"),
+        ("manual__2026-01-01T00:00:00+00:00", "manual__2026-01-01T00-00-00-00-00"),
+        ("///", "stack"),
+    ],
+)
+def test_stack_name_filter_makes_valid_stack_names(text, expected):
+    assert stack_name_filter(text) == expected
+
+
+def test_stack_name_filter_shortens_long_names_without_collisions():
+    a, b = stack_name_filter("x" * 150 + "a"), stack_name_filter("x" * 150 + "b")
+    assert len(a) == len(b) == 100 and a != b
+
+
+def test_lock_holder_is_parsed_from_pulumis_message_and_stale_when_the_process_is_gone():
+    dead_pid = 2**22 + 12345
+    text = (
+        "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or "
+        "delete the lock file with `pulumi cancel`.\n"
+        f"  /s/.pulumi/locks/p/dev/x.json: created by alice@{socket.gethostname()} (pid {dead_pid}) at "
+        "2026-01-01T00:00:00.000Z"
+    )
+    holder = parse_lock_holder(text)
+    assert (holder.user, holder.pid, holder.since) == ("alice", dead_pid, "2026-01-01T00:00:00.000Z")
+    assert holder.stale and "no longer running" in holder.describe()
+    alive = parse_lock_holder(text.replace(str(dead_pid), str(os.getpid())))
+    assert not alive.stale
+    assert parse_lock_holder("[409] Conflict: Another update is currently in progress.").describe().startswith(
+        "an unknown holder"
+    )
+
+
+def test_holder_note_names_the_airflow_run_only_while_it_runs(tmp_path):
+    url = f"file://{tmp_path}"
+    holder = parse_lock_holder("created by bob@elsewhere (pid 7) at " + datetime.datetime.now(
+        datetime.timezone.utc).isoformat())
+    notes = tmp_path / ".pulumi" / "airflow-holders" / "p" / "dev"
+    with holder_note(url, "p", "dev", "airflow: dag_id=d run_id=r task_id=t try=1"):
+        note = next(notes.glob("*.json"))
+        other = notes / "99999999-other.json"  # as if written by another worker
+        other.write_text(note.read_text())
+        found = with_airflow_holder(holder, url, "p", "dev")
+    assert found.airflow == "dag_id=d run_id=r task_id=t try=1"
+    assert list(notes.glob("*.json")) == [other]  # ours is gone
+    assert with_airflow_holder(holder, "gs://bucket", "p", "dev").airflow is None
+
+
+def test_update_link_only_for_pulumi_cloud_with_an_organization():
+    assert update_url("https://api.pulumi.com", "net", "acme/prod", 7) == "https://app.pulumi.com/acme/net/prod/updates/7"
+    assert update_url("https://api.pulumi.com", "net", "acme/other/prod", None) == "https://app.pulumi.com/acme/other/prod"
+    assert update_url("https://api.pulumi.com", "net", "prod", 7) is None
+    assert update_url("file:///state", "net", "acme/prod", 7) is None
+    assert update_url("gs://bucket", "net", "acme/prod", 7) is None
+
+
+def test_decorated_function_offers_every_operation_with_its_own_task_id():
+    import pendulum
+    from airflow.sdk import dag
+
+    from airflow_pulumi_decorators import pulumi_stack
+
+    @dag(dag_id="ops", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+    def d():
+        @pulumi_stack(project="p", stack="dev")
+        def infra(size: int):
+            return {"size": size}
+
+        infra(size=1)
+        infra.preview(size=1)
+        infra.refresh(size=1)
+        infra.destroy(size=1)
+        infra.drift_check(size=1)
+        with infra.override(task_id="eph").ephemeral(size=2):
+            pass
+
+    tasks = d().task_dict
+    assert {t: tasks[t].operation for t in tasks} == {
+        "infra": "up", "infra_preview": "preview", "infra_refresh": "refresh", "infra_destroy": "destroy",
+        "infra_drift_check": "preview", "eph": "up", "eph_teardown": "destroy",
+    }
+    assert tasks["infra_drift_check"].options.expect_no_changes and tasks["infra_drift_check"].options.refresh
+    assert tasks["eph"].is_setup and tasks["eph_teardown"].is_teardown
+    assert tasks["eph_teardown"].options.remove_stack
+    assert tasks["infra"].outlets and not tasks["infra_preview"].outlets  # asset events only for up
