@@ -11,11 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_pulumi_decorators.environments import Environment
 from airflow_pulumi_decorators.errors import (
+    CliInstallError,
     ConcurrentUpdateError,
     ConfigurationError,
     CredentialLifetimeError,
+    DriftDetectedError,
     IdentityError,
+    OperationInterruptedError,
+    PluginInstallError,
+    PolicyViolationError,
     ProgramError,
+    ProtectedStackError,
     PulumiCliNotFoundError,
     PulumiDecoratorError,
     PulumiEngineError,
@@ -30,12 +36,18 @@ if TYPE_CHECKING:
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CliInstallError",
     "ConcurrentUpdateError",
     "ConfigurationError",
     "CredentialLifetimeError",
+    "DriftDetectedError",
     "Environment",
     "IdentityError",
+    "OperationInterruptedError",
+    "PluginInstallError",
+    "PolicyViolationError",
     "ProgramError",
+    "ProtectedStackError",
     "PulumiCliNotFoundError",
     "PulumiDecoratorError",
     "PulumiEngineError",

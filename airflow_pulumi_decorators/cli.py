@@ -193,14 +193,27 @@ class CliProcess:
                 self._process = None
         return process.returncode, "\n".join(chunks["out"]), "\n".join(chunks["err"])
 
-    def interrupt(self) -> bool:
-        """Ask a running CLI to stop the way Ctrl-C does, so it writes state and releases its lock."""
+    def send_signal(self, sig: int) -> bool:
+        """Send ``sig`` to the running CLI; returns whether there was one to send it to."""
         with self._lock:
             process = self._process
         if process is None or process.poll() is not None:
             return False
-        process.send_signal(signal.SIGINT)
+        try:
+            process.send_signal(sig)
+        except ProcessLookupError:
+            return False
         return True
+
+    def running(self) -> bool:
+        """Whether a CLI command is running now."""
+        with self._lock:
+            process = self._process
+        return process is not None and process.poll() is None
+
+    def interrupt(self) -> bool:
+        """Ask a running CLI to stop the way Ctrl-C does, so it writes state and releases its lock."""
+        return self.send_signal(signal.SIGINT)
 
 
 # -- versions ---------------------------------------------------------------------------------------

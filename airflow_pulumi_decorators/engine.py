@@ -18,12 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_pulumi_decorators.cli import (
-    INSTALL_HINT,
-    CliProcess,
-    engine_environment,
-    locate_cli,
-)
+from airflow_pulumi_decorators.cli import INSTALL_HINT, CliProcess, prepare_cli
 from airflow_pulumi_decorators.errors import (
     ConcurrentUpdateError,
     ConfigurationError,
@@ -218,10 +213,10 @@ def _pulumi_command(process: CliProcess) -> PulumiCommand:
             return process.interrupt()
 
         def send_signal(self, sig: int) -> bool:
-            return _signal_cli(process, sig)
+            return process.send_signal(sig)
 
         def running(self) -> bool:
-            return _cli_running(process)
+            return process.running()
 
     return _CliCommand()
 
@@ -250,35 +245,6 @@ def _guarded(command: Any, stopped: threading.Event) -> PulumiCommand:
             return getattr(command, name)
 
     return _Guarded()
-
-
-def _cli_popen(process: CliProcess) -> Any:
-    # CliProcess keeps its running Popen private; escalation needs it (see the note in the docs).
-    lock = getattr(process, "_lock", None)
-    if lock is None:
-        return getattr(process, "_process", None)
-    with lock:
-        return getattr(process, "_process", None)
-
-
-def _signal_cli(process: CliProcess, sig: int) -> bool:
-    """Send ``sig`` to the running CLI, if any; returns whether it was sent."""
-    public = getattr(process, "send_signal", None)
-    if callable(public):
-        return bool(public(sig))
-    popen = _cli_popen(process)
-    if popen is None or popen.poll() is not None:
-        return False
-    try:
-        popen.send_signal(sig)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _cli_running(process: CliProcess) -> bool:
-    popen = _cli_popen(process)
-    return popen is not None and popen.poll() is None
 
 
 def _inline_program(program: Callable[[], Any]) -> Callable[[], None]:
@@ -343,8 +309,7 @@ class Engine:
             return _guarded(self.pulumi_command, self._stop_requested)
         from pulumi.automation._minimum_version import _MINIMUM_VERSION
 
-        process = CliProcess(locate_cli(self.cli_path))
-        process.check_version(engine_environment(os.environ, env), _MINIMUM_VERSION)
+        process = prepare_cli(self.cli_path, env, sdk_minimum=_MINIMUM_VERSION, on_output=self.on_output)
         return _guarded(_pulumi_command(process), self._stop_requested)
 
     def run(self, request: OperationRequest) -> OperationResult:
@@ -360,6 +325,9 @@ class Engine:
         """
         if request.operation not in OPERATIONS:
             raise ConfigurationError(f"'operation'={request.operation!r} is not one of {', '.join(OPERATIONS)}")
+        # gRPC's C core logs each closed inline-program connection at INFO to stderr (the task log)
+        # unless told otherwise before it is first imported; respect an explicit setting.
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
         started = time.monotonic()
         options = request.options
         self._grace = options.kill_grace_period

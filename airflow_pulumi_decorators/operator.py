@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import functools
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -16,6 +17,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_pulumi_decorators import settings
 from airflow_pulumi_decorators.backend import engine_settings
+from airflow_pulumi_decorators.links import PulumiUpdateLink
 from airflow_pulumi_decorators.environments import (
     Environment,
     _is_template,
@@ -91,6 +93,7 @@ class PulumiStackOperator(BaseOperator):
     template_fields_renderers = {"op_args": "py", "op_kwargs": "py"}
     shallow_copy_attrs: Sequence[str] = ("program", "pulumi_command")
     ui_color = "#d7c6f5"
+    operator_extra_links = (PulumiUpdateLink(),)
 
     def __init__(
         self,
@@ -273,9 +276,9 @@ class PulumiStackOperator(BaseOperator):
         )
         for value in env.secret_config.values():
             _mask(value)
-        with engine_settings(env, pulumi_conn_id=self.pulumi_conn_id, mask=_mask) as engine_cfg, self._credentials(
-            env
-        ) as (credential_env, principal):
+        with engine_settings(
+            env, pulumi_conn_id=self.pulumi_conn_id, mask=_mask, project=self.project
+        ) as engine_cfg, self._credentials(env) as (credential_env, principal):
             self.log.info(
                 "pulumi: %s project=%s stack=%s environment=%s backend=%s",
                 self.operation,
@@ -305,7 +308,7 @@ class PulumiStackOperator(BaseOperator):
                         operation=self.operation,
                         secrets_provider=engine_cfg.secrets_provider,
                         pulumi_home=engine_cfg.pulumi_home,
-                        options=self.options,
+                        options=self._options_for_run(engine_cfg),
                     )
                 )
             finally:
@@ -325,6 +328,12 @@ class PulumiStackOperator(BaseOperator):
 
             emit_stack_event(context, self.project, result, log=self.log.info)
         return outputs
+
+    def _options_for_run(self, engine_cfg: Any) -> Any:
+        """The task's options, with ``[pulumi] refresh_before_up`` applied to ``up``."""
+        if self.operation == "up" and engine_cfg.refresh and not self.options.refresh:
+            return dataclasses.replace(self.options, refresh=True)
+        return self.options
 
     def _summary(self, result: OperationResult, env_name: str, backend_url: str, message: str) -> dict[str, Any]:
         from airflow_pulumi_decorators.links import update_url

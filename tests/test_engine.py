@@ -32,7 +32,7 @@ def test_missing_cli_is_a_clear_error_with_the_install_command(tmp_path, monkeyp
 
 
 def test_cli_older_than_sdk_minimum_is_refused(tmp_path):
-    _fake_cli(tmp_path, "exit 0\n", version="v2.9.0")
+    _fake_cli(tmp_path, "exit 0\n", version="v3.0.0")
     with pytest.raises(PulumiCliNotFoundError, match="older than the minimum"):
         Engine(cli_path=str(tmp_path), on_output=lambda _: None).run(_request())
 
@@ -121,11 +121,15 @@ def test_work_dir_is_removed_after_failure(tmp_path):
 
 def test_engine_output_lines_stream_to_callback(tmp_path):
     engine, lines = _run_with(tmp_path, """
-        case "$*" in *"stack select"*) exit 0;; esac
-        echo "Updating (dev):"; echo "    + res creating"; echo "error: stop" >&2; exit 1
+        case "$*" in
+          *"stack select"*) exit 0;;
+          *" up "*) echo "Updating (dev):"; echo "    + res creating"; echo "error: stop" >&2; exit 1;;
+          *) exit 1;;
+        esac
     """)
     with pytest.raises(PulumiEngineError):
         engine.run(_request())
+    engine_lines = [line for line in lines if not line.startswith("pulumi: CLI")]
     # stdout keeps its order; stderr comes through the same callback on its own thread
-    assert [line for line in lines if not line.startswith("error")] == ["Updating (dev):", "    + res creating"]
-    assert "error: stop" in lines
+    assert [line for line in engine_lines if not line.startswith("error")] == ["Updating (dev):", "    + res creating"]
+    assert "error: stop" in engine_lines

@@ -1,0 +1,33 @@
+"""The Pulumi Cloud extra link: the URL it builds and that DAGs carrying it serialize."""
+
+import pendulum
+from airflow.sdk import dag
+
+from airflow_pulumi_decorators import pulumi_stack
+from airflow_pulumi_decorators.links import PulumiUpdateLink, update_url
+
+
+def test_update_url_only_for_pulumi_cloud_with_an_org():
+    assert update_url("https://api.pulumi.com", "infra", "acme/dev", 7) == "https://app.pulumi.com/acme/infra/dev/updates/7"
+    assert update_url("https://api.pulumi.com", "infra", "acme/other/dev", None) == "https://app.pulumi.com/acme/other/dev"
+    assert update_url("https://api.pulumi.com", "infra", "dev", 7) is None
+    assert update_url("file:///state", "infra", "acme/dev", 7) is None
+    assert update_url("gs://bucket/p", "infra", "acme/dev", 7) is None
+
+
+def test_operator_carries_the_link_and_the_dag_serializes_with_it():
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+    def linked():
+        @pulumi_stack(project="infra", stack="acme/dev")
+        def infra():
+            return {}
+
+        infra()
+
+    the_dag = linked()
+    op = the_dag.get_task("infra")
+    assert any(isinstance(link, PulumiUpdateLink) for link in op.operator_extra_links)
+    restored = DagSerialization.from_dict(DagSerialization.to_dict(the_dag))
+    assert "Pulumi update" in restored.get_task("infra").extra_links
