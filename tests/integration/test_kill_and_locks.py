@@ -221,7 +221,8 @@ def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(c
 
 
 def test_second_run_on_a_locked_stack_fails_naming_the_first(child, backend, run_dag):
-    proc = child("t_first_run", delay=0.4)
+    # Long enough (~10 s) that the second dag.test() starts, even cold, while the first holds the lock.
+    proc = child("t_first_run", delay=0.5, count=20)
     _wait_until_updating(backend, proc)
     source = textwrap.dedent(SLOW_DAG).format(dag_id="{dag_id}", engine="StandinCommand()",
                                              options="lock_wait=0", count=8)
@@ -237,7 +238,7 @@ def test_second_run_on_a_locked_stack_fails_naming_the_first(child, backend, run
 
 
 def test_second_run_waits_for_the_lock_with_backoff_then_succeeds(child, backend, run_dag):
-    proc = child("t_first_run", delay=0.3)
+    proc = child("t_first_run", delay=0.5, count=16)
     _wait_until_updating(backend, proc)
     source = textwrap.dedent(SLOW_DAG).format(dag_id="{dag_id}", engine="StandinCommand()",
                                              options="lock_wait=120", count=8)
