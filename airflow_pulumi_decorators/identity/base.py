@@ -47,6 +47,22 @@ class Identity(abc.ABC):
     def describe(self) -> str:
         """A one-line, secret-free description for logs and error messages."""
 
+    @classmethod
+    def from_connection(cls, conn_id: str) -> Identity:
+        """This kind of identity, described by the Airflow ``google_cloud_platform`` connection ``conn_id``.
+
+        Read when the task starts (never at parse time). The connection must resolve to this kind: e.g.
+        ``WorkloadIdentityFederation.from_connection`` needs a ``credential_config_file`` extra,
+        ``ServiceAccountImpersonation.from_connection`` an ``impersonation_chain``; with
+        ``GkeMetadataServer.from_connection`` a connection without a credential file means the metadata
+        server rather than application default credentials.
+
+        :param conn_id: the connection id.
+        """
+        from airflow_pulumi_decorators.identity.connection import FromConnection
+
+        return FromConnection(conn_id, kind=cls.__name__)
+
     def resolve(self) -> Identity:
         """Return the concrete identity to use for this run.
 

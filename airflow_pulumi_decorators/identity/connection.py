@@ -27,6 +27,7 @@ identities only.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from airflow_pulumi_decorators.identity.adc import ApplicationDefault
 from airflow_pulumi_decorators.identity.base import DEFAULT_SCOPES, Identity, normalize_scopes
 from airflow_pulumi_decorators.identity.federation import WorkloadIdentityFederation
 from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
+from airflow_pulumi_decorators.identity.metadata import GkeMetadataServer
 
 if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
@@ -143,30 +145,69 @@ class FromConnection(Identity):
     not touch at parse time; only the id is checked then.
 
     :param conn_id: the Airflow connection id.
+    :param kind: the identity class the connection must resolve to (``X.from_connection``); ``None``
+        accepts whatever the connection describes.
     """
 
     conn_id: str
+    kind: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.conn_id, str) or not self.conn_id.strip():
             raise ConfigurationError("identity_from_connection(conn_id=...) must be a non-empty connection id.")
         object.__setattr__(self, "conn_id", self.conn_id.strip())
+        if self.kind is not None and self.kind not in _KINDS:
+            raise ConfigurationError(
+                f"{self.kind}.from_connection() is not supported; use one of "
+                f"{', '.join(sorted(_KINDS))}.from_connection() or identity_from_connection()."
+            )
 
     def describe(self) -> str:
         return f"Airflow connection {self.conn_id!r}"
 
     def resolve_with_project(self) -> ConnectionIdentity:
         """Resolve and also return the connection's ``project`` extra."""
-        return resolve_connection(self.conn_id)
+        resolved = resolve_connection(self.conn_id)
+        if self.kind is None:
+            return resolved
+        return ConnectionIdentity(_as_kind(resolved.identity, self.kind, self.conn_id), resolved.project)
 
     def resolve(self) -> Identity:
-        return resolve_connection(self.conn_id).identity
+        return self.resolve_with_project().identity
 
     def google_credentials(self) -> google.auth.credentials.Credentials:
         return self.resolve().google_credentials()
 
     def principal(self, credentials: google.auth.credentials.Credentials) -> str:
         return self.resolve().principal(credentials)
+
+
+_KINDS = {
+    "ApplicationDefault": ApplicationDefault,
+    "GkeMetadataServer": GkeMetadataServer,
+    "ServiceAccountImpersonation": ServiceAccountImpersonation,
+    "WorkloadIdentityFederation": WorkloadIdentityFederation,
+}
+
+
+def _as_kind(identity: Identity, kind: str, conn_id: str) -> Identity:
+    """Check (or, for the metadata server, make) the resolved identity the kind the DAG asked for."""
+    if isinstance(identity, _KINDS[kind]):
+        return identity
+    source = getattr(identity, "source", None)
+    if kind == "GkeMetadataServer":
+        # Without a credential file a connection means "the worker's own credential"; asking for the
+        # metadata server explicitly makes that GKE's metadata server, never a local ADC file.
+        if isinstance(identity, ApplicationDefault):
+            return GkeMetadataServer(scopes=identity.scopes)
+        if isinstance(identity, ServiceAccountImpersonation) and isinstance(source, ApplicationDefault):
+            return dataclasses.replace(identity, source=GkeMetadataServer(scopes=source.scopes))
+    elif isinstance(source, _KINDS[kind]):
+        return identity  # e.g. federation wrapped by the connection's impersonation_chain
+    raise ConfigurationError(
+        f"Airflow connection {conn_id!r} describes {identity.describe()}, not a {kind}; "
+        f"use identity_from_connection({conn_id!r}) or fix the connection's extras."
+    )
 
 
 def identity_from_connection(conn_id: str) -> FromConnection:

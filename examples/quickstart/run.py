@@ -77,6 +77,8 @@ def main() -> int:
     print()
     print(f"quickstart: run {run.run_id} on environment {env!r}: {run.state}")
     for (task_id, key), value in sorted(xcoms.items()):
+        if key.startswith("_link_") or key == "pulumi_summary":
+            continue
         if key != "return_value" or task_id == "load":
             print(f"  {task_id}[{key!r}] = {value!r}")
     return 0 if str(run.state) in ("success", "DagRunState.SUCCESS") else 1

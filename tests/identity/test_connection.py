@@ -124,3 +124,34 @@ def test_iam_endpoint_extra_reaches_the_impersonation() -> None:
     assert resolved.identity.generate_access_token_url.startswith(
         "https://iamcredentials-acme.p.googleapis.com/v1/projects/-/serviceAccounts/deployer@"
     )
+
+
+def test_each_identity_kind_can_be_built_from_a_connection(fake, subject_file, monkeypatch) -> None:  # noqa: ANN001
+    from airflow_pulumi_decorators.identity import GkeMetadataServer
+
+    config = fake.external_account_config(subject_token_file=subject_file)
+    _set_conn(monkeypatch, "gcp_wif", {"credential_config_file": config})
+    _set_conn(monkeypatch, "gcp_chain", {"credential_config_file": config, "impersonation_chain": [DELEGATE, SA]})
+    _set_conn(monkeypatch, "gcp_node", {"project": "acme-dev"})
+    _set_conn(monkeypatch, "gcp_node_chain", {"impersonation_chain": SA})
+
+    assert isinstance(WorkloadIdentityFederation.from_connection("gcp_wif").resolve(), WorkloadIdentityFederation)
+    wrapped = WorkloadIdentityFederation.from_connection("gcp_chain").resolve()
+    assert isinstance(wrapped, ServiceAccountImpersonation) and isinstance(wrapped.source, WorkloadIdentityFederation)
+    chain = ServiceAccountImpersonation.from_connection("gcp_chain").resolve()
+    assert chain.target_principal == SA and chain.delegates == (DELEGATE,)
+
+    node = GkeMetadataServer.from_connection("gcp_node")
+    assert isinstance(node.resolve(), GkeMetadataServer)
+    assert node.resolve_with_project().project == "acme-dev"
+    over_node = GkeMetadataServer.from_connection("gcp_node_chain").resolve()
+    assert isinstance(over_node, ServiceAccountImpersonation) and isinstance(over_node.source, GkeMetadataServer)
+    assert isinstance(ApplicationDefault.from_connection("gcp_node").resolve(), ApplicationDefault)
+
+
+def test_connection_of_another_kind_is_refused_naming_it(fake, subject_file, monkeypatch) -> None:  # noqa: ANN001
+    _set_conn(monkeypatch, "gcp_node", {})
+    with pytest.raises(ConfigurationError, match=r"'gcp_node' describes .*not a WorkloadIdentityFederation"):
+        WorkloadIdentityFederation.from_connection("gcp_node").resolve()
+    with pytest.raises(ConfigurationError, match="not a ServiceAccountImpersonation"):
+        ServiceAccountImpersonation.from_connection("gcp_node").resolve()
