@@ -159,12 +159,24 @@ class PulumiConnection:
         return tuple(v for v in (self.access_token, self.config_passphrase) if v)
 
 
-def _extra(extras: Mapping[str, Any], name: str) -> Any:
+def connection_extra(extras: Mapping[str, Any], name: str, prefix: str) -> Any:
+    """An extra by its plain name, else by Airflow's older ``extra__<type>__<name>`` form; ``""`` is unset.
+
+    The same precedence as Airflow's own hooks (``GoogleBaseHook._get_field``).
+
+    :param extras: the connection's ``extra_dejson``.
+    :param name: the plain name.
+    :param prefix: ``extra__<conn type>__``.
+    """
     value = extras.get(name)
     if value not in (None, ""):
         return value
-    value = extras.get(_PREFIX + name)
+    value = extras.get(prefix + name)
     return None if value == "" else value
+
+
+def _extra(extras: Mapping[str, Any], name: str) -> Any:
+    return connection_extra(extras, name, _PREFIX)
 
 
 def parse_connection(

@@ -1,18 +1,10 @@
-"""The Pulumi Cloud extra link: the URL it builds and that DAGs carrying it serialize."""
+"""The Pulumi Cloud extra link on the operator (its URLs are tested in test_operations.py)."""
 
 import pendulum
 from airflow.sdk import dag
 
 from airflow_pulumi_decorators import pulumi_stack
-from airflow_pulumi_decorators.links import PulumiUpdateLink, update_url
-
-
-def test_update_url_only_for_pulumi_cloud_with_an_org():
-    assert update_url("https://api.pulumi.com", "infra", "acme/dev", 7) == "https://app.pulumi.com/acme/infra/dev/updates/7"
-    assert update_url("https://api.pulumi.com", "infra", "acme/other/dev", None) == "https://app.pulumi.com/acme/other/dev"
-    assert update_url("https://api.pulumi.com", "infra", "dev", 7) is None
-    assert update_url("file:///state", "infra", "acme/dev", 7) is None
-    assert update_url("gs://bucket/p", "infra", "acme/dev", 7) is None
+from airflow_pulumi_decorators.links import PulumiUpdateLink
 
 
 def test_operator_carries_the_link_and_the_dag_serializes_with_it():

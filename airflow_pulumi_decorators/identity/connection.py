@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from airflow_pulumi_decorators.connections import connection_extra
 from airflow_pulumi_decorators.errors import ConfigurationError
 from airflow_pulumi_decorators.identity.adc import ApplicationDefault
 from airflow_pulumi_decorators.identity.base import DEFAULT_SCOPES, Identity, normalize_scopes
@@ -56,12 +57,7 @@ class ConnectionIdentity(NamedTuple):
 
 
 def _extra(extras: Mapping[str, Any], name: str) -> Any:
-    # Same precedence as GoogleBaseHook._get_field: the short name unless it is empty.
-    value = extras.get(name)
-    if value not in (None, ""):
-        return value
-    value = extras.get(_PREFIX + name)
-    return None if value == "" else value
+    return connection_extra(extras, name, _PREFIX)
 
 
 def identity_from_extras(extras: Mapping[str, Any], *, conn_id: str = "<extras>") -> ConnectionIdentity:
