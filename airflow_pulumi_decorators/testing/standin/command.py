@@ -13,6 +13,8 @@ from pulumi.automation._cmd import OnOutput
 from pulumi.automation.errors import create_command_error
 from semver import VersionInfo
 
+from airflow_pulumi_decorators.cli import engine_environment
+
 from .cli import run_cli
 from .constants import STANDIN_VERSION
 from .sink import Sink
@@ -25,14 +27,7 @@ def build_env(additional_env: Mapping[str, Optional[str]]) -> dict[str, str]:
 
     :param additional_env: Variables from the workspace.
     """
-    env = dict(os.environ)
-    for key, value in additional_env.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    env["PULUMI_AUTOMATION_API"] = "true"
-    return env
+    return engine_environment(os.environ, {**additional_env, "PULUMI_AUTOMATION_API": "true"})
 
 
 class StandinCommand(PulumiCommand):
