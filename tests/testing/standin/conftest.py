@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import os
 from pathlib import Path
 from typing import Callable, Optional
@@ -63,3 +65,14 @@ def shim_root(tmp_path_factory: pytest.TempPathFactory) -> str:
     install_shim(str(root))
     assert os.path.islink(root / "bin" / "pulumi")
     return str(root)
+
+
+def wait_for_lock(backend: Path, timeout: float) -> Path:
+    """The first stack lock file under ``backend``, once one appears within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        locks = list((backend / ".pulumi" / "locks").rglob("*.json"))
+        if locks:
+            return locks[0]
+        time.sleep(0.01)
+    raise AssertionError("no lock file appeared")

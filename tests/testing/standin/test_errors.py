@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from pulumi import automation as auto
 from airflow_pulumi_decorators.testing.standin import Sink, StandinCommand, run_cli
 
 from . import programs
-from .conftest import PASSPHRASE
+from .conftest import PASSPHRASE, wait_for_lock
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,16 +36,6 @@ def test_preview_of_failing_program(make_stack) -> None:
         stack.preview()
 
 
-def _wait_for_lock(backend: Path, timeout: float = 20.0) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        locks = list((backend / ".pulumi" / "locks").rglob("*.json"))
-        if locks:
-            return locks[0]
-        time.sleep(0.01)
-    raise AssertionError("no lock file appeared")
-
-
 def test_concurrent_update_is_refused_while_locked(make_stack, backend: Path) -> None:
     slow = make_stack(programs.three_pets, env={"PULUMI_STANDIN_DELAY_PER_RESOURCE": "0.4"})
     other = make_stack(programs.three_pets)
@@ -60,7 +49,7 @@ def test_concurrent_update_is_refused_while_locked(make_stack, backend: Path) ->
 
     worker = threading.Thread(target=run_slow)
     worker.start()
-    lock = _wait_for_lock(backend)
+    lock = wait_for_lock(backend, timeout=20.0)
     info = json.loads(lock.read_text())
     assert set(info) >= {"pid", "username", "hostname", "timestamp"}
     with pytest.raises(auto.ConcurrentUpdateError) as err:

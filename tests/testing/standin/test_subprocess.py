@@ -16,7 +16,7 @@ from pulumi import automation as auto
 from airflow_pulumi_decorators.testing.standin import BANNER, STANDIN_VERSION, read_journal
 
 from . import programs
-from .conftest import PASSPHRASE
+from .conftest import PASSPHRASE, wait_for_lock
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -76,16 +76,6 @@ def test_executable_on_path(shim_root: str, backend: Path, tmp_path: Path) -> No
     assert bad.returncode == 255 and 'unknown command "launch"' in bad.stderr
 
 
-def _wait_for_lock(backend: Path, timeout: float = 30.0) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        locks = list((backend / ".pulumi" / "locks").rglob("*.json"))
-        if locks:
-            return locks[0]
-        time.sleep(0.01)
-    raise AssertionError("no lock file appeared")
-
-
 def test_sigint_finishes_current_resource_and_releases_lock(
     make_stack, shim_root: str, backend: Path
 ) -> None:
@@ -104,7 +94,7 @@ def test_sigint_finishes_current_resource_and_releases_lock(
 
     worker = threading.Thread(target=run)
     worker.start()
-    lock = _wait_for_lock(backend)
+    lock = wait_for_lock(backend, timeout=30.0)
     pid = json.loads(lock.read_text())["pid"]
     deadline = time.monotonic() + 30
     while not any(line.endswith(" a creating") for line in created) and time.monotonic() < deadline:
