@@ -58,24 +58,22 @@ class Sink:
 
         :param text: Text; embedded newlines produce several lines.
         """
-        with self._lock:
-            for line in self._mask(text).split("\n"):
-                line = line.rstrip()
-                self.out_lines.append(line)
-                if self._on_out is not None:
-                    self._on_out(line)
+        self._write(text, self.out_lines, self._on_out)
 
     def err(self, text: str) -> None:
         """Write one or more lines to stderr.
 
         :param text: Text; embedded newlines produce several lines.
         """
+        self._write(text, self.err_lines, self._on_err)
+
+    def _write(self, text: str, lines: list[str], callback: Optional[LineCallback]) -> None:
         with self._lock:
             for line in self._mask(text).split("\n"):
                 line = line.rstrip()
-                self.err_lines.append(line)
-                if self._on_err is not None:
-                    self._on_err(line)
+                lines.append(line)
+                if callback is not None:
+                    callback(line)
 
     @property
     def stdout(self) -> str:
