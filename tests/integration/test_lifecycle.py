@@ -33,6 +33,14 @@ def pets(count: int):
 """
 
 
+UP_TWO_PETS = HEADER + PETS + """
+@dag(dag_id="{dag_id}", schedule=None, start_date=START)
+def d():
+    pets(count=2)
+the_dag = d()
+"""
+
+
 def _stack_file(backend, project="pets", stack="dev"):
     return backend / ".pulumi" / "stacks" / project / f"{stack}.json"
 
@@ -115,12 +123,7 @@ the_dag = d()
 
 
 def test_drift_check_passes_when_code_state_and_cloud_agree(run_dag, monkeypatch):
-    first = run_dag(HEADER + PETS + """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    pets(count=2)
-the_dag = d()
-""")
+    first = run_dag(UP_TWO_PETS)
     assert first.state == "success", first.output[-3000:]
     result = run_dag(DRIFT.replace('count="{{ params.count }}"', "count=2"))
     assert result.state == "success", result.output[-3000:]
@@ -128,12 +131,7 @@ the_dag = d()
 
 
 def test_drift_check_fails_on_cloud_drift_and_on_code_drift(run_dag, monkeypatch):
-    up = run_dag(HEADER + PETS + """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    pets(count=2)
-the_dag = d()
-""")
+    up = run_dag(UP_TWO_PETS)
     assert up.state == "success", up.output[-3000:]
     # Someone changed p1 in the cloud: the refresh inside the check sees it.
     monkeypatch.setenv("PULUMI_STANDIN_DRIFT", "p1")
