@@ -148,6 +148,11 @@ def _shim(tmp_path: Path) -> str:
     return install_shim(str(tmp_path / "cli"))
 
 
+def _in_process_dag(options: str, *, count: int) -> str:
+    """SLOW_DAG for ``run_dag`` in this process: the in-process stand-in, ``count`` resources."""
+    return textwrap.dedent(SLOW_DAG).format(dag_id="{dag_id}", engine="StandinCommand()", options=options, count=count)
+
+
 @pytest.mark.parametrize("form", ["in-process", "subprocess"])
 def test_sigterm_mid_up_stops_gracefully_and_the_next_run_succeeds(child, backend, run_dag, tmp_path, form):
     engine = "StandinCommand()" if form == "in-process" else "None"
@@ -169,7 +174,7 @@ def test_sigterm_mid_up_stops_gracefully_and_the_next_run_succeeds(child, backen
     assert not list(child.temp.glob("airflow-pulumi-*")), "work directory left behind"
     assert not list(child.temp.glob("automation-*"))
     # The next run picks up where the killed one stopped, without any manual step.
-    again = run_dag(textwrap.dedent(SLOW_DAG).format(dag_id="{dag_id}", engine="StandinCommand()", options="", count=8))
+    again = run_dag(_in_process_dag("", count=8))
     assert again.state == "success", again.output[-3000:]
     assert sorted(_resources(backend)) == sorted(["slow-dev"] + [f"p{i}" for i in range(8)])
     assert "pending operations" not in again.output
@@ -189,7 +194,7 @@ def test_execution_timeout_mid_up_stops_the_engine_gracefully(run_dag, backend, 
     assert not _locks(backend)
     assert _history(backend)[-1]["result"] == "failed"
     monkeypatch.delenv("PULUMI_STANDIN_DELAY_PER_RESOURCE")
-    again = run_dag(textwrap.dedent(SLOW_DAG).format(dag_id="{dag_id}", engine="StandinCommand()", options="", count=20))
+    again = run_dag(_in_process_dag("", count=20))
     assert again.state == "success", again.output[-3000:]
 
 
@@ -199,7 +204,7 @@ def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(c
     os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up: like an OOM kill or a lost node
     proc.wait(timeout=30)
     assert _locks(backend), "a hard kill should leave the lock behind"
-    rerun = textwrap.dedent(SLOW_DAG).format(dag_id="{dag_id}", engine="StandinCommand()", options="{options}", count=8)
+    rerun = _in_process_dag("{options}", count=8)
 
     blocked = run_dag(rerun.replace("{options}", ""))
     assert blocked.task_states["slow"] == "failed"
@@ -224,8 +229,7 @@ def test_second_run_on_a_locked_stack_fails_naming_the_first(child, backend, run
     # Long enough (~10 s) that the second dag.test() starts, even cold, while the first holds the lock.
     proc = child("t_first_run", delay=0.5, count=20)
     _wait_until_updating(backend, proc)
-    source = textwrap.dedent(SLOW_DAG).format(dag_id="{dag_id}", engine="StandinCommand()",
-                                             options="lock_wait=0", count=8)
+    source = _in_process_dag("lock_wait=0", count=8)
     started = time.monotonic()
     second = run_dag(source)
     assert time.monotonic() - started < 30
@@ -240,8 +244,7 @@ def test_second_run_on_a_locked_stack_fails_naming_the_first(child, backend, run
 def test_second_run_waits_for_the_lock_with_backoff_then_succeeds(child, backend, run_dag):
     proc = child("t_first_run", delay=0.5, count=16)
     _wait_until_updating(backend, proc)
-    source = textwrap.dedent(SLOW_DAG).format(dag_id="{dag_id}", engine="StandinCommand()",
-                                             options="lock_wait=120", count=8)
+    source = _in_process_dag("lock_wait=120", count=8)
     second = run_dag(source)
     assert second.state == "success", second.output[-3000:]
     assert "retrying in" in second.output and "dag_id=t_first_run" in second.output
@@ -254,8 +257,7 @@ def test_second_run_waits_for_the_lock_with_backoff_then_succeeds(child, backend
 def test_lock_wait_is_bounded(child, backend, run_dag):
     proc = child("t_first_run", delay=2.0, count=30)
     _wait_until_updating(backend, proc)
-    source = textwrap.dedent(SLOW_DAG).format(dag_id="{dag_id}", engine="StandinCommand()",
-                                             options="lock_wait=3", count=8)
+    source = _in_process_dag("lock_wait=3", count=8)
     started = time.monotonic()
     second = run_dag(source)
     elapsed = time.monotonic() - started
