@@ -38,7 +38,11 @@ ENV_DRIFT = "PULUMI_STANDIN_DRIFT"
 #: File name inside a ``--policy-pack`` folder that the stand-in evaluates (see docs/standin.md).
 POLICY_FILE = "standin-policy.json"
 
-#: Pulumi's CLI exits with -1 (255) on errors.
-EXIT_ERROR = 255
+#: Pulumi's exit codes (cmd/pulumi/cmd/exit_codes.go): a generic error, a missing stack, changes where
+#: none were expected, a cancelled operation.
+EXIT_ERROR = 1
+EXIT_STACK_NOT_FOUND = 6
+EXIT_NO_CHANGES = 7
+EXIT_CANCELLED = 8
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"

@@ -18,8 +18,19 @@ from typing import Any, Optional
 
 from . import props
 from .config import StackConfig, config_string
-from .constants import BANNER, ENV_DELAY, ENV_DRIFT, POLICY_FILE, ROOT_STACK_TYPE, STANDIN_VERSION
+from .constants import (
+    BANNER,
+    ENV_DELAY,
+    ENV_DRIFT,
+    EXIT_CANCELLED,
+    EXIT_ERROR,
+    EXIT_NO_CHANGES,
+    POLICY_FILE,
+    ROOT_STACK_TYPE,
+    STANDIN_VERSION,
+)
 from .context import Invocation
+from .dynamic import DynamicProviders, Plan, is_dynamic
 from .events import EventLog, step_metadata
 from .secrets import PassphraseCipher
 from .sink import StandinError
@@ -167,6 +178,7 @@ class Deployment:
         self.policies: list[dict] = []
         self.mandatory_violations = 0
         self.pending_writer: Any = None  # set by run_operation for real (non-preview) updates
+        self.dynamic = DynamicProviders(config, ref.project)
 
     # ------------------------------------------------------------ helpers
     def out(self, text: str) -> None:
@@ -306,6 +318,8 @@ class Deployment:
                 del self.new_resources[urn]
             skipped = dict(entry, outputs=inputs, id="")
             return skipped
+        if custom and is_dynamic(type_):
+            return self._register_dynamic(urn, name, type_, old, entry, inputs)
         outputs = _with_secret_outputs(inputs, additional_secret_outputs)
         if old is None:
             op = "create"
@@ -339,6 +353,84 @@ class Deployment:
         step = Step(op, urn, old, entry, diffs)
         self.run_step(step, lambda: self._commit(urn, entry))
         return entry
+
+    def _register_dynamic(self, urn: str, name: str, type_: str, old: Optional[dict], entry: dict,
+                          inputs: dict) -> dict:
+        """A dynamic resource: its provider decides the step and does the work, as on a real engine."""
+        checked = self._provider_call(lambda: self.dynamic.check(old.get("inputs") if old else None, inputs), urn)
+        entry["inputs"] = checked
+        old_outputs = dict(old.get("outputs") or {}) if old else {}
+        if old is not None and self.inv.args.has("refresh"):
+            found, refreshed = self._provider_call(
+                lambda: self.dynamic.read(old.get("id", ""), old.get("inputs", {}), old_outputs), urn)
+            if found:
+                old_outputs = refreshed
+        if old is None:
+            plan = Plan("create")
+        else:
+            plan = self._provider_call(
+                lambda: self.dynamic.plan(old.get("id", ""), old.get("inputs", {}), old_outputs, checked), urn)
+        self.check_policies(urn, type_, name, checked)
+        if plan.op == "same":
+            entry["id"], entry["outputs"] = old.get("id", ""), old_outputs
+            for key in ("created", "modified"):
+                if key in old:
+                    entry[key] = old[key]
+        else:
+            entry["id"] = old.get("id", "") if old else ""
+            entry["outputs"] = checked  # until the provider answers
+            entry["created"] = old.get("created", iso_now()) if old and plan.op == "update" else iso_now()
+            entry["modified"] = iso_now()
+
+        def commit() -> None:
+            if not self.dry_run and plan.op != "same":
+                if plan.op == "update":
+                    entry["outputs"] = self._provider_call(
+                        lambda: self.dynamic.update(old["id"], old_outputs, checked), urn)
+                else:
+                    if plan.op == "replace" and plan.delete_first:
+                        self._provider_call(lambda: self.dynamic.delete(old["id"], old_outputs), urn)
+                    entry["id"], entry["outputs"] = self._provider_call(lambda: self.dynamic.create(checked), urn)
+                    if plan.op == "replace" and not plan.delete_first:
+                        self._provider_call(lambda: self.dynamic.delete(old["id"], old_outputs), urn)
+            self._commit(urn, entry)
+
+        self.run_step(Step(plan.op, urn, old, entry, plan.diffs), commit)
+        return entry
+
+    @staticmethod
+    def _provider_call(call: Any, urn: str) -> Any:
+        try:
+            return call()
+        except StandinError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the provider's own error, reported like the engine does
+            raise StandinError(f"{urn_name(urn)}: {type(exc).__name__}: {exc}") from exc
+
+    def refresh_resource(self, res: dict) -> None:
+        """Refresh one resource: a dynamic one is read back through its provider; others are ``same``
+        unless named in ``PULUMI_STANDIN_DRIFT``.
+
+        :param res: In-memory state entry.
+        """
+        urn = res["urn"]
+        if res.get("custom") and is_dynamic(res["type"]) and not res.get("external"):
+            found, outputs = self._provider_call(
+                lambda: self.dynamic.read(res.get("id", ""), res.get("inputs", {}), res.get("outputs", {})), urn)
+            if not found:
+                self.run_step(Step("delete", urn, res, None), lambda: self.consumed_old.add(urn))
+                return
+            new = dict(res, id=found, outputs=outputs)
+            changed = _diff_keys(res.get("outputs", {}), outputs)
+        else:
+            new, changed = res, (["(drifted)"] if urn_name(urn) in self.drifted else [])
+
+        def commit() -> None:
+            with self.lock:
+                self.consumed_old.add(urn)
+            self._commit(urn, new)
+
+        self.run_step(Step("update" if changed else "same", urn, res, new, changed), commit)
 
     def check_policies(self, urn: str, type_: str, name: str, inputs: dict) -> None:
         """Evaluate the ``standin-policy.json`` rules of the ``--policy-pack`` folders on one resource.
@@ -461,7 +553,12 @@ class Deployment:
                 "for protection. To unprotect the resource, remove the `protect` flag "
                 "from the resource in your Pulumi program and run `pulumi up`"
             )
-        self.run_step(Step("delete", old["urn"], old, None), lambda: None)
+        dynamic = old.get("custom") and is_dynamic(old["type"]) and not old.get("external") and not self.dry_run
+        self.run_step(
+            Step("delete", old["urn"], old, None),
+            (lambda: self._provider_call(lambda: self.dynamic.delete(old.get("id", ""), old.get("outputs", {})),
+                                         old["urn"])) if dynamic else (lambda: None),
+        )
         with self.lock:
             self.consumed_old.add(old["urn"])
 
@@ -560,9 +657,7 @@ def run_operation(inv: Invocation, command: str) -> int:
             elif kind == "refresh":
                 for res in old_resources:
                     if dep.targeted(res["urn"], res["type"]):
-                        op = "update" if urn_name(res["urn"]) in dep.drifted else "same"
-                        dep.run_step(Step(op, res["urn"], res, res, ["(drifted)"] if op == "update" else []),
-                                     lambda: None)
+                        dep.refresh_resource(res)
             elif kind == "destroy":
                 for res in reversed(old_resources):
                     if dep.targeted(res["urn"], res["type"]):
@@ -630,10 +725,13 @@ def _finish(
     duration = time.time() - dep.start
     counts = dict(dep.counts)
     if dep.kind == "refresh":
-        counts = {op: n for op, n in counts.items() if op in ("same", "update")}
+        counts = {op: n for op, n in counts.items() if op in ("same", "update", "delete")}
+    exit_code = EXIT_ERROR
     if error is None and inv.args.has("expect-no-changes"):
         if any(counts.get(op) for op in _CHANGE_OPS):
-            error = "no changes were expected but changes occurred"
+            operation = "preview" if dep.dry_run and dep.kind == "update" else dep.kind
+            error = f"no changes were expected for {operation} but changes were proposed"
+            exit_code = EXIT_NO_CHANGES
     if dep.diagnostics or error:
         sink.out("Diagnostics:")
         stack_urn = f"urn:pulumi:{ref.name}::{ref.project}::{ROOT_STACK_TYPE}::{ref.project}-{ref.name}"
@@ -690,12 +788,13 @@ def _finish(
     if error:
         if inv.cancel.is_set():
             sink.err("error: update canceled")
+            exit_code = EXIT_CANCELLED
         elif dep.program_failed:
             # The program's own error text is in the diagnostics on stdout.
             sink.err("error: " + ("preview failed" if dep.dry_run else "update failed"))
         else:
             sink.err(f"error: {error}")
-        return 255
+        return exit_code
     return 0
 
 

@@ -155,7 +155,7 @@ class MonitorServicer(resource_pb2_grpc.ResourceMonitorServicer):
                 request.name,
                 request.parent,
                 request.custom,
-                struct_to_python(request.object),
+                props.skip_nulls(struct_to_python(request.object)),
                 extra,
                 list(request.aliasURNs),
                 list(request.additionalSecretOutputs),

@@ -54,6 +54,35 @@ def normalize(value: Any) -> Any:
     return value
 
 
+def skip_nulls(value: Any) -> Any:
+    """Drop null-valued object properties at every depth, as the engine does with resource inputs
+    (list elements stay).
+
+    :param value: In-memory value.
+    """
+    if isinstance(value, dict):
+        return {k: skip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [skip_nulls(v) for v in value]
+    return value
+
+
+def as_wire_numbers(value: Any) -> Any:
+    """Numbers as a provider sees them after the protobuf round trip: every number a float.
+
+    :param value: In-memory value (secrets revealed).
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: as_wire_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_wire_numbers(v) for v in value]
+    return value
+
+
 def contains_secret(value: Any) -> bool:
     """:param value: A property value."""
     if is_secret(value):

@@ -286,7 +286,7 @@ def cmd_stack_history(inv: Invocation) -> int:
     rows = []
     for entry in entries:
         row: dict[str, Any] = {
-            "version": entry["version"],
+            "version": 0,  # like Pulumi's diy backends, which number no updates
             "kind": entry["kind"],
             "startTime": iso_from_unix(entry["startTime"]),
             "message": entry.get("message", ""),

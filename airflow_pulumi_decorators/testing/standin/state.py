@@ -5,7 +5,7 @@ Layout under ``<backend dir>/.pulumi/``::
     meta.yaml                                   backend format version
     stacks/<project>/<stack>.json               checkpoint (``latest.resources``)
     history/<project>/<stack>/<stack>-<ns>.history.json   one per update
-    locks/<project>/<stack>/<uuid>.json         held during operations
+    locks/organization/<project>/<stack>/<uuid>.json   held during operations
     standin-workspaces/<hash>.json              current stack per project dir
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
 
-from .constants import DEFAULT_ORG, ENV_BACKEND_URL, ENV_HOME, STANDIN_VERSION
+from .constants import DEFAULT_ORG, ENV_BACKEND_URL, ENV_HOME, EXIT_STACK_NOT_FOUND, STANDIN_VERSION
 from .sink import StandinError
 
 _STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -205,7 +205,8 @@ class Backend:
 
     def lock_dir(self, ref: StackRef) -> str:
         """:param ref: Stack."""
-        return os.path.join(self.dir, "locks", ref.project, ref.name)
+        # Pulumi's diy backend puts the (fixed) organization first: locks/organization/<project>/<stack>.
+        return os.path.join(self.dir, "locks", DEFAULT_ORG, ref.project, ref.name)
 
     # ----- stacks
     def exists(self, ref: StackRef) -> bool:
@@ -218,7 +219,7 @@ class Backend:
         :param ref: Stack.
         """
         if not self.exists(ref):
-            raise StandinError(f"no stack named '{ref.name}' found")
+            raise StandinError(f"no stack named '{ref.name}' found", code=EXIT_STACK_NOT_FOUND)
 
     def list_stacks(self, project: Optional[str]) -> list[StackRef]:
         """Stacks of one project, or of all projects when ``project`` is None.

@@ -66,7 +66,7 @@ def test_concurrent_update_is_refused_while_locked(make_stack, backend: Path) ->
 
 def test_cancel_removes_stale_lock(make_stack, backend: Path) -> None:
     stack = make_stack(programs.one_pet)
-    lock_dir = backend / ".pulumi" / "locks" / "proj" / "dev"
+    lock_dir = backend / ".pulumi" / "locks" / "organization" / "proj" / "dev"
     lock_dir.mkdir(parents=True, exist_ok=True)
     stale = lock_dir / "0f6a2a59-dead-beef-0000-000000000000.json"
     stale.write_text(json.dumps({"pid": 999999, "username": "ghost", "hostname": "gone", "timestamp": "x"}))
@@ -134,11 +134,11 @@ def _run(argv: list[str], env: dict, cwd: str) -> tuple[int, Sink]:
 
 def test_backend_and_command_errors(tmp_path: Path) -> None:
     code, sink = _run(["stack", "ls", "--json"], {}, str(tmp_path))
-    assert code == 255 and "no backend configured; set PULUMI_BACKEND_URL" in sink.stderr
+    assert code == 1 and "no backend configured; set PULUMI_BACKEND_URL" in sink.stderr
     code, sink = _run(["stack", "ls"], {"PULUMI_BACKEND_URL": "gs://bucket"}, str(tmp_path))
-    assert code == 255 and "supports only file:// backends" in sink.stderr
+    assert code == 1 and "supports only file:// backends" in sink.stderr
     code, sink = _run(["frobnicate"], {}, str(tmp_path))
-    assert code == 255 and 'unknown command "frobnicate"' in sink.stderr
+    assert code == 1 and 'unknown command "frobnicate"' in sink.stderr
     code, sink = _run(["version"], {}, str(tmp_path))
     assert code == 0 and sink.stdout.startswith("v3.")
 

@@ -104,5 +104,5 @@ def test_default_journal_lives_in_backend(make_stack, backend: Path) -> None:
     records = read_journal(str(backend / ".pulumi" / "standin-journal.jsonl"))
     argvs = [r["argv"][1] for r in records]
     assert argvs[:2] == ["stack", "stack"]  # select (fails), then init
-    assert records[0]["code"] == 255 and records[1]["code"] == 0
+    assert records[0]["code"] == 6 and records[1]["code"] == 0
     assert "up" in argvs and argvs.count("stack") >= 4

@@ -63,9 +63,9 @@ def test_executable_on_path(shim_root: str, backend: Path, tmp_path: Path) -> No
     assert pulumi("version").stdout.strip() == "v" + STANDIN_VERSION
     assert pulumi("stack", "init", "dev").returncode == 0
     again = pulumi("stack", "init", "dev")
-    assert again.returncode == 255 and "stack 'dev' already exists" in again.stderr
+    assert again.returncode == 1 and "stack 'dev' already exists" in again.stderr
     missing = pulumi("stack", "select", "--stack", "nope")
-    assert missing.returncode == 255 and "no stack named 'nope' found" in missing.stderr
+    assert missing.returncode == 6 and "no stack named 'nope' found" in missing.stderr
     assert pulumi("config", "set", "pw", "--secret", "--", "hidden-1").returncode == 0
     got = pulumi("config", "get", "pw", "--json")
     assert json.loads(got.stdout) == {"value": "hidden-1", "secret": True}
@@ -73,7 +73,7 @@ def test_executable_on_path(shim_root: str, backend: Path, tmp_path: Path) -> No
     assert listed[0]["name"] == "dev" and listed[0]["current"] is True
     assert pulumi("whoami").returncode == 0
     bad = pulumi("launch")
-    assert bad.returncode == 255 and 'unknown command "launch"' in bad.stderr
+    assert bad.returncode == 1 and 'unknown command "launch"' in bad.stderr
 
 
 def test_sigint_finishes_current_resource_and_releases_lock(

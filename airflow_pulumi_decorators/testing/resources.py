@@ -1,0 +1,179 @@
+"""Offline resources for tests: Python dynamic providers that behave the same on every engine.
+
+They need no cloud and no provider download: a real ``pulumi`` CLI runs them through its dynamic-provider
+plugin (``pulumi-resource-pulumi-python``), and the stand-in engine runs the very same provider code
+in-process. Use them where a test needs real create/update/delete side effects, provider-computed outputs
+or real drift.
+
+- :class:`LocalFile` writes a file; a refresh reads it back, so editing or deleting the file is drift.
+- :class:`FakeName` computes a name (like ``random.RandomPet``) from its inputs: a provider-computed output.
+- :class:`Sleep` takes ``seconds`` to create or update: an update slow enough to interrupt.
+
+Import this module only inside a Pulumi program (it imports ``pulumi``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+#: The key under which Pulumi stores the serialized provider in a dynamic resource's properties.
+_PROVIDER_KEY = "__provider"
+
+_WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "iris", "juniper",
+          "kestrel", "lumen", "maple", "nimbus", "opal", "pine", "quartz", "raven", "sage", "tundra")
+
+
+def _plain(props: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in props.items() if k != _PROVIDER_KEY}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _LocalFileProvider(ResourceProvider):
+    """Create/update write ``content`` to ``path``; read reports what the file holds now."""
+
+    def _write(self, props: dict[str, Any]) -> dict[str, Any]:
+        path, content = props["path"], props["content"]
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        return {"path": path, "content": content, "sha256": _digest(content), "size": len(content)}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._write(_plain(props))
+        return CreateResult(id_=outs["path"], outs=outs)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = ["path"] if olds.get("path") != news.get("path") else []
+        changed = bool(replaces) or olds.get("content") != news.get("content")
+        return DiffResult(changes=changed, replaces=replaces, delete_before_replace=True)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._write(_plain(news)))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        if not os.path.exists(id_):
+            return ReadResult(id_="", outs={})  # gone: the engine drops it from the state
+        with open(id_, encoding="utf-8") as handle:
+            content = handle.read()
+        outs = {"path": id_, "content": content, "sha256": _digest(content), "size": len(content)}
+        return ReadResult(id_=id_, outs=outs)
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        if os.path.exists(id_):
+            os.remove(id_)
+
+
+class _FakeNameProvider(ResourceProvider):
+    """A name computed from the inputs: deterministic, clearly fake, stable across engines."""
+
+    def _name(self, props: dict[str, Any]) -> dict[str, Any]:
+        plain = _plain(props)
+        seed = _digest(json.dumps(plain, sort_keys=True, default=str))
+        words = [_WORDS[int(seed[i * 2:i * 2 + 2], 16) % len(_WORDS)] for i in range(int(plain.get("length", 2)))]
+        name = plain.get("separator", "-").join([plain["prefix"], *words] if plain.get("prefix") else words)
+        return {**plain, "name": name}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._name(props)
+        return CreateResult(id_=outs["name"], outs=outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._name(news))
+
+
+class _SleepProvider(ResourceProvider):
+    """Create and update take ``seconds``; nothing else happens."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        time.sleep(float(props["seconds"]))
+        return CreateResult(id_=hashlib.sha1(json.dumps(_plain(props), sort_keys=True).encode()).hexdigest()[:12],
+                            outs=_plain(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        time.sleep(float(news["seconds"]))
+        return UpdateResult(outs=_plain(news))
+
+
+class LocalFile(pulumi.dynamic.Resource, module="apd", name="LocalFile"):
+    """A file on the machine that runs the engine.
+
+    :param resource_name: the Pulumi resource name.
+    :param path: absolute path of the file (changing it replaces the resource).
+    :param content: its text.
+    :param opts: resource options.
+    """
+
+    path: pulumi.Output[str]
+    content: pulumi.Output[str]
+    sha256: pulumi.Output[str]
+    size: pulumi.Output[int]
+
+    def __init__(
+        self,
+        resource_name: str,
+        path: pulumi.Input[str],
+        content: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            _LocalFileProvider(),
+            resource_name,
+            {"path": path, "content": content, "sha256": None, "size": None},
+            opts,
+        )
+
+
+class FakeName(pulumi.dynamic.Resource, module="apd", name="FakeName"):
+    """A provider-computed name, ``<prefix>-<word>-<word>``, derived from the inputs.
+
+    :param resource_name: the Pulumi resource name.
+    :param prefix: the name's first part (may be empty).
+    :param length: how many words follow it.
+    :param separator: what joins the parts.
+    :param keepers: values that, when changed, change the name.
+    :param opts: resource options.
+    """
+
+    name: pulumi.Output[str]
+    prefix: pulumi.Output[str]
+    keepers: pulumi.Output[dict]
+
+    def __init__(
+        self,
+        resource_name: str,
+        prefix: pulumi.Input[str] = "",
+        length: int = 2,
+        separator: str = "-",
+        keepers: pulumi.Input[dict] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            _FakeNameProvider(),
+            resource_name,
+            {"prefix": prefix, "length": length, "separator": separator, "keepers": keepers or {}, "name": None},
+            opts,
+        )
+
+
+class Sleep(pulumi.dynamic.Resource, module="apd", name="Sleep"):
+    """A resource whose create and update take ``seconds``.
+
+    :param resource_name: the Pulumi resource name.
+    :param seconds: how long each create or update takes.
+    :param opts: resource options (``depends_on`` chains them into a slow, sequential update).
+    """
+
+    seconds: pulumi.Output[float]
+
+    def __init__(self, resource_name: str, seconds: float, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(_SleepProvider(), resource_name, {"seconds": seconds}, opts)
