@@ -165,7 +165,8 @@ class _Observer:
         if pre is not None and pre.metadata is not None:
             meta = pre.metadata
             op = str(getattr(meta.op, "value", meta.op))
-            if op not in _NO_CHANGE_OPS:
+            # Default providers are steps of a real engine too, but no change anyone counts.
+            if op not in _NO_CHANGE_OPS and not meta.type.startswith("pulumi:providers:"):
                 self.steps.append(
                     {"op": op, "urn": meta.urn, "type": meta.type, "name": meta.urn.rsplit("::", 1)[-1]}
                 )
@@ -262,6 +263,12 @@ def _inline_program(program: Callable[[], Any]) -> Callable[[], None]:
             pulumi.export(str(key), value)
 
     return run
+
+
+def _version(summary: Any) -> int | None:
+    """The update's number; ``None`` where the backend numbers none (file, gs:// and other diy backends
+    report 0)."""
+    return getattr(summary, "version", None) or None
 
 
 def _summary_changes(summary: Any) -> dict[str, int]:
@@ -502,7 +509,7 @@ class Engine:
                 if request.operation == "up":
                     res = stack.up(show_secrets=False, **common, **policy, **flags)
                     outputs = {k: StackOutput(value=v.value, secret=bool(v.secret)) for k, v in res.outputs.items()}
-                    changes, version = _summary_changes(res.summary), getattr(res.summary, "version", None)
+                    changes, version = _summary_changes(res.summary), _version(res.summary)
                 elif request.operation == "preview":
                     res = stack.preview(**common, **policy, **flags)
                     changes = {str(getattr(op, "value", op)): int(n) for op, n in (res.change_summary or {}).items()}
@@ -513,12 +520,12 @@ class Engine:
                     else:
                         res = stack.refresh(show_secrets=False, **common, **flags, **extra)
                     changes = _summary_changes(getattr(res, "summary", None))
-                    version = None if options.preview_only else getattr(res.summary, "version", None)
+                    version = None if options.preview_only else _version(res.summary)
                     if observer.summary_changes is not None and not changes:
                         changes = dict(observer.summary_changes)
                 else:
                     res = stack.destroy(show_secrets=False, remove=options.remove_stack or None, **common, **flags)
-                    changes, version = _summary_changes(res.summary), getattr(res.summary, "version", None)
+                    changes, version = _summary_changes(res.summary), _version(res.summary)
                     removed = options.remove_stack
                 if observer.summary_changes is not None and request.operation == "preview" and not changes:
                     changes = dict(observer.summary_changes)
@@ -685,7 +692,7 @@ class _translate_errors:
                     violations=mandatory,
                     **where,
                 ) from None
-            if "no changes were expected but changes occurred" in text:
+            if "no changes were expected" in text:  # --expect-no-changes (ExitNoChanges)
                 steps = self.observer.steps if self.observer else []
                 changes = dict(self.observer.summary_changes or {}) if self.observer else {}
                 _raise_on_drift(request, changes or {"update": max(len(steps), 1)}, steps)
