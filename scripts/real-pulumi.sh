@@ -8,7 +8,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MODULE="$HERE/real-pulumi/cli"
-VERSION="$(sed -n 's#^\s*github.com/pulumi/pulumi/pkg/v3 \(v[0-9.]*\)$#\1#p' "$MODULE/go.mod")"
+VERSION="$(grep -o "github.com/pulumi/pulumi/pkg/v3 v[0-9.]*" "$MODULE/go.mod" | head -n1 | cut -d" " -f2)"
 [ -n "$VERSION" ] || { echo "real-pulumi: no pulumi/pkg/v3 version in $MODULE/go.mod" >&2; exit 2; }
 command -v go >/dev/null || { echo "real-pulumi: no 'go' on PATH; install Go >= 1.26 to build the real Pulumi CLI" >&2; exit 3; }
 CACHE="${APD_REAL_PULUMI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/airflow-pulumi-decorators/real-pulumi}"
@@ -31,4 +31,6 @@ else
   rm -rf "$BIN" && mv "$STAGE/bin" "$BIN"
   echo "real-pulumi: built in $(( $(date +%s) - start ))s" >&2
 fi
+# Beside the CLI, as a Pulumi install ships it: the plugin that serves Python dynamic providers.
+install -m 0755 "$HERE/real-pulumi/bin/pulumi-resource-pulumi-python" "$BIN/"
 echo "$BIN"

@@ -1,6 +1,18 @@
 #!/usr/bin/env bash
 # Install everything (if needed) and run the whole test suite. Extra arguments go to pytest.
+#
+# The real-engine tests run on a real `pulumi` CLI built from Go modules (scripts/real-pulumi.sh, cached
+# after the first build). Without Go they skip and say so; APD_REAL_PULUMI=skip opts out, and
+# APD_REAL_PULUMI=/path/to/pulumi uses that CLI instead. CI sets APD_REQUIRE_REAL_PULUMI=1: no skipping.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$REPO"
+if [ -z "${APD_REAL_PULUMI:-}" ]; then
+  if command -v go >/dev/null 2>&1 || [ -n "${APD_REQUIRE_REAL_PULUMI:-}" ]; then
+    APD_REAL_PULUMI="$(bash scripts/real-pulumi.sh)/pulumi"
+    export APD_REAL_PULUMI
+  else
+    echo "test: no 'go' on PATH, so no real Pulumi CLI: the real-engine tests will skip"
+  fi
+fi
 exec "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"

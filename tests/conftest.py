@@ -49,4 +49,4 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_HOME, ignore_errors=True)
 
 
-pytest_plugins = ["tests.dagrun"]
+pytest_plugins = ["tests.dagrun", "tests.engines"]

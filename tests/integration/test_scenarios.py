@@ -1,0 +1,411 @@
+"""The user scenarios, each run on every engine: the in-process stand-in, the ``pulumi-standin`` executable
+and the real ``pulumi`` CLI (the ``engine`` fixture of ``tests/engines.py``).
+
+The programs use :mod:`airflow_pulumi_decorators.testing.resources` (Python dynamic providers): real
+create/update/delete side effects on local files and provider-computed outputs, with no cloud and no
+plugin download, so the real engine runs them exactly as the stand-in does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.dagrun import all_text_under
+
+pytestmark = pytest.mark.integration
+
+FILES = """
+@pulumi_stack(project="files", stack="dev", pulumi_command=ENGINE)
+def files(folder: str, count: int):
+    from airflow_pulumi_decorators.testing.resources import LocalFile
+    made = [LocalFile(f"f{i}", path=f"{folder}/f{i}.txt", content=f"file {i}") for i in range(int(count))]
+    return {"count": len(made)}
+"""
+
+
+def state(backend: Path, project: str, stack: str = "dev") -> dict:
+    return json.loads((backend / ".pulumi" / "stacks" / project / f"{stack}.json").read_text())
+
+
+def resource_names(backend: Path, project: str, stack: str = "dev") -> list[str]:
+    """Names of the program's resources in the state (default provider resources left out: only a
+    real engine records them)."""
+    resources = state(backend, project, stack)["checkpoint"]["latest"].get("resources") or []
+    return [r["urn"].rsplit("::", 1)[-1] for r in resources if not r["type"].startswith("pulumi:providers:")]
+
+
+def history(backend: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((backend / ".pulumi" / "history").rglob("*.history.json"))]
+
+
+def files_dag(header: str, folder: Path, call: str, params: str = "") -> str:
+    return header + FILES + f"""
+@dag(dag_id="{{dag_id}}", schedule=None, start_date=START{params})
+def d():
+    {call.replace("FOLDER", repr(str(folder)))}
+the_dag = d()
+"""
+
+
+def test_provider_computed_outputs_flow_to_a_downstream_task(run_dag, header):
+    result = run_dag(header + """
+@dag(dag_id="{dag_id}", schedule=None, start_date=START)
+def d():
+    @pulumi_stack(project="names", stack="dev", pulumi_command=ENGINE)
+    def names(prefix: str):
+        from airflow_pulumi_decorators.testing.resources import FakeName
+        dataset = FakeName("dataset", prefix=prefix, length=2, separator="_")
+        return {"dataset": dataset.name, "id": dataset.id, "prefix": dataset.prefix}
+
+    @task
+    def load(dataset: str, prefix: str):
+        return {"dataset": dataset, "prefix": prefix}
+
+    out = names(prefix="raw")
+    load(out["dataset"], out["prefix"])
+the_dag = d()
+""")
+    assert result.state == "success", result.output[-3000:]
+    loaded = result.xcom("load")
+    assert loaded == {"dataset": "raw_grove_tundra", "prefix": "raw"}  # the same on every engine
+    assert result.xcom("names", "id") == "raw_grove_tundra"
+
+
+def test_two_stacks_chain_through_xcom(run_dag, header, tmp_path):
+    folder = tmp_path / "cluster"
+    result = run_dag(header + f"""
+@dag(dag_id="{{dag_id}}", schedule=None, start_date=START)
+def d():
+    @pulumi_stack(project="network", stack="dev", pulumi_command=ENGINE)
+    def network():
+        from airflow_pulumi_decorators.testing.resources import FakeName
+        return {{"network": FakeName("vpc", prefix="net").name, "cidr": "10.0.0.0/16"}}
+
+    @pulumi_stack(project="cluster", stack="dev", pulumi_command=ENGINE)
+    def cluster(network: str, cidr: str):
+        from airflow_pulumi_decorators.testing.resources import LocalFile
+        conf = LocalFile("conf", path="{folder}/cluster.conf", content=f"{{network}} {{cidr}}")
+        return {{"conf": conf.path, "sha256": conf.sha256}}
+
+    @task
+    def use(conf: str, network: str):
+        return open(conf).read() + "|" + network
+
+    net = network()
+    cl = cluster(net["network"], net["cidr"])
+    use(cl["conf"], net["network"])
+the_dag = d()
+""")
+    assert result.state == "success", result.output[-3000:]
+    network = result.xcom("network", "network")
+    assert network == "net-lumen-maple"
+    assert result.xcom("use") == f"{network} 10.0.0.0/16|{network}"
+    assert len(result.xcom("cluster", "sha256")) == 64  # computed by the provider, not an input
+    assert resource_names(result.backend, "network") == ["network-dev", "vpc"]
+    assert resource_names(result.backend, "cluster") == ["cluster-dev", "conf"]
+
+
+def test_environment_is_chosen_by_a_dag_param(run_dag, header):
+    result = run_dag(header + """
+ENVS = {
+    "dev": Environment(stack="dev", config={"gcp:project": "acme-dev", "app:tier": "small"}),
+    "prod": Environment(stack="prod", config={"gcp:project": "acme-prod", "app:tier": "large"}),
+}
+
+@dag(dag_id="{dag_id}", schedule=None, start_date=START, params={"env": "dev"})
+def d():
+    @pulumi_stack(project="envs", environments=ENVS, environment="{{ params.env }}", pulumi_command=ENGINE)
+    def infra():
+        return {"tier": pulumi.Config("app").require("tier"), "project": pulumi.Config("gcp").require("project"),
+                "stack": pulumi.get_stack()}
+    infra()
+the_dag = d()
+""", run_conf={"env": "prod"})
+    assert result.state == "success", result.output[-3000:]
+    assert result.xcom("infra") == {"tier": "large", "project": "acme-prod", "stack": "prod"}
+    stacks = result.backend / ".pulumi" / "stacks" / "envs"
+    assert (stacks / "prod.json").exists() and not (stacks / "dev.json").exists()
+
+
+def test_secret_outputs_and_config_are_withheld_and_never_stored_in_plain_text(run_dag, header, tmp_path):
+    secret, secret_cfg, secret_file = "s3cr3t-output-9d2e71", "s3cr3t-config-4b1a55", "s3cr3t-file-c0d7"
+    result = run_dag(header + f"""
+ENVS = {{"dev": Environment(stack="dev", secret_config={{"db:password": "{secret_cfg}"}})}}
+
+@dag(dag_id="{{dag_id}}", schedule=None, start_date=START)
+def d():
+    @pulumi_stack(project="secrets", environments=ENVS, pulumi_command=ENGINE)
+    def infra():
+        from airflow_pulumi_decorators.testing.resources import LocalFile
+        key = LocalFile("key", path="{tmp_path}/key.txt", content=pulumi.Output.secret("{secret_file}"))
+        pw = pulumi.Config("db").require_secret("password")
+        return {{"token": pulumi.Output.secret("{secret}"), "password": pw, "key": key.content,
+                 "plain": "visible"}}
+
+    @task
+    def consume(token, plain):
+        return [token, plain]
+
+    out = infra()
+    consume(out["token"], out["plain"])
+the_dag = d()
+""")
+    assert result.state == "success", result.output[-3000:]
+    assert result.xcom("infra") == {"token": None, "password": None, "key": None, "plain": "visible"}
+    assert result.xcom("consume") == [None, "visible"]
+    assert "secret outputs withheld from XCom: key, password, token" in result.output
+    assert (tmp_path / "key.txt").read_text() == secret_file  # the provider got the plain value
+    everything = result.output + json.dumps(result.xcoms) + json.dumps(result.rendered, default=str)
+    everything += all_text_under(result.backend)
+    for value in (secret, secret_cfg, secret_file):
+        assert value not in everything
+
+
+def test_program_that_raises_fails_with_its_error_and_leaves_no_lock(run_dag, header):
+    result = run_dag(header + """
+@dag(dag_id="{dag_id}", schedule=None, start_date=START)
+def d():
+    @pulumi_stack(project="broken", stack="dev", pulumi_command=ENGINE)
+    def infra():
+        def compute_cidr():
+            raise ValueError("cidr overlaps 10.1.0.0/16")
+        return {"cidr": compute_cidr()}
+    infra()
+the_dag = d()
+""")
+    assert result.task_states["infra"] == "failed"
+    assert "ProgramError" in result.output
+    assert "cidr overlaps 10.1.0.0/16" in result.output
+    assert "in compute_cidr" in result.output  # the user's traceback
+    assert not list((result.backend / ".pulumi").rglob("locks/**/*.json")), "stack left locked"
+
+
+def test_second_up_is_a_no_op_and_a_removed_resource_is_deleted(run_dag, header, tmp_path):
+    folder = tmp_path / "files"
+    source = files_dag(header, folder, "files(FOLDER, count='{{ params.count }}')", ', params={"count": 2}')
+    first = run_dag(source, dag_id="t_changes")
+    assert first.state == "success", first.output[-3000:]
+    assert "changes: create=3" in first.output  # two files and the stack resource
+    assert sorted(p.name for p in folder.iterdir()) == ["f0.txt", "f1.txt"]
+    second = run_dag(source, dag_id="t_changes")
+    assert second.state == "success", second.output[-3000:]
+    assert "changes: same=3" in second.output
+    third = run_dag(source, run_conf={"count": 1}, dag_id="t_changes")
+    assert third.state == "success", third.output[-3000:]
+    assert "changes: delete=1, same=2" in third.output
+    assert sorted(p.name for p in folder.iterdir()) == ["f0.txt"]  # really deleted
+    assert resource_names(third.backend, "files") == ["files-dev", "f0"]
+
+
+def test_preview_plans_and_changes_nothing(run_dag, header, tmp_path):
+    folder = tmp_path / "files"
+    result = run_dag(files_dag(header, folder, "files.preview(FOLDER, count=2)"))
+    assert result.state == "success", result.output[-3000:]
+    planned = result.xcom("files_preview")
+    assert planned["changes"] == {"create": 3} and planned["has_changes"] is True
+    assert sorted(s["name"] for s in planned["steps"]) == ["f0", "f1", "files-dev"]
+    assert result.xcom("files_preview", "pulumi_summary")["version"] is None
+    assert not folder.exists()  # nothing was created
+    assert resource_names(result.backend, "files") == []
+    assert history(result.backend) == []
+
+
+def test_up_refresh_destroy_and_remove_on_one_program(run_dag, header, tmp_path):
+    folder = tmp_path / "files"
+    result = run_dag(files_dag(header, folder, """up = files(FOLDER, count=2)
+    refreshed = files.refresh(FOLDER, count=2)
+    gone = files.override(remove_stack=True).destroy(FOLDER, count=2)
+    up >> refreshed >> gone"""))
+    assert result.state == "success", result.output[-3000:]
+    assert result.xcom("files") == {"count": 2}
+    assert result.xcom("files_refresh")["changes"] == {"same": 3}
+    destroyed = result.xcom("files_destroy")
+    assert destroyed["changes"] == {"delete": 3} and destroyed["stack_removed"] is True
+    assert not list(folder.iterdir())  # the files are gone with the resources
+    assert not (result.backend / ".pulumi" / "stacks" / "files" / "dev.json").exists()
+    summaries = [result.xcom(t, "pulumi_summary") for t in ("files", "files_refresh", "files_destroy")]
+    assert [s["operation"] for s in summaries] == ["up", "refresh", "destroy"]
+    assert [s["version"] for s in summaries] == [None, None, None]  # file backends number no updates
+
+
+def test_destroy_keeps_the_stack_unless_asked(run_dag, header, tmp_path):
+    folder = tmp_path / "files"
+    result = run_dag(files_dag(header, folder, "files(FOLDER, count=1) >> files.destroy(FOLDER, count=1)"))
+    assert result.state == "success", result.output[-3000:]
+    assert resource_names(result.backend, "files") == [] and not list(folder.iterdir())
+
+
+def test_refresh_of_a_missing_stack_fails_clearly(run_dag, header, tmp_path):
+    result = run_dag(files_dag(header, tmp_path, "files.refresh(FOLDER, count=1)"))
+    assert result.task_states["files_refresh"] == "failed"
+    assert "StackNotFoundError" in result.output and "'dev' does not exist" in result.output
+
+
+def test_destroy_of_a_protected_environment_is_refused(run_dag, header, tmp_path):
+    result = run_dag(header + f"""
+ENVS = {{"dev": Environment(stack="dev"), "prod": Environment(stack="prod", protected=True)}}
+
+@dag(dag_id="{{dag_id}}", schedule=None, start_date=START, params={{"env": "prod"}})
+def d():
+    @pulumi_stack(project="guarded", environments=ENVS, environment="{{{{ params.env }}}}", pulumi_command=ENGINE)
+    def guarded():
+        from airflow_pulumi_decorators.testing.resources import LocalFile
+        return {{"path": LocalFile("f", path="{tmp_path}/keep.txt", content="keep").path}}
+    guarded() >> guarded.destroy()
+the_dag = d()
+""")
+    assert result.task_states["guarded"] == "success", result.output[-3000:]
+    assert result.task_states["guarded_destroy"] == "failed"
+    assert "ProtectedStackError" in result.output and "allow_destroy_protected=True" in result.output
+    assert (tmp_path / "keep.txt").exists()
+    assert resource_names(result.backend, "guarded", "prod") == ["guarded-prod", "f"]
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_ephemeral_stack_is_torn_down_and_removed_even_when_the_work_fails(run_dag, header, tmp_path, fail):
+    result = run_dag(header + f"""
+@dag(dag_id="{{dag_id}}", schedule=None, start_date=START, params={{"branch": "feature/Login+SSO", "fail": False}})
+def d():
+    @pulumi_stack(project="preview-env", stack="pr-{{{{ params.branch | stack_name }}}}", pulumi_command=ENGINE)
+    def cluster(size: int):
+        from airflow_pulumi_decorators.testing.resources import LocalFile
+        conf = LocalFile("conf", path="{tmp_path}/cluster.conf", content=f"size={{size}}")
+        return {{"conf": conf.path, "size": size}}
+
+    @task
+    def work(conf: str, params=None):
+        if params["fail"]:
+            raise RuntimeError("the work failed")
+        return open(conf).read()
+
+    with cluster.ephemeral(size=3) as infra:
+        work(infra["conf"])
+the_dag = d()
+""", run_conf={"branch": "feature/Login+SSO", "fail": fail})
+    assert result.task_states["cluster"] == "success", result.output[-3000:]
+    assert result.task_states["work"] == ("failed" if fail else "success")
+    assert result.task_states["cluster_teardown"] == "success", result.output[-3000:]
+    assert result.state == ("failed" if fail else "success")
+    assert result.rendered["cluster"]["stack"] == "pr-feature-Login-SSO"
+    assert not list((result.backend / ".pulumi" / "stacks" / "preview-env").glob("*.json"))
+    teardown = result.xcom("cluster_teardown")
+    assert teardown["stack_removed"] is True and teardown["changes"] == {"delete": 2}
+    assert not (tmp_path / "cluster.conf").exists()
+    if not fail:
+        assert result.xcom("work") == "size=3"
+
+
+def test_drift_check_fails_on_real_drift_in_the_cloud_and_in_the_code(run_dag, header, tmp_path):
+    folder = tmp_path / "files"
+    up = run_dag(files_dag(header, folder, "files(FOLDER, count=2)"))
+    assert up.state == "success", up.output[-3000:]
+    clean = run_dag(files_dag(header, folder, "files.drift_check(FOLDER, count=2)"))
+    assert clean.state == "success", clean.output[-3000:]
+    assert clean.xcom("files_drift_check")["has_changes"] is False
+    # Someone edits f1 outside Pulumi: the refresh inside the check reads it back.
+    (folder / "f1.txt").write_text("edited by hand")
+    cloud = run_dag(files_dag(header, folder, "files.drift_check(FOLDER, count=2)"))
+    assert cloud.task_states["files_drift_check"] == "failed"
+    assert "DriftDetectedError" in cloud.output and "has drifted" in cloud.output
+    assert "update pulumi-python:dynamic/apd:LocalFile f1" in cloud.output, cloud.output[-3000:]
+    assert (folder / "f1.txt").read_text() == "edited by hand"  # the check changed nothing
+    # The code asks for 3 files, the stack has 2: drift the other way.
+    code = run_dag(files_dag(header, folder, "files.drift_check(FOLDER, count=3)"))
+    assert code.task_states["files_drift_check"] == "failed"
+    assert "create=1" in code.output and "f2" in code.output
+    assert not (folder / "f2.txt").exists()
+    # An up brings the cloud back to the code.
+    fixed = run_dag(files_dag(header, folder, "files.override(refresh=True)(FOLDER, count=2)"))
+    assert fixed.state == "success", fixed.output[-3000:]
+    assert (folder / "f1.txt").read_text() == "file 1"
+
+
+def test_refresh_preview_only_reports_drift_without_writing(run_dag, header, tmp_path):
+    folder = tmp_path / "files"
+    up = run_dag(files_dag(header, folder, "files(FOLDER, count=1)"))
+    assert up.state == "success", up.output[-3000:]
+    before = len(history(up.backend))
+    (folder / "f0.txt").write_text("edited by hand")
+    result = run_dag(files_dag(header, folder, "files.override(preview_only=True).refresh(FOLDER, count=1)"))
+    assert result.state == "success", result.output[-3000:]
+    assert result.xcom("files_refresh")["changes"].get("update") == 1
+    assert result.xcom("files_refresh")["has_changes"] is True
+    assert len(history(result.backend)) == before
+
+
+def test_update_message_history_summary_and_log_line(run_dag, header, tmp_path):
+    result = run_dag(files_dag(header, tmp_path / "files", "files(FOLDER, count=1)"))
+    assert result.state == "success", result.output[-3000:]
+    summary = result.xcom("files", "pulumi_summary")
+    assert summary["operation"] == "up" and summary["stack"] == "dev" and summary["project"] == "files"
+    assert summary["changes"] == {"create": 2} and summary["version"] is None and summary["has_changes"] is True
+    message = summary["message"]
+    for part in ("dag_id=t_", "run_id=manual__", "task_id=files", "try=1", "operation=up", "identity=worker-default"):
+        assert part in message
+    entries = history(result.backend)
+    assert len(entries) == 1 and entries[0]["message"] == message and entries[0]["result"] == "succeeded"
+    assert entries[0]["environment"]["exec.kind"] == "auto.inline"
+    line = next(line for line in result.output.splitlines() if "pulumi summary: {" in line)
+    logged = json.loads(line.split("pulumi summary: ", 1)[1].strip().rstrip("'\"").split(" [")[0])
+    assert logged["operation"] == "up" and logged["changes"] == {"create": 2}
+
+
+def test_each_successful_up_emits_a_stack_asset_event_without_values(run_dag, header, engine):
+    secret = "asset-secret-value-71ac"
+    dag_id = f"t_asset_{engine.name.replace('-', '_')}"
+    result = run_dag(header + f"""
+@dag(dag_id="{{dag_id}}", schedule=None, start_date=START)
+def d():
+    @pulumi_stack(project="network", stack="prod", pulumi_command=ENGINE)
+    def network():
+        return {{"vpc": "vpc-1", "token": pulumi.Output.secret("{secret}")}}
+    network() >> network.preview()
+the_dag = d()
+""", dag_id=dag_id)
+    assert result.state == "success", result.output[-3000:]
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        asset = session.query(AssetModel).filter(AssetModel.uri == "pulumi://network/prod").one()
+        events = [e.extra for e in session.query(AssetEvent).filter(AssetEvent.asset_id == asset.id)
+                  if e.source_dag_id == dag_id]
+    assert len(events) == 1, events  # the up, not the preview
+    assert events[0]["output_keys"] == ["token", "vpc"] and events[0]["secret_output_keys"] == ["token"]
+    assert events[0]["version"] is None and events[0]["changes"] == {"create": 1}
+    assert secret not in json.dumps(events[0])
+
+
+#: What the Automation API asks of the CLI for each operation (command words, flags left out).
+EXPECTED_CALLS = {
+    "up (new stack)": [["stack", "select"], ["stack", "init"], ["up"], ["stack", "output"], ["stack", "output"],
+                       ["stack", "history"]],
+    "preview": [["stack", "select"], ["preview"]],
+    "refresh": [["stack", "select"], ["refresh"], ["stack", "history"]],
+    "destroy + remove": [["stack", "select"], ["destroy"], ["stack", "history"], ["stack", "rm"]],
+}
+
+
+def _command_words(argv: list[str]) -> list[str]:
+    words = [a for a in argv if not a.startswith("-")]
+    return words[:2] if words[:1] == ["stack"] else words[:1]
+
+
+def test_cli_invocations_per_operation(run_dag, header, engine, backend, tmp_path):
+    folder = tmp_path / "files"
+    calls: dict[str, list[list[str]]] = {}
+    for name, call in (
+        ("up (new stack)", "files(FOLDER, count=1)"),
+        ("preview", "files.preview(FOLDER, count=1)"),
+        ("refresh", "files.refresh(FOLDER, count=1)"),
+        ("destroy + remove", "files.override(remove_stack=True).destroy(FOLDER, count=1)"),
+    ):
+        before = len(engine.invocations(backend))
+        result = run_dag(files_dag(header, folder, call))
+        assert result.state == "success", result.output[-3000:]
+        made = engine.invocations(result.backend)[before:]
+        calls[name] = [_command_words(argv) for argv in made if _command_words(argv) != ["version"]]
+    assert calls == EXPECTED_CALLS
