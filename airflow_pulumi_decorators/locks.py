@@ -53,7 +53,7 @@ class LockHolder:
             return True
         except PermissionError:
             return False
-        return False
+        return _is_zombie(self.pid)
 
     def describe(self) -> str:
         parts = []
@@ -67,6 +67,16 @@ class LockHolder:
         if self.stale:
             text += "; that process is no longer running (killed?), so the lock is stale"
         return text
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process that nobody reaped (its parent died too, and PID 1 in a container often reaps
+    nothing) still answers ``kill(pid, 0)``; Linux shows it as state ``Z``."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def parse_lock_holder(text: str) -> LockHolder:

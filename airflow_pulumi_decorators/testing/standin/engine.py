@@ -644,7 +644,7 @@ def run_operation(inv: Invocation, command: str) -> int:
             if not (kind == "refresh" and not args.has("clear-pending-creates")):
                 latest.pop("pending_operations", None)  # like Pulumi: dropped once reported
         if not dry_run:
-            dep.pending_writer = _pending_writer(backend, ref, checkpoint, cipher)
+            dep.pending_writer = _pending_writer(backend, ref, checkpoint, cipher, dep)
         events.emit("preludeEvent", {"config": {
             k: ("[secret]" if s else config_string(v)) for k, (v, s) in config.items()
         }})
@@ -810,8 +810,9 @@ def _pending_text(pending: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _pending_writer(backend: Any, ref: StackRef, checkpoint: dict, cipher: PassphraseCipher) -> Any:
-    """Write ``pending_operations`` to the stored checkpoint while a step is in flight (like Pulumi)."""
+def _pending_writer(backend: Any, ref: StackRef, checkpoint: dict, cipher: PassphraseCipher, dep: Deployment) -> Any:
+    """Write the checkpoint as each step starts and ends, like Pulumi: ``pending_operations`` while a step
+    is in flight, the resources done so far once it is (so a hard kill keeps them)."""
     verbs = {"create": "creating", "update": "updating", "delete": "deleting"}
     lock = threading.Lock()
     inflight: dict[str, dict] = {}
@@ -827,6 +828,7 @@ def _pending_writer(backend: Any, ref: StackRef, checkpoint: dict, cipher: Passp
                                       "type": verbs[step.op]}
             else:
                 inflight.pop(step.urn, None)
+                stored["checkpoint"]["latest"]["resources"] = props.encrypt_value(dep.final_resources(), cipher.encrypt)
             latest = stored["checkpoint"]["latest"]
             if inflight:
                 latest["pending_operations"] = list(inflight.values())
