@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from airflow_pulumi_decorators.cli import INSTALL_HINT, CliProcess, prepare_cli
@@ -194,6 +194,8 @@ def _pulumi_command(process: CliProcess) -> PulumiCommand:
     from pulumi.automation.errors import create_command_error
 
     class _CliCommand(PulumiCommand):
+        removes_unset_env = True  # CliProcess builds the environment itself: None removes a variable
+
         def __init__(self) -> None:  # no super(): it would run `pulumi version` again
             self.command = process.path
             self.version = process.version
@@ -222,6 +224,13 @@ def _pulumi_command(process: CliProcess) -> PulumiCommand:
     return _CliCommand()
 
 
+def _blank_unset(env: Mapping[str, str | None]) -> dict[str, str]:
+    """``env`` for a command that merges it over ``os.environ`` (a stock ``PulumiCommand``): a variable we
+    remove (``None``) cannot be dropped there, so it is set empty, which Pulumi, its providers and
+    google-auth all read as unset; a subprocess never sees ``None``."""
+    return {key: "" if value is None else value for key, value in env.items()}
+
+
 def _guarded(command: Any, stopped: threading.Event) -> PulumiCommand:
     """Wrap a ``PulumiCommand`` so no new CLI call starts once the engine was asked to stop."""
     from pulumi.automation import PulumiCommand
@@ -236,6 +245,8 @@ def _guarded(command: Any, stopped: threading.Event) -> PulumiCommand:
         def run(self, args, cwd, additional_env, on_output=None, on_error=None):
             if stopped.is_set():
                 raise CommandError(CommandResult(stdout="", stderr="error: update canceled (task stopping)", code=255))
+            if not getattr(command, "removes_unset_env", False):
+                additional_env = _blank_unset(additional_env)
             return command.run(args, cwd, additional_env, on_output, on_error)
 
         def interrupt(self) -> bool:
@@ -340,6 +351,10 @@ class Engine:
         self._grace = options.kill_grace_period
         self._stop_requested.clear()
         self._stop_outcome = None
+        if "PULUMI_SKIP_UPDATE_CHECK" not in os.environ and "PULUMI_SKIP_UPDATE_CHECK" not in request.env:
+            # Otherwise every CLI call asks api.pulumi.com for a newer release: a network call per
+            # command, and a stall on workers that cannot reach it.
+            request = replace(request, env={**request.env, "PULUMI_SKIP_UPDATE_CHECK": "true"})
         self._command = self._command_for(request.env)
         backend_url = request.env.get("PULUMI_BACKEND_URL") or os.environ.get("PULUMI_BACKEND_URL")
         deadline = started + max(options.lock_wait, 0.0)

@@ -133,3 +133,38 @@ def test_engine_output_lines_stream_to_callback(tmp_path):
     # stdout keeps its order; stderr comes through the same callback on its own thread
     assert [line for line in engine_lines if not line.startswith("error")] == ["Updating (dev):", "    + res creating"]
     assert "error: stop" in engine_lines
+
+
+def _env_dump(path):
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def test_stock_pulumi_command_never_sees_none_and_removed_variables_are_blank(tmp_path, monkeypatch):
+    from pulumi.automation import PulumiCommand
+
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/keys/should-not-pass.json")
+    dump = tmp_path / "env"
+    (tmp_path / "bin").mkdir()
+    _fake_cli(tmp_path / "bin", f'env > {dump}; echo "error: stop here" >&2; exit 1\n')
+    stock = PulumiCommand(root=str(tmp_path))  # runs `pulumi version` itself: a real, unmodified command
+    engine = Engine(pulumi_command=stock, work_root=str(tmp_path), on_output=lambda _: None)
+    with pytest.raises(PulumiEngineError, match="stop here"):
+        engine.run(_request(env={"PULUMI_BACKEND_URL": "file:///b", "GOOGLE_APPLICATION_CREDENTIALS": None}))
+    env = _env_dump(dump)
+    assert env["PULUMI_BACKEND_URL"] == "file:///b"
+    # The stock command merges os.environ back in: blank is how a removal survives that.
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == ""
+
+
+def test_update_check_is_skipped_unless_the_worker_chose(tmp_path, monkeypatch):
+    monkeypatch.delenv("PULUMI_SKIP_UPDATE_CHECK", raising=False)
+    dump = tmp_path / "env"
+    engine, _ = _run_with(tmp_path, f'env > {dump}; echo "error: stop here" >&2; exit 1\n')
+    with pytest.raises(PulumiEngineError):
+        engine.run(_request())
+    assert _env_dump(dump)["PULUMI_SKIP_UPDATE_CHECK"] == "true"
+
+    monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "false")
+    with pytest.raises(PulumiEngineError):
+        engine.run(_request())
+    assert _env_dump(dump)["PULUMI_SKIP_UPDATE_CHECK"] == "false"
