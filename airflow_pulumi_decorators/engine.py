@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -25,6 +26,7 @@ from airflow_pulumi_decorators.errors import (
     DriftDetectedError,
     OperationInterruptedError,
     PolicyViolationError,
+    PluginInstallError,
     ProgramError,
     PulumiCliNotFoundError,
     PulumiEngineError,
@@ -711,6 +713,19 @@ class _translate_errors:
                 steps = self.observer.steps if self.observer else []
                 changes = dict(self.observer.summary_changes or {}) if self.observer else {}
                 _raise_on_drift(request, changes or {"update": max(len(steps), 1)}, steps)
+            missing = _MISSING_PLUGIN.search(text)
+            if missing:
+                kind, name, version = missing.groups()
+                home = request.pulumi_home or os.path.join(os.path.expanduser("~"), ".pulumi")
+                cache = os.path.realpath(os.path.join(home, "plugins"))
+                raise PluginInstallError(
+                    f"pulumi {request.operation} on stack {request.stack!r} needs the {kind} plugin {name} "
+                    f"{version}, which is not installed in {cache} and could not be downloaded. Pre-install it "
+                    f"in the worker image: `PULUMI_HOME=<a folder whose plugins/ is {cache}> pulumi plugin install "
+                    f"{kind} {name} {version}` (add --file or --server for a plugin not on Pulumi's registry), "
+                    f"put pulumi-{kind}-{name} on the worker's PATH, or list it in [pulumi] plugins "
+                    f"(docs/worker-setup.md).\n{text}"
+                ) from None
             if "passphrase must be set" in text or "PULUMI_CONFIG_PASSPHRASE" in text:
                 raise ConfigurationError(
                     f"stack {request.stack!r} encrypts its secrets with a passphrase, and none is set: set "
@@ -723,6 +738,12 @@ class _translate_errors:
         if isinstance(exc, FileNotFoundError) and request is not None:
             raise PulumiCliNotFoundError(f"the Pulumi CLI could not be started ({exc}); {INSTALL_HINT}") from None
         return False
+
+
+_MISSING_PLUGIN = re.compile(
+    r"(?:Could not automatically download and install|no) (\w+) plugin 'pulumi-\w+-([^']+)' "
+    r"(?:at version|found in the workspace at version) (v?[\w.+-]+)"
+)
 
 
 def _tail(exc: BaseException, lines: int = 20) -> str:
