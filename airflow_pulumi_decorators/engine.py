@@ -152,6 +152,7 @@ class _Observer:
     def __init__(self, on_output: Callable[[str], None]) -> None:
         self.on_output = on_output
         self.steps: list[dict[str, str]] = []
+        self._seen: set[tuple[str, str]] = set()
         self.violations: list[dict[str, str]] = []
         self.pending: list[str] = []
         self.summary_changes: dict[str, int] | None = None
@@ -163,15 +164,12 @@ class _Observer:
         self.on_output(text)
 
     def event(self, event: Any) -> None:
-        pre = getattr(event, "resource_pre_event", None)
-        if pre is not None and pre.metadata is not None:
-            meta = pre.metadata
-            op = str(getattr(meta.op, "value", meta.op))
-            # Default providers are steps of a real engine too, but no change anyone counts.
-            if op not in _NO_CHANGE_OPS and not meta.type.startswith("pulumi:providers:"):
-                self.steps.append(
-                    {"op": op, "urn": meta.urn, "type": meta.type, "name": meta.urn.rsplit("::", 1)[-1]}
-                )
+        # A step is announced before it runs; a refresh is announced as `refresh` and only its outputs
+        # event says what it found (`update`, `delete`), so both events are read, once per urn and op.
+        for kind in ("resource_pre_event", "res_outputs_event"):
+            step = getattr(event, kind, None)
+            if step is not None and step.metadata is not None:
+                self._step(step.metadata)
         policy = getattr(event, "policy_event", None)
         if policy is not None:
             self.violations.append(
@@ -187,6 +185,16 @@ class _Observer:
         if summary is not None:
             changes = getattr(summary, "resource_changes", None) or {}
             self.summary_changes = {str(getattr(op, "value", op)): int(n) for op, n in changes.items()}
+
+    def _step(self, meta: Any) -> None:
+        op = str(getattr(meta.op, "value", meta.op))
+        # Default providers are steps of a real engine too, but no change anyone counts.
+        if op in _NO_CHANGE_OPS or meta.type.startswith("pulumi:providers:"):
+            return
+        if (meta.urn, op) in self._seen:
+            return
+        self._seen.add((meta.urn, op))
+        self.steps.append({"op": op, "urn": meta.urn, "type": meta.type, "name": meta.urn.rsplit("::", 1)[-1]})
 
 
 def _pulumi_command(process: CliProcess) -> PulumiCommand:

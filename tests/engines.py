@@ -102,14 +102,18 @@ class EngineKit:
         return [line.split(_SEP) if line else [] for line in self.log.read_text().splitlines()]
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request, tmp_path, monkeypatch) -> EngineKit:
-    """The engine a scenario runs on; parametrised over :data:`ENGINES`."""
-    name = request.param
+def engine_kit(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> EngineKit:
+    """Set up engine ``name`` for the DAG runs that follow (PATH, ``[pulumi]`` options) and describe it.
+
+    :param name: one of :data:`ENGINES`.
+    :param folder: where its executables and logs go.
+    :param monkeypatch: undoes the environment changes after the test.
+    """
     if name == "standin":
+        monkeypatch.delenv("AIRFLOW__PULUMI__CLI_PATH", raising=False)
         return EngineKit(name, PREAMBLE + "ENGINE = StandinCommand()\n")
     if name == "standin-exe":
-        target = install_shim(str(tmp_path / "standin-shim"))
+        target = install_shim(str(folder / "standin-shim"))
     else:
         found = real_pulumi()
         if found is None:
@@ -118,13 +122,21 @@ def engine(request, tmp_path, monkeypatch) -> EngineKit:
             pytest.skip(NO_REAL_CLI)
         target = found
         # The CLI starts Python dynamic providers with the `python3` on PATH: this test run's.
-        monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))
+        path = os.environ["PATH"]
+        if not path.startswith(os.path.dirname(sys.executable) + os.pathsep):
+            monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), path]))
         # Pulumi would try to download plugins for the provider SDKs installed here (no network here).
         monkeypatch.setenv("AIRFLOW__PULUMI__PLUGINS", "none")
         monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
-    script, log = recording_wrapper(target, tmp_path / f"{name}-bin")
+    script, log = recording_wrapper(target, folder / f"{name}-bin")
     monkeypatch.setenv("AIRFLOW__PULUMI__CLI_PATH", str(script))
     return EngineKit(name, PREAMBLE + "ENGINE = None\n", cli=str(script), log=log)
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request, tmp_path, monkeypatch) -> EngineKit:
+    """The engine a scenario runs on; parametrised over :data:`ENGINES`."""
+    return engine_kit(request.param, tmp_path, monkeypatch)
 
 
 @pytest.fixture

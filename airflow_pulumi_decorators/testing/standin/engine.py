@@ -234,11 +234,14 @@ class Deployment:
         word = f"{ed} ({elapsed:.2f}s)" if done else ing
         self.out(f"    {symbol} {res['type']} {urn_name(step.urn)} {word}")
 
-    def run_step(self, step: Step, commit: Any) -> None:
+    def run_step(self, step: Step, commit: Any, *, announced_as: str | None = None) -> None:
         """Announce, pace, commit and record one step.
 
         :param step: The step.
         :param commit: Callable applying the step to the new state.
+        :param announced_as: the op of the pre-event when it differs from the outcome: a refresh step is
+            announced as ``refresh`` and its outputs event carries what it found (``same``, ``update``,
+            ``delete``), as the real engine reports it.
         """
         self.check_cancel()
         began = time.monotonic()
@@ -246,7 +249,8 @@ class Deployment:
             step.op, step.urn, (step.new or step.old or {}).get("type", ""),
             masked_meta(step.old), masked_meta(step.new), step.diffs,
         )
-        self.events.emit("resourcePreEvent", {"metadata": meta, "planning": self.dry_run})
+        pre = dict(meta, op=announced_as) if announced_as else meta
+        self.events.emit("resourcePreEvent", {"metadata": pre, "planning": self.dry_run})
         self._announce(step, done=False)
         if step.op != "same":
             # Like Pulumi, record the in-flight operation first, so a hard kill leaves it visible.
@@ -418,7 +422,8 @@ class Deployment:
             found, outputs = self._provider_call(
                 lambda: self.dynamic.read(res.get("id", ""), res.get("inputs", {}), res.get("outputs", {})), urn)
             if not found:
-                self.run_step(Step("delete", urn, res, None), lambda: self.consumed_old.add(urn))
+                self.run_step(Step("delete", urn, res, None), lambda: self.consumed_old.add(urn),
+                              announced_as="refresh")
                 return
             new = dict(res, id=found, outputs=outputs)
             changed = _diff_keys(res.get("outputs", {}), outputs)
@@ -430,7 +435,7 @@ class Deployment:
                 self.consumed_old.add(urn)
             self._commit(urn, new)
 
-        self.run_step(Step("update" if changed else "same", urn, res, new, changed), commit)
+        self.run_step(Step("update" if changed else "same", urn, res, new, changed), commit, announced_as="refresh")
 
     def check_policies(self, urn: str, type_: str, name: str, inputs: dict) -> None:
         """Evaluate the ``standin-policy.json`` rules of the ``--policy-pack`` folders on one resource.
