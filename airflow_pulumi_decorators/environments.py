@@ -105,8 +105,9 @@ class Environment:
         ``"refreshable"`` (a credential the engine can refresh itself, for long updates).
     :param project_id: the Google Cloud project handed to the engine as ``GOOGLE_CLOUD_PROJECT``; defaults
         to ``config["gcp:project"]``.
-    :param backend_url: the Pulumi state backend for this environment; defaults to ``PULUMI_BACKEND_URL``
-        or the embedded local backend.
+    :param backend_url: the Pulumi state backend for this environment; defaults to the ``pulumi``
+        connection's backend, then ``PULUMI_BACKEND_URL``, then ``[pulumi] backend_url``, then the embedded
+        local backend.
     :param protected: refuse destructive operations on this environment's stack (prod by convention).
     :param pulumi_conn_id: the Airflow ``pulumi`` connection (backend URL, access token, secrets provider,
         passphrase) this environment uses; overrides the task's ``pulumi_conn_id``.

@@ -109,7 +109,7 @@ class DriftDetectedError(PulumiEngineError):
     """``expect_no_changes`` was set and the engine found changes (drift between code, state and cloud).
 
     :param changes: change counts by op.
-    :param steps: the planned steps that are not ``same`` (``{"op", "urn", "type"}``).
+    :param steps: the planned steps that are not ``same`` (``{"op", "urn", "type", "name"}``).
     """
 
     def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None,
@@ -132,10 +132,12 @@ class PolicyViolationError(PulumiEngineError):
 
 
 class OperationInterruptedError(PulumiEngineError):
-    """The task was killed or timed out while the engine ran; the engine was asked to stop.
+    """The task was killed while the engine ran; the engine was asked to stop. (A timeout stops the engine
+    the same way, then raises Airflow's ``AirflowTaskTimeout``.)
 
     :param outcome: ``graceful`` (the engine wrote its state and released the lock), ``terminated`` or
-        ``killed`` (it had to be forced: pending operations and a lock may be left; see the message).
+        ``killed`` (it had to be forced: pending operations and a lock may be left; see the message), or
+        ``abandoned`` (an in-process engine, such as the stand-in, did not stop in time).
     """
 
     def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None,

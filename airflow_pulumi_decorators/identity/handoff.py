@@ -284,28 +284,28 @@ def _refreshable_plan(identity: Identity) -> None:
         if isinstance(source, WorkloadIdentityFederation):
             if identity.delegates:
                 raise ConfigurationError(
-                    f"mode='refreshable' cannot express delegates {list(identity.delegates)} after workload identity "
+                    f"credential_mode='refreshable' cannot express delegates {list(identity.delegates)} after workload identity "
                     f"federation (a credential configuration has no delegates field). Grant the federated principal "
-                    f"roles/iam.serviceAccountTokenCreator on {identity.target_principal} directly, or use mode='token'."
+                    f"roles/iam.serviceAccountTokenCreator on {identity.target_principal} directly, or use credential_mode='token'."
                 )
             if source.load_config().get("service_account_impersonation_url"):
                 raise ConfigurationError(
-                    "mode='refreshable' cannot express impersonation on top of a credential configuration that already "
+                    "credential_mode='refreshable' cannot express impersonation on top of a credential configuration that already "
                     "impersonates; put the final service account in the configuration's "
-                    "service_account_impersonation_url, or use mode='token'."
+                    "service_account_impersonation_url, or use credential_mode='token'."
                 )
         elif isinstance(source, (GkeMetadataServer, ApplicationDefault)):
             if identity.delegates:
                 raise ConfigurationError(
-                    f"mode='refreshable' passes impersonation to the engine as GOOGLE_IMPERSONATE_SERVICE_ACCOUNT, which "
-                    f"has no delegates; remove delegates {list(identity.delegates)} or use mode='token'."
+                    f"credential_mode='refreshable' passes impersonation to the engine as GOOGLE_IMPERSONATE_SERVICE_ACCOUNT, which "
+                    f"has no delegates; remove delegates {list(identity.delegates)} or use credential_mode='token'."
                 )
         else:
             raise ConfigurationError(
-                f"mode='refreshable' cannot hand {identity.describe()} to the engine; use mode='token'."
+                f"credential_mode='refreshable' cannot hand {identity.describe()} to the engine; use credential_mode='token'."
             )
     elif not isinstance(identity, (WorkloadIdentityFederation, GkeMetadataServer, ApplicationDefault)):
-        raise ConfigurationError(f"mode='refreshable' does not support {type(identity).__name__}; use mode='token'.")
+        raise ConfigurationError(f"credential_mode='refreshable' does not support {type(identity).__name__}; use credential_mode='token'.")
 
 
 def _refreshable(
@@ -398,7 +398,7 @@ def _check_budget(
         f"time budget of {int(budget.total_seconds())}s plus a {int(LIFETIME_MARGIN.total_seconds())}s margin ends. "
         f"Ask for a longer lifetime with ServiceAccountImpersonation(lifetime=...) (up to {MAX_LIFETIME_SECONDS}s; "
         f"above 3600s the organisation policy constraints/iam.allowServiceAccountCredentialLifetimeExtension must "
-        f"allow it), shorten the task's execution_timeout, or use mode='refreshable' so the engine refreshes its "
+        f"allow it), shorten the task's execution_timeout, or use Environment(credential_mode='refreshable') so the engine refreshes its "
         f"own credential.",
         identity=identity.describe(),
         detail=f"expires_at={expires_at.isoformat()} budget={budget}",

@@ -688,7 +688,7 @@ def test_short_lifetime_against_execution_timeout_fails_with_hint(run_identity_d
     assert "CredentialLifetimeError" in run.output
     assert f"The Google Cloud token for {SA}" in run.output
     assert "time budget of 3600s plus a 300s margin" in run.output
-    assert "ServiceAccountImpersonation(lifetime=...)" in run.output and "mode='refreshable'" in run.output
+    assert "ServiceAccountImpersonation(lifetime=...)" in run.output and "Environment(credential_mode='refreshable')" in run.output
     assert not any("up" in rec["argv"] for rec in run.journal) and not record.exists()
     run.assert_no_leak(*fake.issued_tokens())
 
