@@ -8,6 +8,7 @@ imported inside functions: DAG files import this package constantly and must not
 from __future__ import annotations
 
 import contextvars
+import json
 import os
 import re
 import shutil
@@ -252,12 +253,20 @@ def _guarded(command: Any, stopped: threading.Event) -> PulumiCommand:
             self.command = command.command
             self.version = command.version
 
+        masked_outputs: str | None = None
+
         def run(self, args, cwd, additional_env, on_output=None, on_error=None):
             if stopped.is_set():
                 raise CommandError(CommandResult(stdout="", stderr="error: update canceled (task stopping)", code=255))
             if not getattr(command, "removes_unset_env", False):
                 additional_env = _blank_unset(additional_env)
-            return command.run(args, cwd, additional_env, on_output, on_error)
+            masked = args[:2] == ["stack", "output"] and "--show-secrets" not in args  # before run() edits args
+            result = command.run(args, cwd, additional_env, on_output, on_error)
+            if masked:
+                # The SDK compares masked and plain outputs only at the top level; keep the masked
+                # form so a secret nested inside an output is found too (see _nested_secret).
+                self.masked_outputs = result.stdout
+            return result
 
         def interrupt(self) -> bool:
             interrupt = getattr(command, "interrupt", None)
@@ -286,6 +295,33 @@ def _inline_program(program: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
+#: How the CLI shows a secret value when secrets are not revealed.
+_SECRET_SENTINEL = "[secret]"
+
+
+def _masked_outputs(stdout: str | None) -> dict[str, Any]:
+    """The stack outputs as ``stack output --json`` shows them with secrets masked; ``{}`` if unknown."""
+    try:
+        parsed = json.loads(stdout or "{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _nested_secret(masked: Any) -> bool:
+    """Whether a secret is anywhere inside an output (a dict key, a list item, a resource's property).
+
+    A value that is literally ``"[secret]"`` counts as secret too: withholding it is the safe side.
+    """
+    if masked == _SECRET_SENTINEL:
+        return True
+    if isinstance(masked, dict):
+        return any(_nested_secret(v) for v in masked.values())
+    if isinstance(masked, list):
+        return any(_nested_secret(v) for v in masked)
+    return False
+
+
 def _version(summary: Any) -> int | None:
     """The update's number; ``None`` where the backend numbers none (file, gs:// and other diy backends
     report 0)."""
@@ -305,7 +341,8 @@ class Engine:
 
     :param cli_path: where the ``pulumi`` executable is (file or folder); ``None`` searches PATH.
     :param pulumi_command: a ready ``PulumiCommand`` (Pulumi's seam; the stand-in engine uses it). When
-        given, ``cli_path`` is ignored.
+        given, ``cli_path`` is ignored. Removed variables reach it as ``""`` unless it declares
+        ``removes_unset_env = True`` (it then gets ``None`` and drops the variable itself).
     :param work_root: where the per-run Pulumi work directory is made (and removed afterwards).
     :param on_output: receives each line the engine prints.
     :param on_warning: receives our own warnings (lock waits, pending operations); defaults to ``on_output``.
@@ -533,7 +570,11 @@ class Engine:
                 removed = False
                 if request.operation == "up":
                     res = stack.up(show_secrets=False, **common, **policy, **flags)
-                    outputs = {k: StackOutput(value=v.value, secret=bool(v.secret)) for k, v in res.outputs.items()}
+                    masked = _masked_outputs(getattr(self._command, "masked_outputs", None))
+                    outputs = {
+                        k: StackOutput(value=v.value, secret=bool(v.secret) or _nested_secret(masked.get(k)))
+                        for k, v in res.outputs.items()
+                    }
                     changes, version = _summary_changes(res.summary), _version(res.summary)
                 elif request.operation == "preview":
                     res = stack.preview(**common, **policy, **flags)

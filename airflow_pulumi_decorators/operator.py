@@ -65,7 +65,10 @@ class PulumiStackOperator(BaseOperator):
     :param push_secret_outputs: push secret outputs to XCom (masked in logs) instead of withholding them.
     :param cli_path: the ``pulumi`` executable (file or folder); defaults to ``[pulumi] cli_path``, then PATH.
     :param pulumi_command: a ready ``pulumi.automation.PulumiCommand`` to use instead of a CLI, e.g.
-        :class:`airflow_pulumi_decorators.testing.StandinCommand` in tests.
+        :class:`airflow_pulumi_decorators.testing.StandinCommand` in tests, or a stock
+        ``PulumiCommand(root=...)``. A stock one merges the worker's environment back in, so the credential
+        variables the library removes reach it set empty (read as unset); a command that drops a ``None``
+        value itself says so with a class attribute ``removes_unset_env = True``.
     :param pulumi_conn_id: the ``pulumi`` connection (backend, access token, passphrase) for environments
         that do not name their own.
     :param operation: ``up`` (default), ``preview`` (plan only; returns the planned changes and steps),

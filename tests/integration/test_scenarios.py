@@ -130,38 +130,62 @@ the_dag = d()
     assert (stacks / "prod.json").exists() and not (stacks / "dev.json").exists()
 
 
-def test_secret_outputs_and_config_are_withheld_and_never_stored_in_plain_text(run_dag, header, tmp_path):
-    secret, secret_cfg, secret_file = "s3cr3t-output-9d2e71", "s3cr3t-config-4b1a55", "s3cr3t-file-c0d7"
-    result = run_dag(header + f"""
+SECRETS_PROGRAM = """
 ENVS = {{"dev": Environment(stack="dev", secret_config={{"db:password": "{secret_cfg}"}})}}
 
 @dag(dag_id="{{dag_id}}", schedule=None, start_date=START)
 def d():
-    @pulumi_stack(project="secrets", environments=ENVS, pulumi_command=ENGINE)
+    @pulumi_stack(project="secrets", environments=ENVS, pulumi_command=ENGINE, push_secret_outputs={push})
     def infra():
         from airflow_pulumi_decorators.testing.resources import LocalFile
-        key = LocalFile("key", path="{tmp_path}/key.txt", content=pulumi.Output.secret("{secret_file}"))
+        key = LocalFile("key", path="{folder}/key.txt", content=pulumi.Output.secret("{secret_file}"))
         pw = pulumi.Config("db").require_secret("password")
         return {{"token": pulumi.Output.secret("{secret}"), "password": pw, "key": key.content,
+                 "db": {{"host": "db.internal", "password": pulumi.Output.secret("{nested}")}},
+                 "hosts": ["a", pulumi.Output.secret("{listed}")],
+                 "file": key,
                  "plain": "visible"}}
 
     @task
-    def consume(token, plain):
-        return [token, plain]
+    def consume(token, db, plain):
+        # Only what is safe to log: a task that logs a pushed secret leaks it (masks do not cross tasks).
+        return [token is None, db is None or sorted(db), plain]
 
     out = infra()
-    consume(out["token"], out["plain"])
+    consume(out["token"], out["db"], out["plain"])
 the_dag = d()
-""")
+"""
+
+SECRET_VALUES = dict(secret="s3cr3t-output-9d2e71", secret_cfg="s3cr3t-config-4b1a55", secret_file="s3cr3t-file-c0d7",
+                     nested="s3cr3t-nested-77a0", listed="s3cr3t-listed-51ce")
+
+
+def test_secret_outputs_and_config_are_withheld_and_never_stored_in_plain_text(run_dag, header, tmp_path):
+    result = run_dag(header + SECRETS_PROGRAM.format(push=False, folder=tmp_path, **SECRET_VALUES))
     assert result.state == "success", result.output[-3000:]
-    assert result.xcom("infra") == {"token": None, "password": None, "key": None, "plain": "visible"}
-    assert result.xcom("consume") == [None, "visible"]
-    assert "secret outputs withheld from XCom: key, password, token" in result.output
-    assert (tmp_path / "key.txt").read_text() == secret_file  # the provider got the plain value
+    # A secret anywhere inside an output (dict, list, a resource's property) withholds the whole output.
+    assert result.xcom("infra") == {"token": None, "password": None, "key": None, "db": None, "hosts": None,
+                                    "file": None, "plain": "visible"}
+    assert result.xcom("consume") == [True, True, "visible"]
+    assert "secret outputs withheld from XCom: db, file, hosts, key, password, token" in result.output
+    assert (tmp_path / "key.txt").read_text() == SECRET_VALUES["secret_file"]  # the provider got the plain value
     everything = result.output + json.dumps(result.xcoms) + json.dumps(result.rendered, default=str)
     everything += all_text_under(result.backend)
-    for value in (secret, secret_cfg, secret_file):
+    for value in SECRET_VALUES.values():
         assert value not in everything
+
+
+def test_pushed_secret_outputs_reach_xcom_and_are_masked_in_the_log_at_any_depth(run_dag, header, tmp_path):
+    result = run_dag(header + SECRETS_PROGRAM.format(push=True, folder=tmp_path, **SECRET_VALUES))
+    assert result.state == "success", result.output[-3000:]
+    out = result.xcom("infra")
+    assert out["db"] == {"host": "db.internal", "password": SECRET_VALUES["nested"]}
+    assert out["hosts"] == ["a", SECRET_VALUES["listed"]]
+    assert out["file"]["content"] == SECRET_VALUES["secret_file"]
+    assert result.xcom("consume") == [False, ["host", "password"], "visible"]
+    for value in SECRET_VALUES.values():
+        assert value not in result.output  # masked wherever a task printed it
+        assert value not in all_text_under(result.backend)
 
 
 def test_program_that_raises_fails_with_its_error_and_leaves_no_lock(run_dag, header):

@@ -38,6 +38,9 @@ class StandinCommand(PulumiCommand):
     and neither ``os.environ`` nor the process cwd is changed.
     """
 
+    #: A ``None`` in ``additional_env`` removes the variable (the engine needs no blanking for this command).
+    removes_unset_env = True
+
     def __init__(self) -> None:  # noqa: D107 - no subprocess `pulumi version` here
         self.command = "pulumi-standin (in-process stand-in engine)"
         self.version = VersionInfo.parse(STANDIN_VERSION)
