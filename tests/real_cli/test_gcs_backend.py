@@ -10,7 +10,8 @@ saw on every request is one our identity handoff minted:
 * ``token``: exactly the token the handoff obtained up front and handed over as ``GOOGLE_OAUTH_ACCESS_TOKEN``;
 * ``refreshable``: tokens the CLI's own Google libraries minted from the fake, through the 0600 credential
   configuration the handoff wrote (impersonation included), and not the handoff's up-front token, which is
-  not handed over.
+  not handed over; and when those tokens live only seconds, the CLI replaces them itself before they
+  expire (one fresh token per request).
 
 And that nothing else was contacted, the state is in the bucket (not in the worker's ``file://`` backend),
 and no token appears in the task log, the XComs, the rendered fields or any object in the bucket.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_pulumi_decorators.testing.google import FakeGoogleTokenServer
+from airflow_pulumi_decorators.testing.google import FakeGoogleTokenServer, short_lifetime, slow
 from tests.dagrun import all_text_under
 from tests.real_cli.gcs import STORAGE_HOST, RecordingProxy
 
@@ -93,7 +94,9 @@ def run_gcs_dag(run_dag, engine, gcs_backend, google_fake, subject_file, caplog)
 
     def run(mode: str):
         assert engine.real
-        with caplog.at_level(logging.DEBUG):
+        # DEBUG for this package only: at_level() on the root logger would, on leaving, put back the level
+        # from before the session's first dag.test() configured Airflow's logging, silencing later tests.
+        with caplog.at_level(logging.DEBUG, logger="airflow_pulumi_decorators"):
             result = run_dag(dag_source(engine.header, google_fake, subject_file, gcs_backend.url, mode))
         result.output += "\n" + caplog.text  # the records themselves too, whatever their handlers
         return result
@@ -217,3 +220,21 @@ def test_the_proxy_records_storage_requests_and_refuses_other_hosts(gcs_backend)
     assert [r.target for r in proxy.refused] == ["oauth2.googleapis.com:443", "api.pulumi.com:443"]
     assert len(proxy.requests) == 2  # refused tunnels carry no request
 
+
+
+@pytest.mark.parametrize("engine", ["real"], indirect=True)
+def test_refreshable_mode_the_cli_refreshes_an_expiring_token_itself(run_gcs_dag, gcs_backend, google_fake):
+    # The handoff's own impersonation call is answered normally; every later one (the CLI's) issues a
+    # token living 5 s, which Google's Go client already counts as expired (it refreshes 10 s early).
+    google_fake.inject("iam", slow(0), *[short_lifetime(5)] * 1000)
+    result = run_gcs_dag("refreshable")
+    assert_state_in_bucket(result, gcs_backend)
+
+    requests = gcs_backend.proxy.requests
+    issued = google_fake.issued
+    assert all(r.bearer in issued and issued[r.bearer].principal == SA for r in requests)
+    # Each token was used before it expired: the CLI did refresh, it did not go on with a stale one.
+    assert all(r.at < issued[r.bearer].expires_at.timestamp() for r in requests)
+    # So every request went out with a token minted for it (92 requests, 92 tokens, with CLI v3.274.1).
+    assert len({r.bearer for r in requests}) == len(requests) >= 10, len({r.bearer for r in requests})
+    assert_no_leak(result, gcs_backend, *google_fake.issued_tokens(), google_fake.subject_token)
