@@ -168,3 +168,21 @@ def test_update_check_is_skipped_unless_the_worker_chose(tmp_path, monkeypatch):
     with pytest.raises(PulumiEngineError):
         engine.run(_request())
     assert _env_dump(dump)["PULUMI_SKIP_UPDATE_CHECK"] == "false"
+
+
+@pytest.mark.parametrize("found", [
+    "error: Could not automatically download and install resource plugin 'pulumi-resource-acme' at version v1.2.3, "
+    "install the plugin using `pulumi plugin install resource acme v1.2.3`: failed all 5 attempts",
+    "error: no resource plugin 'pulumi-resource-acme' found in the workspace at version v1.2.3 or on your $PATH",
+])
+def test_missing_plugin_is_a_plugin_install_error_with_the_command(tmp_path, found):
+    from airflow_pulumi_decorators import PluginInstallError
+
+    engine, _ = _run_with(tmp_path, f"""
+        case "$*" in *"stack select"*) exit 0;; esac
+        echo "{found}" >&2; exit 1
+    """)
+    with pytest.raises(PluginInstallError, match=r"needs the resource plugin acme v1\.2\.3") as info:
+        engine.run(_request(pulumi_home=str(tmp_path / "home")))
+    assert "pulumi plugin install resource acme v1.2.3" in str(info.value)
+    assert os.path.realpath(tmp_path / "home" / "plugins") in str(info.value)
