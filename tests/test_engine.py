@@ -178,9 +178,13 @@ def test_update_check_is_skipped_unless_the_worker_chose(tmp_path, monkeypatch):
 def test_missing_plugin_is_a_plugin_install_error_with_the_command(tmp_path, found):
     from airflow_pulumi_decorators import PluginInstallError
 
+    # A quoted here-document: the message's backquotes and $PATH stay text.
     engine, _ = _run_with(tmp_path, f"""
         case "$*" in *"stack select"*) exit 0;; esac
-        echo "{found}" >&2; exit 1
+        cat >&2 <<'MESSAGE'
+{found}
+MESSAGE
+        exit 1
     """)
     with pytest.raises(PluginInstallError, match=r"needs the resource plugin acme v1\.2\.3") as info:
         engine.run(_request(pulumi_home=str(tmp_path / "home")))
