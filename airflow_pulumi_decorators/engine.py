@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from airflow_pulumi_decorators.cli import INSTALL_HINT, CliProcess, prepare_cli
+from airflow_pulumi_decorators.cli import INSTALL_HINT, CliProcess, plugins_dir, prepare_cli
 from airflow_pulumi_decorators.errors import (
     ConcurrentUpdateError,
     ConfigurationError,
@@ -765,8 +765,8 @@ class _translate_errors:
             missing = _MISSING_PLUGIN.search(text)
             if missing:
                 kind, name, version = missing.groups()
-                home = request.pulumi_home or os.path.join(os.path.expanduser("~"), ".pulumi")
-                cache = os.path.realpath(os.path.join(home, "plugins"))
+                home = {"PULUMI_HOME": request.pulumi_home} if request.pulumi_home else {}
+                cache = plugins_dir({**os.environ, **home})
                 raise PluginInstallError(
                     f"pulumi {request.operation} on stack {request.stack!r} needs the {kind} plugin {name} "
                     f"{version}, which is not installed in {cache} and could not be downloaded. Pre-install it "
