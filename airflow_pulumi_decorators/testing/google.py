@@ -47,10 +47,12 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from os import PathLike, fspath
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from airflow_pulumi_decorators.testing.loopback import LoopbackServer
 
 __all__ = [
     "ENDPOINTS",
@@ -217,23 +219,13 @@ class FakeGoogleTokenServer:
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._issued: dict[str, IssuedToken] = {}
         self._closing = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> FakeGoogleTokenServer:
-        if self._server is not None:
-            return self
-        handler = _make_handler(self)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        self._server = server
-        # A short poll interval: shutdown() waits for the loop to notice, 0.5 s by default.
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-google-token-server", daemon=True
-        )
-        self._thread.start()
+        if self._server is None:
+            self._server = LoopbackServer(_make_handler(self), name="fake-google-token-server")
         return self
 
     def close(self) -> None:
@@ -241,11 +233,7 @@ class FakeGoogleTokenServer:
         self._closing.set()
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            server.close()
 
     def __enter__(self) -> FakeGoogleTokenServer:
         return self.start()
@@ -259,7 +247,7 @@ class FakeGoogleTokenServer:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("FakeGoogleTokenServer is not running; use it as a context manager")
-        return int(self._server.server_address[1])
+        return self._server.port
 
     @property
     def metadata_host(self) -> str:

@@ -28,10 +28,12 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from airflow_pulumi_decorators.testing.loopback import LoopbackServer
 
 STORAGE_HOST = "storage.googleapis.com"
 #: Hop-by-hop headers a proxy must not forward (RFC 9110 7.6.1), plus the framing we redo ourselves.
@@ -213,29 +215,18 @@ class RecordingProxy:
         self._lock = threading.Lock()
         self._requests: list[ProxiedRequest] = []
         self._refused: list[Refusal] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # -- lifecycle
 
     def start(self) -> RecordingProxy:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="gcs-recording-proxy", daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(_proxy_handler(self), name="gcs-recording-proxy", poll_interval=0.05)
         return self
 
     def close(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            server.close()
 
     def __enter__(self) -> RecordingProxy:
         return self.start()
@@ -247,7 +238,7 @@ class RecordingProxy:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("RecordingProxy is not running")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     def client_env(self) -> dict[str, str]:
         """The variables that send a client's HTTPS through this proxy and make it trust the proxy's CA."""

@@ -78,7 +78,7 @@ def md(fake: FakeGoogleTokenServer, path: str, **kw: Any) -> tuple[int, Any]:
 
 def test_binds_loopback_only(fake) -> None:  # noqa: ANN001
     assert fake.url.startswith("http://127.0.0.1:") and fake.port > 0
-    assert fake._server.server_address[0] == "127.0.0.1"
+    assert fake._server.address[0] == "127.0.0.1"
 
 
 def test_sts_exchange_issues_unique_tokens_and_records(fake) -> None:  # noqa: ANN001
