@@ -10,9 +10,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from airflow_pulumi_decorators.testing.google import FakeGoogleTokenServer
 
 _HOME = Path(tempfile.mkdtemp(prefix="apd-airflow-home-"))
 (_HOME / "dags").mkdir()
@@ -43,6 +46,21 @@ def airflow_home() -> Path:
         subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
         marker.touch()
     return _HOME
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGoogleTokenServer]:
+    """Google's token endpoints (STS, IAM Credentials, metadata server) on loopback."""
+    with FakeGoogleTokenServer(check_subject_token=True) as server:
+        yield server
+
+
+@pytest.fixture
+def subject_file(tmp_path: Path, fake: FakeGoogleTokenServer) -> Path:
+    """A file holding the fake's subject token, as a workload's OIDC token file would."""
+    path = tmp_path / "oidc-token"
+    path.write_text(fake.subject_token)
+    return path
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,13 +1,9 @@
-"""Fixtures: a loopback fake of Google's token endpoints and a subject token file."""
+"""Fixtures: loopback-only hygiene and a mask recorder (the fake token server and the subject token file
+are test-wide fixtures in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-
-from airflow_pulumi_decorators.testing.google import FakeGoogleTokenServer
 
 SA = "deployer@acme-prod.iam.gserviceaccount.com"
 DELEGATE = "broker@acme-shared.iam.gserviceaccount.com"
@@ -23,19 +19,6 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     # Never let a developer's real ADC or metadata settings leak into a test.
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GCE_METADATA_HOST", "GCE_METADATA_ROOT", "GOOGLE_CLOUD_PROJECT"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGoogleTokenServer]:
-    with FakeGoogleTokenServer(check_subject_token=True) as server:
-        yield server
-
-
-@pytest.fixture
-def subject_file(tmp_path: Path, fake: FakeGoogleTokenServer) -> Path:
-    path = tmp_path / "oidc-token"
-    path.write_text(fake.subject_token)
-    return path
 
 
 @pytest.fixture

@@ -52,14 +52,15 @@ class GcsBackend:
 
 
 @pytest.fixture
-def google_fake() -> Iterator[FakeGoogleTokenServer]:
-    """Google's token endpoints (STS, IAM Credentials, metadata) on loopback."""
+def fake() -> Iterator[FakeGoogleTokenServer]:
+    """Google's token endpoints on loopback, with a random subject token (the test-wide ``subject_file``
+    writes it), so the leak searches look for a value no other test shares."""
     with FakeGoogleTokenServer(subject_token="oidc-subject-" + secrets.token_urlsafe(24), check_subject_token=True) as fake:
         yield fake
 
 
 @pytest.fixture
-def gcs_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, google_fake: FakeGoogleTokenServer) -> Iterator[GcsBackend]:
+def gcs_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeGoogleTokenServer) -> Iterator[GcsBackend]:
     """An emulated bucket (created up front: the CLI does not create buckets) behind the recording proxy.
 
     The worker's environment sends HTTPS through the proxy, trusts its CA (``SSL_CERT_FILE``) and has
@@ -75,5 +76,5 @@ def gcs_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, google_fake: Fa
             monkeypatch.delenv(name, raising=False)
         for name, value in proxy.client_env().items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setenv("GCE_METADATA_HOST", google_fake.metadata_host)
+        monkeypatch.setenv("GCE_METADATA_HOST", fake.metadata_host)
         yield backend

@@ -82,14 +82,7 @@ def dag_source(header: str, fake: FakeGoogleTokenServer, subject_file: Path, bac
 
 
 @pytest.fixture
-def subject_file(tmp_path: Path, google_fake: FakeGoogleTokenServer) -> Path:
-    path = tmp_path / "oidc-token"
-    path.write_text(google_fake.subject_token)
-    return path
-
-
-@pytest.fixture
-def run_gcs_dag(run_dag, engine, gcs_backend, google_fake, subject_file, caplog):
+def run_gcs_dag(run_dag, engine, gcs_backend, fake, subject_file, caplog):
     """Run the program above on the real CLI with the ``gs://`` backend, in *mode*."""
 
     def run(mode: str):
@@ -97,7 +90,7 @@ def run_gcs_dag(run_dag, engine, gcs_backend, google_fake, subject_file, caplog)
         # DEBUG for this package only: at_level() on the root logger would, on leaving, put back the level
         # from before the session's first dag.test() configured Airflow's logging, silencing later tests.
         with caplog.at_level(logging.DEBUG, logger="airflow_pulumi_decorators"):
-            result = run_dag(dag_source(engine.header, google_fake, subject_file, gcs_backend.url, mode))
+            result = run_dag(dag_source(engine.header, fake, subject_file, gcs_backend.url, mode))
         result.output += "\n" + caplog.text  # the records themselves too, whatever their handlers
         return result
 
@@ -143,48 +136,48 @@ def assert_no_leak(result, gcs_backend, *values: str) -> None:
 
 
 @pytest.mark.parametrize("engine", ["real"], indirect=True)
-def test_token_mode_storage_sees_only_the_handed_over_token(run_gcs_dag, gcs_backend, google_fake):
+def test_token_mode_storage_sees_only_the_handed_over_token(run_gcs_dag, gcs_backend, fake):
     result = run_gcs_dag("token")
     assert_state_in_bucket(result, gcs_backend)
 
     # The handoff minted one token up front (STS, then IAM as the service account) and nothing else did.
-    assert [r.endpoint for r in google_fake.requests] == ["sts", "iam"]
-    [token] = [t.token for t in google_fake.issued.values() if t.endpoint == "iam"]
-    assert google_fake.issued[token].principal == SA
+    assert [r.endpoint for r in fake.requests] == ["sts", "iam"]
+    [token] = [t.token for t in fake.issued.values() if t.endpoint == "iam"]
+    assert fake.issued[token].principal == SA
 
     requests = gcs_backend.proxy.requests
     assert len(requests) >= 10, len(requests)
     assert {r.authorization for r in requests} == {"Bearer"}  # every request authenticated ...
     assert {r.bearer for r in requests} == {token}  # ... with exactly the handed-over token
-    assert_no_leak(result, gcs_backend, *google_fake.issued_tokens(), google_fake.subject_token)
+    assert_no_leak(result, gcs_backend, *fake.issued_tokens(), fake.subject_token)
 
 
 @pytest.mark.parametrize("engine", ["real"], indirect=True)
-def test_refreshable_mode_storage_sees_tokens_the_cli_minted_itself(run_gcs_dag, gcs_backend, google_fake):
+def test_refreshable_mode_storage_sees_tokens_the_cli_minted_itself(run_gcs_dag, gcs_backend, fake):
     result = run_gcs_dag("refreshable")
     assert_state_in_bucket(result, gcs_backend)
 
     # First the handoff (STS + IAM, up front, to fail fast and learn the principal); then each CLI process
     # that opened the backend exchanged the subject token and impersonated the service account itself.
-    endpoints = [r.endpoint for r in google_fake.requests]
+    endpoints = [r.endpoint for r in fake.requests]
     assert endpoints[:2] == ["sts", "iam"] and len(endpoints) > 2, endpoints
     assert set(endpoints) == {"sts", "iam"}, endpoints  # never the metadata server
     assert endpoints == ["sts", "iam"] * (len(endpoints) // 2), endpoints
-    handoff_token = next(t.token for t in google_fake.issued.values() if t.endpoint == "iam")
-    sts_tokens = {t.token for t in google_fake.issued.values() if t.endpoint == "sts"}
-    assert all(r.bearer in sts_tokens for r in google_fake.requests_to("iam"))  # the chain: STS, then IAM
-    assert all(r.status == 200 for r in google_fake.requests)
+    handoff_token = next(t.token for t in fake.issued.values() if t.endpoint == "iam")
+    sts_tokens = {t.token for t in fake.issued.values() if t.endpoint == "sts"}
+    assert all(r.bearer in sts_tokens for r in fake.requests_to("iam"))  # the chain: STS, then IAM
+    assert all(r.status == 200 for r in fake.requests)
 
     requests = gcs_backend.proxy.requests
     seen = [r.bearer for r in requests]
     assert len(seen) >= 10 and None not in seen, len(seen)
     distinct = Counter(seen)
-    assert set(distinct) <= google_fake.issued_tokens()  # every one minted by the fake token server ...
-    assert all(google_fake.issued[t].endpoint == "iam" and google_fake.issued[t].principal == SA for t in distinct)
+    assert set(distinct) <= fake.issued_tokens()  # every one minted by the fake token server ...
+    assert all(fake.issued[t].endpoint == "iam" and fake.issued[t].principal == SA for t in distinct)
     assert handoff_token not in distinct  # ... by the CLI itself: the up-front token was not handed over
     # One impersonated token per CLI process that opened the backend, none minted and then left unused.
-    assert len(distinct) == len(google_fake.requests_to("iam")) - 1, (len(distinct), endpoints)
-    assert_no_leak(result, gcs_backend, *google_fake.issued_tokens(), google_fake.subject_token)
+    assert len(distinct) == len(fake.requests_to("iam")) - 1, (len(distinct), endpoints)
+    assert_no_leak(result, gcs_backend, *fake.issued_tokens(), fake.subject_token)
 
 
 # -- the harness itself ----------------------------------------------------------------------------
@@ -223,18 +216,18 @@ def test_the_proxy_records_storage_requests_and_refuses_other_hosts(gcs_backend)
 
 
 @pytest.mark.parametrize("engine", ["real"], indirect=True)
-def test_refreshable_mode_the_cli_refreshes_an_expiring_token_itself(run_gcs_dag, gcs_backend, google_fake):
+def test_refreshable_mode_the_cli_refreshes_an_expiring_token_itself(run_gcs_dag, gcs_backend, fake):
     # The handoff's own impersonation call is answered normally; every later one (the CLI's) issues a
     # token living 5 s, which Google's Go client already counts as expired (it refreshes 10 s early).
-    google_fake.inject("iam", slow(0), *[short_lifetime(5)] * 1000)
+    fake.inject("iam", slow(0), *[short_lifetime(5)] * 1000)
     result = run_gcs_dag("refreshable")
     assert_state_in_bucket(result, gcs_backend)
 
     requests = gcs_backend.proxy.requests
-    issued = google_fake.issued
+    issued = fake.issued
     assert all(r.bearer in issued and issued[r.bearer].principal == SA for r in requests)
     # Each token was used before it expired: the CLI did refresh, it did not go on with a stale one.
     assert all(r.at < issued[r.bearer].expires_at.timestamp() for r in requests)
     # So every request went out with a token minted for it (92 requests, 92 tokens, with CLI v3.274.1).
     assert len({r.bearer for r in requests}) == len(requests) >= 10, len({r.bearer for r in requests})
-    assert_no_leak(result, gcs_backend, *google_fake.issued_tokens(), google_fake.subject_token)
+    assert_no_leak(result, gcs_backend, *fake.issued_tokens(), fake.subject_token)
