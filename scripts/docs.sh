@@ -9,21 +9,12 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DOCS_VENV="${DOCS_VENV:-$REPO/.venv-docs}"
-PYTHON="${PYTHON:-python3}"
+VENV="$DOCS_VENV"
+EXTRAS=docs
+source "$REPO/scripts/bootstrap.sh"
 cd "$REPO"
 # Material prints an end-of-life banner on every build; it is not a build warning.
 export NO_MKDOCS_2_WARNING="${NO_MKDOCS_2_WARNING:-1}"
-if [ ! -x "$DOCS_VENV/bin/python" ]; then
-  echo "docs: creating venv at $DOCS_VENV"
-  "$PYTHON" -m venv "$DOCS_VENV"
-fi
-STAMP="$DOCS_VENV/.apd-docs-installed"
-if [ ! -f "$STAMP" ] || [ "$REPO/pyproject.toml" -nt "$STAMP" ]; then
-  echo "docs: installing airflow-pulumi-decorators[docs] ..."
-  "$DOCS_VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
-  "$DOCS_VENV/bin/python" -m pip install --quiet -e "$REPO[docs]"
-  touch "$STAMP"
-fi
 case "${1:-build}" in
   build)
     exec "$DOCS_VENV/bin/mkdocs" build --strict -d "${SITE_DIR:-site}" ;;
