@@ -102,12 +102,13 @@ class EngineKit:
         return [line.split(_SEP) if line else [] for line in self.log.read_text().splitlines()]
 
 
-def engine_kit(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> EngineKit:
+def engine_kit(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch, *, alone: bool = False) -> EngineKit:
     """Set up engine ``name`` for the DAG runs that follow (PATH, ``[pulumi]`` options) and describe it.
 
     :param name: one of :data:`ENGINES`.
     :param folder: where its executables and logs go.
     :param monkeypatch: undoes the environment changes after the test.
+    :param alone: run the real CLI from a folder of its own, without the plugins installed beside it.
     """
     if name == "standin":
         monkeypatch.delenv("AIRFLOW__PULUMI__CLI_PATH", raising=False)
@@ -121,6 +122,13 @@ def engine_kit(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> Engi
                 pytest.fail(f"APD_REQUIRE_REAL_PULUMI is set but there is {NO_REAL_CLI}")
             pytest.skip(NO_REAL_CLI)
         target = found
+        if alone:
+            target = str(folder / "cli" / "pulumi")
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            try:
+                os.link(found, target)
+            except OSError:  # another file system
+                shutil.copy2(found, target)
         # The CLI starts Python dynamic providers with the `python3` on PATH: this test run's.
         path = os.environ["PATH"]
         if not path.startswith(os.path.dirname(sys.executable) + os.pathsep):

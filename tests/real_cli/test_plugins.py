@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.engines import EngineKit, real_pulumi, recording_wrapper
+from tests.engines import PREAMBLE, EngineKit, engine_kit
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_cli]
 
@@ -50,29 +51,12 @@ the_dag = d()
 @pytest.fixture(params=["real"])
 def engine(request, tmp_path, monkeypatch) -> EngineKit:
     """The real CLI alone in its folder: no plugin beside it, so only PATH or the plugin cache can supply one."""
-    found = real_pulumi()
-    if found is None:
-        from tests.engines import NO_REAL_CLI
-
-        if os.environ.get("APD_REQUIRE_REAL_PULUMI"):
-            pytest.fail(f"APD_REQUIRE_REAL_PULUMI is set but there is {NO_REAL_CLI}")
-        pytest.skip(NO_REAL_CLI)
-    alone = tmp_path / "cli"
-    alone.mkdir()
-    target = alone / "pulumi"
-    try:
-        os.link(found, target)
-    except OSError:
-        shutil.copy2(found, target)
-    monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(os.sys.executable), "/usr/bin", "/bin"]))
-    monkeypatch.setenv("AIRFLOW__PULUMI__PLUGINS", "none")
-    monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
+    kit = engine_kit(request.param, tmp_path, monkeypatch, alone=True)
+    monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]))
     monkeypatch.setenv("AIRFLOW__PULUMI__WORKER_DIR", str(tmp_path / "worker"))
     monkeypatch.setenv("AIRFLOW__PULUMI__PLUGIN_CACHE_DIR", str(tmp_path / "plugin-cache"))
     monkeypatch.delenv("AIRFLOW__PULUMI__PULUMI_HOME", raising=False)  # per task, the default
-    script, log = recording_wrapper(str(target), tmp_path / "real-bin")
-    monkeypatch.setenv("AIRFLOW__PULUMI__CLI_PATH", str(script))
-    return EngineKit("real", "", cli=str(script), log=log)
+    return kit
 
 
 def _plugin_script(folder: Path) -> Path:
@@ -83,8 +67,6 @@ def _plugin_script(folder: Path) -> Path:
 
 
 def _run(run_dag, tmp_path: Path):
-    from tests.engines import PREAMBLE
-
     target = tmp_path / "out" / "conf.txt"
     result = run_dag(PREAMBLE + "ENGINE = None\n" + f"TARGET = {str(target)!r}\n" + PROGRAM)
     return result, target
