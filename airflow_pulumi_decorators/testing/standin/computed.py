@@ -163,6 +163,8 @@ def _string(prop: str, ctx: _Context, seed: str) -> str:
         if configured is None and prop == "location":
             configured = ctx.config.get(f"{ctx.package}:region")
         return str(configured) if configured is not None else f"fake-{prop}"
+    if lower in ("deletetime", "expiretime"):
+        return ""  # a live resource is not scheduled for deletion
     if "time" in lower or lower in ("created", "updated") or lower.endswith("timestamp"):
         return FAKE_TIME
     if lower in ("selflink", "url", "uri") or lower.endswith(("url", "uri")):
@@ -244,6 +246,17 @@ def _service_account(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any
     }, name
 
 
+def _cloud_run_service(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
+    project, location, name = view.get("project"), view.get("location"), view.get("name")
+    # Cloud Run's deterministic URL shape: https://<service>-<project number>.<region>.run.app
+    uri = f"https://{name}-{_number(str(project), 12)}.{location}.run.app"
+    return {"uri": uri, "urls": [uri]}, f"projects/{project}/locations/{location}/services/{name}"
+
+
+def _random_pet(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
+    return {"separator": "-"}, None  # the provider's default
+
+
 def _random_text(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
     length = view.get("length") if isinstance(view.get("length"), int) else 16
     text = (_hex(ctx.urn, 64) * (length // 64 + 1))[:length]
@@ -273,6 +286,8 @@ TYPE_RULES: dict[str, _Rule] = {
     "gcp:serviceaccount/account:Account": _service_account,
     "gcp:container/cluster:Cluster": _gke_cluster,
     "gcp:dataproc/cluster:Cluster": _dataproc_cluster,
+    "gcp:cloudrunv2/service:Service": _cloud_run_service,
+    "random:index/randomPet:RandomPet": _random_pet,
     "random:index/randomString:RandomString": _random_text,
     "random:index/randomPassword:RandomPassword": _random_text,
 }
