@@ -12,7 +12,7 @@ from airflow_pulumi_decorators.identity import CREDENTIAL_ENV_VARS
 from airflow_pulumi_decorators.testing.hitl import respond_in_background
 from airflow_pulumi_decorators.testing.standin import read_journal
 from tests.dagrun import all_text_under
-from tests.examples.conftest import example_files
+from tests.examples.conftest import REPO, example_files
 
 pytestmark = pytest.mark.integration
 
@@ -54,11 +54,31 @@ def test_example_parses_without_import_errors(path, airflow_home):
     assert set(bag.dag_ids) == expected
 
 
+def test_parsing_the_examples_loads_no_heavy_module():
+    from tests.test_import_cost import _heavy_after
+
+    paths = [str(path) for path in example_files()]
+    assert _heavy_after(
+        "import runpy\n"
+        f"for path in {paths!r}:\n"
+        "    runpy.run_path(path)\n"
+    ) == []
+
+
+def test_docs_include_every_example_file():
+    text = (REPO / "docs" / "examples.md").read_text()
+    included = re.findall(r'^--8<-- "([^"]+)"$', text, re.M)
+    expected = [str(path.relative_to(REPO)) for path in example_files() if path.parent.parent.name != "quickstart"]
+    assert sorted(included) == sorted(expected)
+    for name in DAGS:
+        assert (REPO / "examples" / name / "README.md").is_file()
+
+
 # -- data platform -------------------------------------------------------------------------------------
 
 
 def test_data_platform_outputs_configure_the_load(examples):
-    dag_id, result = examples.run("data_platform")
+    _, result = examples.run("data_platform")
     assert result.state == "success", result.output[-3000:]
     job = result.xcom("load")
     assert re.fullmatch(r"gs://landing-[0-9a-f]{7}/events/\d{4}-\d\d-\d\d/\*\.parquet", job["source_uris"][0]), job

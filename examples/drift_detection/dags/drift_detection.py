@@ -53,9 +53,8 @@ def warehouse_deploy():
 @dag(dag_id="warehouse_drift", schedule="@hourly", start_date=START, catchup=False, tags=["pulumi", "example"])
 def warehouse_drift():
     for env in ENVIRONMENTS:
-        warehouse.override(task_id=f"warehouse_{env}", environment=env, on_failure_callback=page_on_call).drift_check(
-            team="analytics"
-        )
+        check = warehouse.override(task_id=f"warehouse_{env}", environment=env, on_failure_callback=page_on_call)
+        check.drift_check(team="analytics")
 
 
 warehouse_deploy_dag = warehouse_deploy()

@@ -43,7 +43,8 @@ ENVIRONMENTS = {
             "pulumi-deployer@acme-prod.iam.gserviceaccount.com",
             source=FEDERATION,
             iam_endpoint=IAM_ENDPOINT,
-            lifetime=timedelta(hours=2),  # above 1 h needs the org policy constraints/iam.allowServiceAccountCredentialLifetimeExtension
+            # Over 1 h needs the org policy constraints/iam.allowServiceAccountCredentialLifetimeExtension.
+            lifetime=timedelta(hours=2),
         ),
         protected=True,
     ),
