@@ -96,7 +96,7 @@ def resource_class(type_: str) -> Optional[type]:
     for candidate in _module_candidates(package, module):
         try:
             found = getattr(importlib.import_module(candidate), name, None)
-        except ImportError:
+        except Exception:  # noqa: BLE001 - not installed here, or broken: the type is simply not modelled
             continue
         if isinstance(found, type):
             return found
@@ -260,7 +260,10 @@ def _random_pet(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Op
 def _random_text(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
     length = view.get("length") if isinstance(view.get("length"), int) else 16
     text = (_hex(ctx.urn, 64) * (length // 64 + 1))[:length]
-    return {"result": text}, None
+    # The provider's defaults: every character class allowed, no minimums.
+    defaults = {key: True for key in ("lower", "upper", "numeric", "number", "special")}
+    defaults.update({key: 0 for key in ("minLower", "minUpper", "minNumeric", "minSpecial")})
+    return {"result": text, **defaults}, None
 
 
 def _gke_cluster(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:

@@ -29,6 +29,7 @@ from .constants import (
     POLICY_FILE,
     ROOT_STACK_TYPE,
     STANDIN_VERSION,
+    UNKNOWN,
 )
 from .context import Invocation
 from .dynamic import DynamicProviders, Plan, is_dynamic
@@ -366,14 +367,14 @@ class Deployment:
         plain = {k: v for k, (v, secret) in self.config.items() if not secret}
         computed = compute(type_, name, urn, props.reveal(inputs), plain)
         hidden = props.secret_plaintexts(inputs)
-        if not hidden:
-            return computed
-        # A value built from a secret input (a URL holding a secret name) stays secret.
-        outputs = {
-            key: props.make_secret(value) if any(h in json.dumps(value) for h in hidden) else value
-            for key, value in computed.outputs.items()
-        }
-        return Computed(outputs, computed.id)
+        outputs = {}
+        for key, value in computed.outputs.items():
+            text = json.dumps(value)
+            if UNKNOWN in text:
+                continue  # built from an input a preview does not know yet: unknown too
+            # A value built from a secret input (a URL holding a secret name) stays secret.
+            outputs[key] = props.make_secret(value) if any(h in text for h in hidden) else value
+        return Computed(outputs, computed.id if computed.id and UNKNOWN not in computed.id else None)
 
     def _register_dynamic(self, urn: str, name: str, type_: str, old: Optional[dict], entry: dict,
                           inputs: dict) -> dict:

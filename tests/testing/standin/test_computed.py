@@ -131,3 +131,33 @@ def test_values_built_from_a_secret_input_stay_secret(make_stack):
 
     up = make_stack(program).up()
     assert up.outputs["url"].secret and up.outputs["url"].value == "gs://hidden-bucket-name"
+
+
+def test_a_preview_of_an_update_does_not_build_values_from_unknown_inputs(make_stack):
+    seen: list[object] = []
+
+    def first() -> None:
+        import pulumi_gcp as gcp
+
+        gcp.storage.Bucket("raw", location="EU", name="acme-raw")
+
+    def renamed() -> None:
+        import pulumi_gcp as gcp
+        import pulumi_random as random
+
+        pet = random.RandomPet("suffix")  # new: its id is unknown during the preview
+        bucket = gcp.storage.Bucket("raw", location="EU", name=pet.id)
+        bucket.url.apply(seen.append)
+
+    stack = make_stack(first)
+    stack.up()
+    stack.workspace.program = renamed
+    assert stack.preview().change_summary == {"create": 1, "update": 1, "same": 1}
+    assert seen == []  # not "gs://<unknown sentinel>"
+
+
+def test_random_string_gets_the_providers_defaults():
+    type_ = "random:index/randomString:RandomString"
+    made = compute(type_, "s", _urn(type_, "s"), {"length": 12}, {})
+    assert len(made.outputs["result"]) == 12
+    assert made.outputs["special"] is True and made.outputs["minUpper"] == 0
