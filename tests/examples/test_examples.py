@@ -4,7 +4,10 @@ the engine ran the operations the example is about."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -17,6 +20,7 @@ from tests.examples.conftest import REPO, example_files
 pytestmark = pytest.mark.integration
 
 DAGS = {
+    "quickstart": {"quickstart"},
     "data_platform": {"data_platform"},
     "ephemeral_cluster": {"nightly_spark"},
     "preview_environments": {"preview_environments"},
@@ -40,8 +44,7 @@ def _state(backend, project: str, stack: str) -> list[dict]:
 
 
 def test_every_example_is_listed_here():
-    found = {path.parent.parent.name for path in example_files()} - {"quickstart"}
-    assert found == set(DAGS)
+    assert {path.parent.parent.name for path in example_files()} == set(DAGS)
 
 
 @pytest.mark.parametrize("path", example_files(), ids=lambda p: p.parent.parent.name)
@@ -50,8 +53,7 @@ def test_example_parses_without_import_errors(path, airflow_home):
 
     bag = DagBag(dag_folder=str(path))
     assert bag.import_errors == {}
-    expected = DAGS.get(path.parent.parent.name, {"quickstart"})
-    assert set(bag.dag_ids) == expected
+    assert set(bag.dag_ids) == DAGS[path.parent.parent.name]
 
 
 def test_parsing_the_examples_loads_no_heavy_module():
@@ -72,6 +74,34 @@ def test_docs_include_every_example_file():
     assert sorted(included) == sorted(expected)
     for name in DAGS:
         assert (REPO / "examples" / name / "README.md").is_file()
+
+
+# -- quickstart ----------------------------------------------------------------------------------------
+
+
+def test_quickstart_dag_chains_the_pet_name_into_load(examples):
+    _, result = examples.run("quickstart", run_conf={"env": "staging"})
+    assert result.state == "success", result.output[-3000:]
+    outputs = result.xcom("dataset")
+    assert re.fullmatch(r"dataset-[0-9a-f]{8}", outputs["dataset"]) and outputs["words"] == 2
+    assert result.xcom("load") == f"loading into dataset {outputs['dataset']} (2 words)"
+    assert _stack_names(result.backend, "quickstart") == ["staging"]
+
+
+def test_demo_script_runs_the_quickstart_on_the_standin(tmp_path):
+    """``scripts/demo.sh`` ends in ``examples/quickstart/run.py``: with no ``pulumi`` on PATH it runs the
+    stand-in, and a second run changes nothing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PULUMI"))}
+    env.update(QUICKSTART_AIRFLOW_HOME=str(tmp_path / "home"),
+               PATH=os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]))
+    script = [sys.executable, str(REPO / "examples" / "quickstart" / "run.py")]
+    first = subprocess.run(script, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    assert "engine: offline stand-in engine (pulumi-standin)" in first.stdout
+    [line] = [ln for ln in first.stdout.splitlines() if ln.startswith("  load['return_value']")]
+    assert re.fullmatch(r"  load\['return_value'\] = 'loading into dataset dataset-[0-9a-f]{8} \(2 words\)'", line)
+    second = subprocess.run(script, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0 and line in second.stdout.splitlines()
 
 
 # -- data platform -------------------------------------------------------------------------------------
