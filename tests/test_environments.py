@@ -100,4 +100,4 @@ def test_resolve_single_environment_needs_no_name():
 
 def test_gcp_project_defaults_to_config():
     assert ENVS["dev"].gcp_project == "acme-dev"
-    assert Environment(stack="x", project_id="other", config={"gcp:project": "a"}).gcp_project == "other"
+    assert Environment(stack="x", project_id="other-project", config={"gcp:project": "a"}).gcp_project == "other-project"

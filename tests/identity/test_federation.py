@@ -108,8 +108,9 @@ def test_config_file_path_read_at_task_start(fake, subject_file: Path, tmp_path:
 
 
 def test_wrong_audience_fails_at_once(subject_file: Path, masked) -> None:  # noqa: ANN001
-    with FakeGoogleTokenServer(expected_audience="//iam.googleapis.com/projects/1/x") as fake:
-        config = fake.external_account_config(subject_token_file=subject_file, audience="//iam.googleapis.com/projects/2/y")
+    pool = "//iam.googleapis.com/projects/{}/locations/global/workloadIdentityPools/pool/providers/provider"
+    with FakeGoogleTokenServer(expected_audience=pool.format(1)) as fake:
+        config = fake.external_account_config(subject_token_file=subject_file, audience=pool.format(2))
         with pytest.raises(IdentityError) as caught:
             obtain_engine_credentials(WorkloadIdentityFederation(config), mask=masked.append, sleep=no_sleep)
         assert caught.value.status == 400 and caught.value.endpoint == fake.token_url
@@ -119,7 +120,10 @@ def test_wrong_audience_fails_at_once(subject_file: Path, masked) -> None:  # no
 
 def test_missing_subject_token_file_fails_at_once_without_http(fake, tmp_path: Path, masked) -> None:  # noqa: ANN001
     config = fake.external_account_config(subject_token_file=tmp_path / "absent")
-    with pytest.raises(IdentityError, match="absent") as caught:
+    with pytest.raises(ConfigurationError) as caught:
         obtain_engine_credentials(WorkloadIdentityFederation(config), mask=masked.append, sleep=no_sleep)
-    assert caught.value.endpoint is None and caught.value.status is None
+    message = str(caught.value)
+    # Which file, which parameter, and how to provide it.
+    assert repr(str(tmp_path / "absent")) in message and "credential_source.file" in message
+    assert "projected service-account token" in message
     assert fake.requests == []
