@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -221,6 +221,27 @@ class Environment:
         """A copy on another stack (e.g. a rendered stack name)."""
         return Environment(**{**self.__dict__, "stack": stack})
 
+    @property
+    def config_templates(self) -> list[str]:
+        """``config``/``secret_config`` keys whose values are templates (rendered at task start)."""
+        return sorted(k for part in (self.config, self.secret_config) for k, v in part.items() if _is_template(v))
+
+    def render_config(self, render: Callable[[str, str, str], Any]) -> Environment:
+        """A copy whose templated config values are rendered; ``self`` when none is templated.
+
+        :param render: ``render(field, key, template)`` → the value (``field`` is ``config`` or ``secret_config``).
+        """
+        if not self.config_templates:
+            return self
+
+        def rendered(field: str, values: Mapping[str, str]) -> dict[str, Any]:
+            return {k: render(field, k, v) if _is_template(v) else v for k, v in values.items()}
+
+        return Environment(
+            **{**self.__dict__, "config": rendered("config", self.config),
+               "secret_config": rendered("secret_config", self.secret_config)}
+        )
+
 
 def validate_environments(environments: Mapping[str, Environment]) -> Mapping[str, Environment]:
     """Check an environment map at parse time: Environment values, and no two share a stack.
@@ -249,6 +270,25 @@ def validate_environments(environments: Mapping[str, Environment]) -> Mapping[st
     return MappingProxyType(dict(environments))
 
 
+def environment_name(environments: Mapping[str, Environment], environment: str | None) -> str:
+    """The run's environment name: the rendered ``environment``, or the only one there is.
+
+    :param environments: the task's environment map.
+    :param environment: the rendered environment name.
+    :raises UnknownEnvironmentError: a name the map does not have.
+    """
+    if environment is None or environment == "":
+        if len(environments) == 1:
+            return next(iter(environments))
+        raise ConfigurationError(
+            f"'environment' is empty; choose one of: {', '.join(sorted(environments))} "
+            "(e.g. environment='{{ params.env }}')"
+        )
+    if environment not in environments:
+        raise UnknownEnvironmentError(environment, list(environments))
+    return environment
+
+
 def resolve_environment(
     *,
     environments: Mapping[str, Environment] | None,
@@ -264,23 +304,21 @@ def resolve_environment(
     """
     if environments is None:
         if not stack:
-            raise ConfigurationError("give either 'stack' or 'environments' (with 'environment')")
+            raise ConfigurationError(
+                f"'stack' is {stack!r} at task start; if it is a template, it rendered empty (a param or conf value "
+                "missing for this run?): set it, or give a default, e.g. {{ params.get('branch', 'main') | stack_name }}"
+            )
         validate_stack_name(stack)
         return stack, Environment(stack=stack)
-    if environment is None or environment == "":
-        if len(environments) == 1:
-            environment = next(iter(environments))
-        else:
-            raise ConfigurationError(
-                f"'environment' is empty; choose one of: {', '.join(sorted(environments))} "
-                "(e.g. environment='{{ params.env }}')"
-            )
-    if environment not in environments:
-        raise UnknownEnvironmentError(environment, list(environments))
+    environment = environment_name(environments, environment)
     env = environments[environment]
     if stack and stack != env.stack:
         validate_stack_name(stack)
         env = env.with_stack(stack)
-    if _is_template(env.stack):
-        raise ConfigurationError(f"stack name {env.stack!r} of environment {environment!r} was not rendered")
+    if env.config_templates:
+        raise ConfigurationError(
+            f"environment {environment!r} has config templates {env.config_templates} that were not rendered: "
+            "config is rendered by @pulumi_stack tasks; with PulumiStackOperator, render the values before "
+            "building the Environment"
+        )
     return environment, env
