@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import socket
 import sys
 import textwrap
 import uuid
@@ -55,6 +56,15 @@ C, U, P, L, I = (
     errors.IdentityError,
 )
 SA = "deployer@acme-prod.iam.gserviceaccount.com"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:  # bound, never listening, then released: nothing answers there
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+NO_METADATA = f"127.0.0.1:{_closed_port()}"
 
 HEADER = f"""
 import datetime
@@ -223,7 +233,7 @@ TASK_START_CASES = [
     start("gcp_connection_extra_not_json", C, stack_task("environments={'dev': Environment(stack='TID', identity=identity_from_connection('bad_input_gcp_json'))}"), ("'bad_input_gcp_json'", "field 'extra'", "line 1 column"), ("fix it in the connection",)),
     start("federation_config_file_missing", C, stack_task("environments={'dev': Environment(stack='TID', identity=WorkloadIdentityFederation(credential_config_file='/nonexistent/wif.json'))}"), ("credential_config_file='/nonexistent/wif.json'", "does not exist"), ("mount it",)),
     start("federation_subject_token_file_missing", C, stack_task("environments={'dev': Environment(stack='TID', identity=WorkloadIdentityFederation(wif()))}"), ("'/var/run/secrets/tokens/gcp'", "credential_source.file"), ("projected service-account token",)),
-    start("metadata_server_unreachable", I, stack_task("environments={'dev': Environment(stack='TID', identity=GkeMetadataServer(metadata_host='127.0.0.1:9'))}"), ("GKE metadata server", "no HTTP response"), ("not a GKE pod", "WorkloadIdentityFederation", "FakeGoogleTokenServer")),
+    start("metadata_server_unreachable", I, stack_task(f"environments={{'dev': Environment(stack='TID', identity=GkeMetadataServer(metadata_host={NO_METADATA!r}))}}"), ("GKE metadata server", "no HTTP response"), ("not a GKE pod", "WorkloadIdentityFederation", "FakeGoogleTokenServer")),
 ]
 RUN_PARAMS = {"branch": "feature/login", "target": "qa", "protected_env": "prod"}
 CONNECTIONS = {
