@@ -282,6 +282,13 @@ def test_the_table_has_at_least_sixty_cases_with_unique_ids():
     assert len(ids) == len(set(ids)) and len(ids) >= 60
 
 
+def test_the_documented_table_lists_every_case_as_tested():
+    text = (Path(__file__).resolve().parents[2] / "reliability-bad-input.md").read_text()
+    assert f"holds {len(ALL_CASES)} mistakes" in text
+    for case in ALL_CASES:
+        assert f"| `{case.id}` | {case.where} | `{case.error.__name__}` |" in text, case.id
+
+
 @pytest.mark.parametrize("case", PARSE_CASES, ids=lambda c: c.id)
 def test_raised_when_the_dag_file_is_imported(case: Case, tmp_path: Path):
     path = tmp_path / f"bad_input_{uuid.uuid4().hex[:8]}.py"
