@@ -366,17 +366,27 @@ def _positional_name(function: Callable[..., Any], index: int) -> str:
 
 def _undefined_error(task: Any, context: Any, jinja_env: Any, exc: Exception) -> ConfigurationError:
     """Name the template field, the template and the undefined key behind a Jinja ``UndefinedError``."""
-    field, template = "?", None
-    for name in task.template_fields:
-        value = getattr(task, name, None)
-        if isinstance(value, str) and _is_template(value):
+    import jinja2
+
+    def failing(value: Any) -> Any:
+        """The first template inside ``value`` that reads something undefined, or ``None``."""
+        if isinstance(value, str):
+            if not _is_template(value):
+                return None
             try:
                 task.render_template(value, context, jinja_env)
-            except Exception:  # noqa: BLE001 - the first field that fails is the one to name
-                field, template = name, value
-                break
-        elif value is not None and not isinstance(value, str):
-            field, template = name, value
+            except jinja2.UndefinedError:
+                return value
+            return None
+        items = value.values() if isinstance(value, Mapping) else value if isinstance(value, (list, tuple)) else ()
+        return next((found for found in map(failing, items) if found is not None), None)
+
+    field, template = "?", None
+    for name in task.template_fields:
+        template = failing(getattr(task, name, None))
+        if template is not None:
+            field = name
+            break
     message = getattr(exc, "message", None) or str(exc)
     found = re.search(r"has no attribute '([^']+)'|'([^']+)' is undefined", message)
     key = (found.group(1) or found.group(2)) if found else "KEY"
@@ -409,7 +419,7 @@ def _check_rendered_stack(template: Any, rendered: Any) -> None:
 def _check_rendered_environment(template: Any, rendered: Any, environments: Mapping[str, Environment] | None) -> None:
     if not (isinstance(template, str) and _is_template(template)) or environments is None:
         return
-    if rendered in ("", "None") and rendered not in environments:
+    if rendered not in environments and (rendered == "None" or (rendered == "" and len(environments) > 1)):
         raise ConfigurationError(
             f"'environment' template {template!r} rendered to {rendered!r}: the param or conf value it reads is not "
             f"set for this run. Set it (one of: {', '.join(sorted(environments))}) or give a default, e.g. "
@@ -441,11 +451,11 @@ def _check_no_second_up(task: Any) -> None:
     dag = getattr(task, "dag", None)
     if dag is None or task.operation != "up":
         return
-    mine = _targets(task)
+    mine = task._up_targets = _targets(task)
     for other in dag.task_dict.values():
         if other is task or not isinstance(other, PulumiStackOperator) or other.operation != "up":
             continue
-        shared = mine & _targets(other)
+        shared = mine & (getattr(other, "_up_targets", None) or _targets(other))
         if shared:
             project, _, _, stack, _ = sorted(shared, key=repr)[0]
             raise ConfigurationError(

@@ -213,6 +213,10 @@ TASK_START_CASES = [
     start("environment_template_missing_conf_key", C, stack_task("environments={'dev': Environment(stack='TID-dev'), 'prod': Environment(stack='TID-prod')}, environment=\"{{ dag_run.conf['missing_env'] }}\""), ("'environment'", "'missing_env'"), ("dag_run.conf.get('missing_env'",)),
     start("stack_template_rendered_empty", C, stack_task("stack=\"{{ params.get('empty_branch', '') }}\""), ("'stack' template", "rendered to ''"), ("give a default",)),
     start("stack_template_branch_with_slash", C, stack_task("stack='pr-{{ params.branch }}'"), ("'pr-feature/login'",), ("stack_name filter", "| stack_name")),
+    start("argument_template_missing_param", C,
+          "@pulumi_stack(project='infra', stack='TID', task_id='TID', pulumi_command=StandinCommand())\n"
+          "def TID(region: str):\n    return {'region': region}\nTID(region='{{ params.missing_region }}')\n",
+          ("'op_kwargs'", "'{{ params.missing_region }}'", "'missing_region'"), ("params.get('missing_region'",)),
     start("environment_rendered_unknown", U, stack_task("environments={'dev': Environment(stack='TID-dev'), 'prod': Environment(stack='TID-prod')}, environment='{{ params.target }}'"), ("'qa'", "known environments: dev, prod"), ("Fix the 'environment' argument",)),
     start("environment_rendered_none", C, stack_task("environments={'dev': Environment(stack='TID-dev'), 'prod': Environment(stack='TID-prod')}, environment=\"{{ dag_run.conf.get('no_such_key') }}\""), ("'environment' template", "rendered to 'None'"), ("give a default",)),
     start("config_template_missing_param", C, stack_task("environments={'dev': Environment(stack='TID', config={'gcp:region': '{{ params.missing_region }}'})}"), ("config['gcp:region']", "missing_region"), ("define it",)),
