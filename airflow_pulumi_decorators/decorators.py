@@ -75,11 +75,11 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
         if jinja_env is None:
             jinja_env = self.get_template_env()
         raw = {name: getattr(self, name) for name in ("stack", "environment")}
-        import jinja2
-
         try:
             super().render_template_fields(context, jinja_env)
-        except jinja2.UndefinedError as exc:
+        except Exception as exc:
+            if _missing_key(exc) is None:
+                raise
             raise _undefined_error(self, context, jinja_env, exc) from None
         _check_rendered_stack(raw["stack"], self.stack)
         _check_rendered_environment(raw["environment"], self.environment, self.environments)
@@ -107,17 +107,18 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
         except ConfigurationError:
             return  # execute() raises the same error, with the operator's own context
         env = self.environments[name]
-        import jinja2
         from airflow.sdk.log import mask_secret
 
         def render(field: str, key: str, template: str) -> Any:
             try:
                 value = self.render_template(template, context, jinja_env)
-            except jinja2.UndefinedError as exc:
+            except Exception as exc:
+                missing = _missing_key(exc)
+                if missing is None:
+                    raise
                 raise ConfigurationError(
-                    f"Environment {name!r} {field}[{key!r}]: the template {template!r} refers to something "
-                    f"undefined ({exc.message}); define it (a Variable, a DAG param, dag_run.conf) or use a "
-                    f"default, e.g. {{{{ var.value.get('x', 'fallback') }}}}"
+                    f"Environment {name!r} {field}[{key!r}]: the template {template!r} reads {missing!r}, which "
+                    f"this run does not have; {_DEFINE_IT.format(key=missing)}"
                 ) from None
             if field == "secret_config":
                 mask_secret(str(value))
@@ -364,9 +365,28 @@ def _positional_name(function: Callable[..., Any], index: int) -> str:
     return params[index] if index < len(params) else f"#{index}"
 
 
-def _undefined_error(task: Any, context: Any, jinja_env: Any, exc: Exception) -> ConfigurationError:
-    """Name the template field, the template and the undefined key behind a Jinja ``UndefinedError``."""
+_DEFINE_IT = (
+    "define it (a DAG param, a key of the run's conf, or an Airflow Variable) or give a default: "
+    "{{{{ params.get({key!r}, ...) }}}}, {{{{ dag_run.conf.get({key!r}, ...) }}}} or {{{{ var.value.get({key!r}, ...) }}}}"
+)
+
+
+def _missing_key(exc: BaseException) -> str | None:
+    """The name a template read and the run lacks (Jinja's undefined, a missing Variable), else ``None``."""
     import jinja2
+
+    if isinstance(exc, jinja2.UndefinedError):
+        found = re.search(r"has no attribute '([^']+)'|'([^']+)' is undefined", exc.message or "")
+        return (found.group(1) or found.group(2)) if found else "?"
+    error = getattr(exc, "error", None)
+    if getattr(getattr(error, "error", None), "name", None) == "VARIABLE_NOT_FOUND":
+        found = re.search(r"Variable (\S+) not found", str(getattr(error, "detail", "")))
+        return found.group(1) if found else "?"
+    return None
+
+
+def _undefined_error(task: Any, context: Any, jinja_env: Any, exc: Exception) -> ConfigurationError:
+    """Name the template field, the template and the key behind a template that read something undefined."""
 
     def failing(value: Any) -> Any:
         """The first template inside ``value`` that reads something undefined, or ``None``."""
@@ -375,8 +395,8 @@ def _undefined_error(task: Any, context: Any, jinja_env: Any, exc: Exception) ->
                 return None
             try:
                 task.render_template(value, context, jinja_env)
-            except jinja2.UndefinedError:
-                return value
+            except Exception as error:  # noqa: BLE001 - only the kind _missing_key knows counts
+                return value if _missing_key(error) is not None else None
             return None
         items = value.values() if isinstance(value, Mapping) else value if isinstance(value, (list, tuple)) else ()
         return next((found for found in map(failing, items) if found is not None), None)
@@ -387,13 +407,10 @@ def _undefined_error(task: Any, context: Any, jinja_env: Any, exc: Exception) ->
         if template is not None:
             field = name
             break
-    message = getattr(exc, "message", None) or str(exc)
-    found = re.search(r"has no attribute '([^']+)'|'([^']+)' is undefined", message)
-    key = (found.group(1) or found.group(2)) if found else "KEY"
+    key = _missing_key(exc)
     return ConfigurationError(
         f"task {task.task_id!r}: the template {template!r} of {field!r} reads {key!r}, which this run does not "
-        f"have ({message}). Add {key!r} to the DAG's params (params={{{key!r}: ...}}) or to the run's conf, or give a "
-        f"default: {{{{ params.get({key!r}, ...) }}}} or {{{{ dag_run.conf.get({key!r}, ...) }}}}"
+        f"have; {_DEFINE_IT.format(key=key)}"
     )
 
 

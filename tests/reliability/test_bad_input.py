@@ -220,6 +220,8 @@ TASK_START_CASES = [
     start("environment_rendered_unknown", U, stack_task("environments={'dev': Environment(stack='TID-dev'), 'prod': Environment(stack='TID-prod')}, environment='{{ params.target }}'"), ("'qa'", "known environments: dev, prod"), ("Fix the 'environment' argument",)),
     start("environment_rendered_none", C, stack_task("environments={'dev': Environment(stack='TID-dev'), 'prod': Environment(stack='TID-prod')}, environment=\"{{ dag_run.conf.get('no_such_key') }}\""), ("'environment' template", "rendered to 'None'"), ("give a default",)),
     start("config_template_missing_param", C, stack_task("environments={'dev': Environment(stack='TID', config={'gcp:region': '{{ params.missing_region }}'})}"), ("config['gcp:region']", "missing_region"), ("define it",)),
+    start("environment_template_missing_variable", C, stack_task("environments={'dev': Environment(stack='TID-dev'), 'prod': Environment(stack='TID-prod')}, environment='{{ var.value.missing_deploy_env }}'"), ("'environment'", "'missing_deploy_env'"), ("var.value.get('missing_deploy_env'",)),
+    start("secret_config_missing_variable", C, stack_task("environments={'dev': Environment(stack='TID', secret_config={'db:password': '{{ var.value.missing_db_password }}'})}"), ("secret_config['db:password']", "'missing_db_password'"), ("var.value.get('missing_db_password'",)),
     start("created_inside_a_running_task", C,
           "@pulumi_stack(project='infra', stack='TID-inner')\ndef TID_inner():\n    return {}\n"
           "@task(task_id='TID')\ndef TID():\n    TID_inner()\nTID()\n",
