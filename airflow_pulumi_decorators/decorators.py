@@ -95,7 +95,7 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
                 raise ConfigurationError(
                     f"argument {name!r} of {self.task_id!r} comes from {source}, which gave None; the program would "
                     f"run with {name}=None. Make the upstream task return a value (check its return value or XCom "
-                    f"key), or give {name!r} a default in the function and do not pass it."
+                    f"key), or, if None is a value the program handles, say so with a default: {name}=None in its signature."
                 )
 
     def _render_environment_config(self, context: Context, jinja_env: Any) -> None:
@@ -347,12 +347,18 @@ def _upstream_arguments(function: Callable[..., Any], op_args: list, op_kwargs: 
         task = f"upstream task {operator.task_id!r}" if operator is not None else "an upstream task"
         return f"{task} (XCom key {key!r})" if key and key != "return_value" else task
 
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    # A parameter that defaults to None says None is a value the program expects.
+    takes_none = {p.name for p in parameters if p.default is None}
     found: dict[tuple[str, Any], str] = {}
     for index, value in enumerate(op_args):
-        if isinstance(value, XComArg):
+        if isinstance(value, XComArg) and not (index < len(parameters) and parameters[index].name in takes_none):
             found[("arg", index)] = source(value)
     for name, value in op_kwargs.items():
-        if isinstance(value, XComArg):
+        if isinstance(value, XComArg) and name not in takes_none:
             found[("kwarg", name)] = source(value)
     return found
 

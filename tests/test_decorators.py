@@ -277,3 +277,31 @@ def test_config_templates_reach_the_classic_operator_unrendered_and_are_refused(
     envs = {"dev": Environment(stack="dev", config={"app:region": "{{ params.region }}"})}
     with pytest.raises(ConfigurationError, match=r"config templates \['app:region'\] that were not rendered"):
         resolve_environment(environments=envs, environment="dev", stack=None)
+
+
+def test_none_from_upstream_is_passed_when_the_parameter_defaults_to_none(run_dag):
+    run = run_dag("""
+import pendulum
+from airflow.sdk import dag, task
+from airflow_pulumi_decorators import pulumi_stack
+from airflow_pulumi_decorators.testing import StandinCommand
+
+@dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+def d():
+    @task
+    def previous():
+        return None
+
+    @pulumi_stack(project="infra", stack="dev", pulumi_command=StandinCommand())
+    def storage(region: str = "EU", previous_bucket: str | None = None):
+        return {"had_previous": previous_bucket is not None, "region": region}
+
+    storage(previous_bucket=previous())
+    storage.override(task_id="positional", stack="other")(previous())
+the_dag = d()
+""")
+    assert run.task_states["storage"] == "success", run.output[-3000:]
+    assert run.xcom("storage") == {"had_previous": False, "region": "EU"}
+    # 'region' defaults to "EU", not None: refused, named by its parameter (it was passed positionally).
+    assert run.task_states["positional"] == "failed"
+    assert "argument 'region' of 'positional' comes from upstream task 'previous__1'" in run.output

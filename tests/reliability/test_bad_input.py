@@ -208,7 +208,7 @@ TASK_START_CASES = [
           "@task(task_id='TID_upstream')\ndef TID_upstream():\n    return None\n"
           "@pulumi_stack(project='infra', stack='TID', task_id='TID', pulumi_command=StandinCommand())\n"
           "def TID(bucket: str):\n    return {'bucket': bucket}\nTID(bucket=TID_upstream())\n",
-          ("argument 'bucket'", "'TID_upstream'", "gave None"), ("return a value", "give 'bucket' a default")),
+          ("argument 'bucket'", "'TID_upstream'", "gave None"), ("return a value", "bucket=None in its signature")),
     start("stack_template_missing_param", C, stack_task("stack='pr-{{ params.missing_branch }}'"), ("'stack'", "'missing_branch'"), ("params.get('missing_branch'",)),
     start("environment_template_missing_conf_key", C, stack_task("environments={'dev': Environment(stack='TID-dev'), 'prod': Environment(stack='TID-prod')}, environment=\"{{ dag_run.conf['missing_env'] }}\""), ("'environment'", "'missing_env'"), ("dag_run.conf.get('missing_env'",)),
     start("stack_template_rendered_empty", C, stack_task("stack=\"{{ params.get('empty_branch', '') }}\""), ("'stack' template", "rendered to ''"), ("give a default",)),
