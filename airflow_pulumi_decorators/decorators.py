@@ -110,15 +110,21 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
         from airflow.sdk.log import mask_secret
 
         def render(field: str, key: str, template: str) -> Any:
+            if field == "secret_config":
+                mask_secret(template)  # it may be a literal secret that merely contains '{{'
             try:
                 value = self.render_template(template, context, jinja_env)
-            except Exception as exc:
+            except Exception as exc:  # never chained or quoted: the text may be a secret
                 missing = _missing_key(exc)
-                if missing is None:
-                    raise
+                if missing is not None:
+                    raise ConfigurationError(
+                        f"Environment {name!r} {field}[{key!r}]: its template reads {missing!r}, which this run "
+                        f"does not have; {_DEFINE_IT.format(key=missing)}"
+                    ) from None
                 raise ConfigurationError(
-                    f"Environment {name!r} {field}[{key!r}]: the template {template!r} reads {missing!r}, which "
-                    f"this run does not have; {_DEFINE_IT.format(key=missing)}"
+                    f"Environment {name!r} {field}[{key!r}] contains '{{{{' or '{{%' and is rendered as a Jinja "
+                    f"template, which failed ({type(exc).__name__}). If it is a literal value (Go or Helm template "
+                    "text, a password), wrap it in {% raw %}...{% endraw %}."
                 ) from None
             if field == "secret_config":
                 mask_secret(str(value))

@@ -305,3 +305,25 @@ the_dag = d()
     # 'region' defaults to "EU", not None: refused, named by its parameter (it was passed positionally).
     assert run.task_states["positional"] == "failed"
     assert "argument 'region' of 'positional' comes from upstream task 'previous__1'" in run.output
+
+
+def test_a_literal_secret_with_braces_fails_without_being_shown(run_dag):
+    secret = "hunter{{2-secret-9d1"
+    run = run_dag("""
+import pendulum
+from airflow.sdk import dag
+from airflow_pulumi_decorators import Environment, pulumi_stack
+from airflow_pulumi_decorators.testing import StandinCommand
+
+@dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+def d():
+    @pulumi_stack(project="infra", environments={"dev": Environment(stack="dev", secret_config={"db:pw": SECRET})},
+                  pulumi_command=StandinCommand())
+    def storage():
+        return {}
+    storage()
+the_dag = d()
+""".replace("SECRET", repr(secret)))
+    assert run.task_states["storage"] == "failed"
+    assert "secret_config['db:pw'] contains '{{' or '{%'" in run.output and "{% raw %}" in run.output
+    assert secret not in run.output and secret not in repr(run.rendered)
