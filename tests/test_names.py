@@ -71,11 +71,11 @@ def _standin(argv: list[str], cwd: Path, env: dict[str, str]) -> str:
     return "\n".join(sink.err_lines)
 
 
-def _workdir(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+def _workdir(tmp_path: Path, project_name: str = "infra") -> tuple[Path, dict[str, str]]:
     state, project = tmp_path / "state", tmp_path / "project"
-    state.mkdir()
+    state.mkdir(parents=True)
     project.mkdir()
-    (project / "Pulumi.yaml").write_text("name: infra\nruntime: python\n")
+    (project / "Pulumi.yaml").write_text(f"name: {project_name!r}\nruntime: python\n")
     env = {
         "PULUMI_BACKEND_URL": f"file://{state}",
         "PULUMI_CONFIG_PASSPHRASE": "names-test",
@@ -93,12 +93,23 @@ def test_standin_refuses_bad_names_with_the_clis_text(tmp_path, command, referen
     assert _standin([*command, reference, "--non-interactive"], project, env) == f"error: {BAD_REFERENCES[reference]}"
 
 
+PROJECT_TEXT = "project names may only contain alphanumerics, hyphens, underscores, and periods"
+
+
+@pytest.mark.parametrize("command", [["stack", "init"], ["stack", "select", "--stack"]])
+def test_standin_refuses_a_bad_project_name_first(tmp_path, command):
+    project, env = _workdir(tmp_path, "my proj")
+    assert _standin([*command, "bad name", "--non-interactive"], project, env) == f"error: {PROJECT_TEXT}"
+
+
 def test_real_cli_and_standin_say_the_same(tmp_path):
     cli = real_pulumi()
     if cli is None:
         pytest.skip(NO_REAL_CLI)
-    project, env = _workdir(tmp_path)
-    for reference, text in BAD_REFERENCES.items():
+    cases = [("infra", reference, text) for reference, text in BAD_REFERENCES.items()]
+    cases += [("my proj", "dev", PROJECT_TEXT), ("my proj", "bad name", PROJECT_TEXT)]
+    for index, (project_name, reference, text) in enumerate(cases):
+        project, env = _workdir(tmp_path / str(index), project_name)
         for command in (["stack", "init"], ["stack", "select", "--stack"]):
             argv = [*command, reference, "--non-interactive"]
             real = subprocess.run([cli, *argv], cwd=project, env=env, capture_output=True, text=True, timeout=60)

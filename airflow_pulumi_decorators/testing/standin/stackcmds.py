@@ -89,10 +89,14 @@ def cmd_stack(inv: Invocation) -> int:
 
 
 def check_stack_argument(inv: Invocation) -> None:
-    """Refuse a ``--stack``/positional stack name as the real CLI does, with its text.
+    """Refuse a bad project name (``Pulumi.yaml``) or ``--stack``/positional stack name as the CLI does, with its text.
 
     :param inv: Invocation.
     """
+    if inv.project:  # Pulumi.yaml is loaded (and its name checked) first
+        problem = names.project_name_problem(inv.project[0])
+        if problem:
+            raise StandinError(problem)
     name = inv.args.value("stack", "s")
     if name is None and inv.args.positionals:
         name = inv.args.positionals[0]
