@@ -22,12 +22,11 @@ from airflow_pulumi_decorators.connections import (
     validate_backend_url,
 )
 from airflow_pulumi_decorators.environments import Environment
+from airflow_pulumi_decorators.names import DIY_ORGANIZATION
 from airflow_pulumi_decorators.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
-#: The organization Pulumi's diy (file/bucket) backends accept in fully qualified stack names.
-DIY_ORGANIZATION = "organization"
 HOMES_SUBDIR = "homes"
 
 

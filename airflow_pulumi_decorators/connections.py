@@ -286,6 +286,40 @@ def fetch_connection(conn_id: str, *, missing_hint: str, setting: str | None = N
     return conn
 
 
+def connection_extras(conn: Any, conn_id: str) -> Mapping[str, Any]:
+    """A connection's extras as a mapping; malformed JSON is an error with its position, never ``{}``.
+
+    (``Connection.extra_dejson`` logs bad JSON and returns an empty dict, which would make every extra
+    silently fall back to its default.) The extra's text is never quoted: it may hold a secret.
+
+    :param conn: the Airflow connection.
+    :param conn_id: its id, named in the error.
+    :raises ConfigurationError: naming the connection, field ``extra``, line and column.
+    """
+    import json
+
+    text = getattr(conn, "extra", None)
+    if isinstance(text, str) and text.strip():
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(
+                f"Airflow connection {conn_id!r} field 'extra' is not valid JSON: {exc.msg} at line {exc.lineno} "
+                f"column {exc.colno}; fix it in the connection (UI, `airflow connections add --conn-extra`, the "
+                f"secrets backend or AIRFLOW_CONN_{conn_id.upper()})"
+            ) from None
+    try:
+        extra = conn.extra_dejson or {}
+    except Exception:  # noqa: BLE001 - Airflow raises various errors for unparsable extras
+        extra = None
+    if not isinstance(extra, Mapping):
+        raise ConfigurationError(
+            f"Airflow connection {conn_id!r} field 'extra' must be a JSON object ({{\"key\": \"value\", ...}}), "
+            f"got {type(extra).__name__}"
+        )
+    return extra
+
+
 def get_pulumi_connection(conn_id: str, *, setting: str = "pulumi_conn_id") -> PulumiConnection:
     """Read and validate connection ``conn_id`` through ``airflow.sdk``. Call at task start only.
 
@@ -299,12 +333,7 @@ def get_pulumi_connection(conn_id: str, *, setting: str = "pulumi_conn_id") -> P
         f"or AIRFLOW_CONN_{conn_id.upper()}) or fix {setting}",
         setting=setting,
     )
-    try:
-        extra = conn.extra_dejson or {}
-    except Exception:  # noqa: BLE001 - Airflow raises various errors for unparsable extras
-        extra = None
-    if extra is None or not isinstance(extra, Mapping):
-        raise ConfigurationError(f"Airflow connection {conn_id!r} field 'extra' is not a JSON object")
+    extra = connection_extras(conn, conn_id)
     return parse_connection(
         conn_id=conn_id,
         conn_type=conn.conn_type,

@@ -8,50 +8,80 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from airflow_pulumi_decorators import names
+from airflow_pulumi_decorators.connections import validate_backend_url
 from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
 
-# Pulumi's own rule for stack names (letters, digits, '-', '_', '.'); org/project/ prefixes are allowed.
-_STACK_PART = r"[A-Za-z0-9_.-]+"
-_STACK_RE = re.compile(rf"^(?:{_STACK_PART}/){{0,2}}{_STACK_PART}$")
-_PROJECT_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 CREDENTIAL_MODES = ("token", "refreshable")
+# Project IDs (6-30 chars); legacy domain-scoped ones look like 'example.com:my-project'.
+_PROJECT_ID_RE = re.compile(r"^(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_STACK_NAME_FIX = (
+    "use letters, digits, '-', '_' or '.' (at most 100), optionally prefixed by 'org/' or 'org/project/'; "
+    "for text from a template (a branch, a run id) use the stack_name filter, e.g. "
+    "'pr-{{ params.branch | stack_name }}'"
+)
 
 
 def _is_template(value: str) -> bool:
     return "{{" in value or "{%" in value
 
 
-def validate_stack_name(stack: str, *, parameter: str = "stack") -> str:
-    """Check a stack name the way Pulumi does; templates pass (they are checked after rendering).
+def validate_stack_name(stack: str, *, parameter: str = "stack", project: str | None = None) -> str:
+    """Check a stack name the way Pulumi does; a template's literal text is checked, the rest after rendering.
 
     :param stack: ``name``, ``org/name`` or ``org/project/name``.
     :param parameter: the parameter to name in the error.
+    :param project: the task's Pulumi project: an ``org/project/name`` must name it.
     """
     if not isinstance(stack, str) or not stack.strip():
-        raise ConfigurationError(f"{parameter!r} must be a non-empty stack name, got {stack!r}")
+        raise ConfigurationError(f"{parameter!r} must be a non-empty stack name, got {stack!r}; {_STACK_NAME_FIX}")
     if _is_template(stack):
+        literal = _TEMPLATE_PART.sub("", stack)
+        bad = sorted({c for c in literal if not (c.isascii() and (c.isalnum() or c in "_.-/"))})
+        if bad:
+            raise ConfigurationError(
+                f"{parameter!r}={stack!r} has {''.join(bad)!r} outside its template, which Pulumi refuses in a "
+                f"stack name; {_STACK_NAME_FIX}"
+            )
         return stack
-    if not _STACK_RE.match(stack):
+    if stack.count("/") > 2:
         raise ConfigurationError(
-            f"{parameter!r}={stack!r} is not a valid Pulumi stack name: use letters, digits, '-', '_' or "
-            f"'.', optionally prefixed by 'org/' or 'org/project/'"
+            f"{parameter!r}={stack!r} has {stack.count('/') + 1} '/'-separated parts; Pulumi takes 'name', 'org/name' "
+            f"or 'org/project/name'. {_STACK_NAME_FIX[0].upper()}{_STACK_NAME_FIX[1:]}"
+        )
+    problem = names.stack_reference_problem(stack)
+    if problem:
+        raise ConfigurationError(f"{parameter!r}={stack!r} is not a valid Pulumi stack name ({problem}); {_STACK_NAME_FIX}")
+    parts = stack.split("/")
+    if project and len(parts) == 3 and parts[1] != project:
+        raise ConfigurationError(
+            f"{parameter!r}={stack!r} names project {parts[1]!r}, but the task's project is {project!r}; "
+            f"use {parts[0] + '/' + project + '/' + parts[2]!r} or just {parts[2]!r}, or change 'project'"
         )
     return stack
 
 
 def validate_project_name(project: str) -> str:
-    """Check a Pulumi project name.
+    """Check a Pulumi project name the way Pulumi does.
 
     :param project: the Pulumi project, e.g. ``analytics-infra``.
     """
-    if not isinstance(project, str) or not _PROJECT_RE.match(project):
+    if not isinstance(project, str):
         raise ConfigurationError(
-            f"'project'={project!r} is not a valid Pulumi project name: use letters, digits, '-', '_' or '.'"
+            f"'project' must be a string (the Pulumi project name, e.g. 'analytics-infra'), got "
+            f"{type(project).__name__} {project!r}"
+        )
+    problem = names.project_name_problem(project)
+    if problem:
+        raise ConfigurationError(
+            f"'project'={project!r} is not a valid Pulumi project name ({problem}); use letters, digits, '-', '_' "
+            "or '.' (at most 100), e.g. 'analytics-infra'"
         )
     return project
 
@@ -75,6 +105,21 @@ def config_value_to_str(key: str, value: Any) -> str:
     )
 
 
+def _check_project_id(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, str):
+        number = " (that looks like a project number; Pulumi and the Google APIs want the project ID)" if isinstance(
+            value, int) and not isinstance(value, bool) else ""
+        raise ConfigurationError(
+            f"Environment(project_id={value!r}) must be the Google Cloud project ID as a string, e.g. "
+            f"project_id='acme-dev'{number}"
+        )
+    if not _PROJECT_ID_RE.match(value):
+        raise ConfigurationError(
+            f"Environment(project_id={value!r}) is not a Google Cloud project ID: 6-30 lowercase letters, digits "
+            "or '-', starting with a letter (e.g. 'acme-dev'); the ID, not the display name or number"
+        )
+
+
 def _frozen_config(name: str, config: Mapping[str, Any] | None) -> Mapping[str, str]:
     if config is None:
         return MappingProxyType({})
@@ -86,7 +131,13 @@ def _frozen_config(name: str, config: Mapping[str, Any] | None) -> Mapping[str, 
             raise ConfigurationError(
                 f"{name!r} has an invalid config key {key!r}: use 'namespace:key' (e.g. 'gcp:project') or 'key'"
             )
-        out[key] = config_value_to_str(key, value)
+        text = config_value_to_str(key, value)
+        if not isinstance(value, str) and _is_template(text):
+            raise ConfigurationError(
+                f"{name!r}[{key!r}] has a template inside a {type(value).__name__}; templates are rendered in "
+                "string values only: make it a string (e.g. '{{ var.json.settings | tojson }}') or drop the template"
+            )
+        out[key] = text
     return MappingProxyType(out)
 
 
@@ -125,6 +176,12 @@ class Environment:
 
     def __post_init__(self) -> None:
         validate_stack_name(self.stack)
+        if _is_template(self.stack):
+            raise ConfigurationError(
+                f"Environment(stack={self.stack!r}) is not rendered (an Environment is fixed when the DAG is "
+                "parsed); put the template in the task's 'stack' argument instead, e.g. "
+                "@pulumi_stack(..., stack='pr-{{ params.branch | stack_name }}'), which overrides the environment's stack"
+            )
         object.__setattr__(self, "config", _frozen_config("config", self.config))
         object.__setattr__(self, "secret_config", _frozen_config("secret_config", self.secret_config))
         both = sorted(set(self.config) & set(self.secret_config))
@@ -141,10 +198,18 @@ class Environment:
                 "'identity' must be one of airflow_pulumi_decorators.identity's classes "
                 f"(GkeMetadataServer, WorkloadIdentityFederation, ...), got {type(self.identity).__name__}"
             )
-        if self.backend_url is not None and (not isinstance(self.backend_url, str) or "://" not in self.backend_url):
+        if self.identity is not None and self.credential_mode == "refreshable":
+            from airflow_pulumi_decorators.identity.handoff import check_refreshable
+
+            check_refreshable(self.identity, read_files=False)
+        if self.project_id is not None:
+            _check_project_id(self.project_id)
+        if self.backend_url is not None:
+            validate_backend_url(self.backend_url, where="Environment(backend_url=...)")
+        if self.pulumi_conn_id is not None and (not isinstance(self.pulumi_conn_id, str) or not self.pulumi_conn_id.strip()):
             raise ConfigurationError(
-                f"'backend_url'={self.backend_url!r} is not a URL; use e.g. 'file:///path', 'gs://bucket/prefix' "
-                "or 'https://api.pulumi.com'"
+                f"Environment(pulumi_conn_id={self.pulumi_conn_id!r}) must be an Airflow connection id (a "
+                "non-empty string), e.g. 'pulumi_prod'"
             )
 
     @property
@@ -155,6 +220,27 @@ class Environment:
     def with_stack(self, stack: str) -> Environment:
         """A copy on another stack (e.g. a rendered stack name)."""
         return Environment(**{**self.__dict__, "stack": stack})
+
+    @property
+    def config_templates(self) -> list[str]:
+        """``config``/``secret_config`` keys whose values are templates (rendered at task start)."""
+        return sorted(k for part in (self.config, self.secret_config) for k, v in part.items() if _is_template(v))
+
+    def render_config(self, render: Callable[[str, str, str], Any]) -> Environment:
+        """A copy whose templated config values are rendered; ``self`` when none is templated.
+
+        :param render: ``render(field, key, template)`` → the value (``field`` is ``config`` or ``secret_config``).
+        """
+        if not self.config_templates:
+            return self
+
+        def rendered(field: str, values: Mapping[str, str]) -> dict[str, Any]:
+            return {k: render(field, k, v) if _is_template(v) else v for k, v in values.items()}
+
+        return Environment(
+            **{**self.__dict__, "config": rendered("config", self.config),
+               "secret_config": rendered("secret_config", self.secret_config)}
+        )
 
 
 def validate_environments(environments: Mapping[str, Environment]) -> Mapping[str, Environment]:
@@ -184,6 +270,25 @@ def validate_environments(environments: Mapping[str, Environment]) -> Mapping[st
     return MappingProxyType(dict(environments))
 
 
+def environment_name(environments: Mapping[str, Environment], environment: str | None) -> str:
+    """The run's environment name: the rendered ``environment``, or the only one there is.
+
+    :param environments: the task's environment map.
+    :param environment: the rendered environment name.
+    :raises UnknownEnvironmentError: a name the map does not have.
+    """
+    if environment is None or environment == "":
+        if len(environments) == 1:
+            return next(iter(environments))
+        raise ConfigurationError(
+            f"'environment' is empty; choose one of: {', '.join(sorted(environments))} "
+            "(e.g. environment='{{ params.env }}')"
+        )
+    if environment not in environments:
+        raise UnknownEnvironmentError(environment, list(environments))
+    return environment
+
+
 def resolve_environment(
     *,
     environments: Mapping[str, Environment] | None,
@@ -199,23 +304,21 @@ def resolve_environment(
     """
     if environments is None:
         if not stack:
-            raise ConfigurationError("give either 'stack' or 'environments' (with 'environment')")
+            raise ConfigurationError(
+                f"'stack' is {stack!r} at task start; if it is a template, it rendered empty (a param or conf value "
+                "missing for this run?): set it, or give a default, e.g. {{ params.get('branch', 'main') | stack_name }}"
+            )
         validate_stack_name(stack)
         return stack, Environment(stack=stack)
-    if environment is None or environment == "":
-        if len(environments) == 1:
-            environment = next(iter(environments))
-        else:
-            raise ConfigurationError(
-                f"'environment' is empty; choose one of: {', '.join(sorted(environments))} "
-                "(e.g. environment='{{ params.env }}')"
-            )
-    if environment not in environments:
-        raise UnknownEnvironmentError(environment, list(environments))
+    environment = environment_name(environments, environment)
     env = environments[environment]
     if stack and stack != env.stack:
         validate_stack_name(stack)
         env = env.with_stack(stack)
-    if _is_template(env.stack):
-        raise ConfigurationError(f"stack name {env.stack!r} of environment {environment!r} was not rendered")
+    if env.config_templates:
+        raise ConfigurationError(
+            f"environment {environment!r} has config templates {env.config_templates} that were not rendered: "
+            "config is rendered by @pulumi_stack tasks; with PulumiStackOperator, render the values before "
+            "building the Environment"
+        )
     return environment, env

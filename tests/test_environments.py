@@ -100,4 +100,57 @@ def test_resolve_single_environment_needs_no_name():
 
 def test_gcp_project_defaults_to_config():
     assert ENVS["dev"].gcp_project == "acme-dev"
-    assert Environment(stack="x", project_id="other", config={"gcp:project": "a"}).gcp_project == "other"
+    assert Environment(stack="x", project_id="other-project", config={"gcp:project": "a"}).gcp_project == "other-project"
+
+
+@pytest.mark.parametrize("project_id", ["acme-dev", "a23456", "example.com:acme-prod", "p" * 30])
+def test_valid_project_ids_pass(project_id):
+    assert Environment(stack="x", project_id=project_id).gcp_project == project_id
+
+
+@pytest.mark.parametrize("project_id", [123456789012, True, "acme", "Acme-Dev", "acme_dev", "1acme-dev", "acme-dev-", "p" * 31])
+def test_invalid_project_ids_are_refused_naming_the_parameter(project_id):
+    with pytest.raises(ConfigurationError, match=r"Environment\(project_id="):
+        Environment(stack="x", project_id=project_id)
+
+
+@pytest.mark.parametrize("url", ["file:///srv/state", "file://~/state", "gs://b/p", "s3://b", "azblob://c", "https://api.pulumi.com", "http://127.0.0.1:8080"])
+def test_valid_backend_urls_pass_at_parse_time(url):
+    assert Environment(stack="x", backend_url=url).backend_url == url
+
+
+def test_templated_config_values_are_kept_until_rendered():
+    env = Environment(stack="x", config={"a:r": "{{ params.r }}", "a:n": 1}, secret_config={"a:w": "{{ var.value.w }}"})
+    assert env.config_templates == ["a:r", "a:w"]
+    seen = []
+    rendered = env.render_config(lambda field, key, template: seen.append((field, key, template)) or 7)
+    assert seen == [("config", "a:r", "{{ params.r }}"), ("secret_config", "a:w", "{{ var.value.w }}")]
+    assert dict(rendered.config) == {"a:r": "7", "a:n": "1"} and dict(rendered.secret_config) == {"a:w": "7"}
+    assert rendered.config_templates == [] and rendered.render_config(lambda *_: 1 / 0) is rendered
+
+
+def test_rendered_stack_names_are_checked_with_pulumis_reason():
+    with pytest.raises(ConfigurationError, match="invalid character ' ' at position 2.*stack_name filter"):
+        resolve_environment(environments=None, environment=None, stack="pr 12")
+    with pytest.raises(ConfigurationError, match="rendered empty"):
+        resolve_environment(environments=None, environment=None, stack="")
+
+
+def test_refreshable_mode_is_checked_when_the_environment_is_built():
+    from airflow_pulumi_decorators.identity import (
+        GkeMetadataServer,
+        ServiceAccountImpersonation,
+        WorkloadIdentityFederation,
+        identity_from_connection,
+    )
+
+    sa, broker = "deployer@acme-prod.iam.gserviceaccount.com", "broker@acme-shared.iam.gserviceaccount.com"
+    with pytest.raises(ConfigurationError, match="delegates"):
+        Environment(stack="x", credential_mode="refreshable",
+                    identity=ServiceAccountImpersonation(sa, source=GkeMetadataServer(), delegates=[broker]))
+    # What only the worker knows passes now and is checked at task start: a connection, a config file.
+    for identity in (
+        ServiceAccountImpersonation(sa, source=identity_from_connection("gcp"), delegates=[broker]),
+        ServiceAccountImpersonation(sa, source=WorkloadIdentityFederation(credential_config_file="/etc/wif.json")),
+    ):
+        assert Environment(stack="x", credential_mode="refreshable", identity=identity).identity is identity

@@ -135,7 +135,7 @@ def test_decorated_function_offers_every_operation_with_its_own_task_id():
         infra.refresh(size=1)
         infra.destroy(size=1)
         infra.drift_check(size=1)
-        with infra.override(task_id="eph").ephemeral(size=2):
+        with infra.override(task_id="eph", stack="eph").ephemeral(size=2):
             pass
 
     tasks = d().task_dict

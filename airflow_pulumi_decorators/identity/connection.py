@@ -123,14 +123,14 @@ def resolve_connection(conn_id: str) -> ConnectionIdentity:
 
     :raises ConfigurationError: if the connection does not exist or is not ``google_cloud_platform``.
     """
-    from airflow_pulumi_decorators.connections import fetch_connection
+    from airflow_pulumi_decorators.connections import connection_extras, fetch_connection
 
     conn = fetch_connection(
         conn_id,
         missing_hint=f"create it (type {CONN_TYPE!r}) or fix the conn_id passed to identity_from_connection().",
         expected_type=CONN_TYPE,
     )
-    return identity_from_extras(conn.extra_dejson or {}, conn_id=conn_id)
+    return identity_from_extras(connection_extras(conn, conn_id), conn_id=conn_id)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
 
 _OWNER = "WorkloadIdentityFederation"
+# The pool provider's full resource name (any universe: //iam.<domain>/...).
+_AUDIENCE = re.compile(
+    r"^//iam\.[A-Za-z0-9.-]+/(?:projects/\d+/locations/global/workloadIdentityPools/[^/\s]+"
+    r"|locations/global/workforcePools/[^/\s]+)/providers/[^/\s]+$"
+)
 _IMPERSONATION_URL = re.compile(r"/([^/]+):generateAccessToken$")
 
 
@@ -58,6 +63,13 @@ def validate_external_account_config(info: Any, *, where: str) -> dict[str, Any]
     for key in ("audience", "subject_token_type", "token_url"):
         if not isinstance(info.get(key), str) or not info[key].strip():
             raise ConfigurationError(f"{_OWNER}: {where} lacks {key!r}; {fix}.")
+    if not _AUDIENCE.match(info["audience"].strip()):
+        raise ConfigurationError(
+            f"{_OWNER}: {where} has audience {info['audience']!r}, which is not a pool provider; expected "
+            f"'//iam.googleapis.com/projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER' "
+            f"(the project NUMBER, not its ID) or, for workforce pools, "
+            f"'//iam.googleapis.com/locations/global/workforcePools/POOL/providers/PROVIDER'; {fix}."
+        )
     if not re.match(r"^https?://", info["token_url"]):
         raise ConfigurationError(f"{_OWNER}: {where} has token_url {info['token_url']!r}, which is not an http(s) URL.")
     source = info.get("credential_source")
@@ -146,8 +158,12 @@ class WorkloadIdentityFederation(Identity):
             if text.startswith("{"):
                 try:
                     config = json.loads(text)
-                except ValueError as exc:
-                    raise ConfigurationError(f"{_OWNER}(credential_config=...) is not valid JSON: {exc.msg}.") from None
+                except json.JSONDecodeError as exc:
+                    raise ConfigurationError(
+                        f"{_OWNER}(credential_config=...) is not valid JSON: {exc.msg} at line {exc.lineno} column "
+                        f"{exc.colno}; pass the file `gcloud iam workload-identity-pools create-cred-config` wrote, "
+                        f"unchanged (or a dict)."
+                    ) from None
             else:  # a path given in the first parameter
                 config, path = None, text
         if isinstance(path, os.PathLike):
@@ -182,12 +198,27 @@ class WorkloadIdentityFederation(Identity):
                 f"{_OWNER}(credential_config_file={path!r}): the file does not exist on this worker; mount "
                 f"it into the worker (it is read at task start) or pass the configuration as a dict."
             ) from None
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(
+                f"{_OWNER}(credential_config_file={path!r}) is not valid JSON: {exc.msg} at line {exc.lineno} column "
+                f"{exc.colno}; write it again with `gcloud iam workload-identity-pools create-cred-config`."
+            ) from None
         except (OSError, ValueError) as exc:
-            raise ConfigurationError(f"{_OWNER}(credential_config_file={path!r}) cannot be read as JSON: {exc}.") from None
+            raise ConfigurationError(f"{_OWNER}(credential_config_file={path!r}) cannot be read: {exc}.") from None
         return validate_external_account_config(info, where=f"credential_config_file {path!r}")
 
     def check_runtime(self) -> None:
-        self.load_config()
+        info = self.load_config()
+        token_file = info["credential_source"].get("file")
+        if token_file and not os.path.isfile(token_file):
+            where = "credential_config" if self.credential_config is not None else f"credential_config_file {self.credential_config_file!r}"
+            raise ConfigurationError(
+                f"{_OWNER}: the subject token file {token_file!r} (credential_source.file of {where}) does not "
+                f"exist on this worker. It is the workload's OIDC token, read at every exchange: on Kubernetes mount a "
+                f"projected service-account token there (volume 'serviceAccountToken' with audience = the pool "
+                f"provider), elsewhere have your identity provider write it there, or point credential_source.file "
+                f"at where it is."
+            )
 
     def describe(self) -> str:
         if self.credential_config is not None:

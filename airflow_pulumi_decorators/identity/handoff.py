@@ -191,7 +191,7 @@ def obtain_engine_credentials(
     identity = identity.resolve()
     identity.check_runtime()
     if mode is CredentialMode.REFRESHABLE:
-        _refreshable_plan(identity)  # refuse inexpressible combinations before any HTTP request
+        check_refreshable(identity)  # refuse inexpressible combinations before any HTTP request
 
     secrets = SecretBook(mask or _default_mask)
     own_request = request is None
@@ -277,10 +277,22 @@ def obtain_engine_credentials(
 # -- refreshable mode -------------------------------------------------------------------------------
 
 
-def _refreshable_plan(identity: Identity) -> None:
-    """Raise :class:`ConfigurationError` if *identity* cannot be handed over in refreshable mode."""
+def check_refreshable(identity: Identity, *, read_files: bool = True) -> None:
+    """Refuse an identity that cannot be handed to the engine in refreshable mode.
+
+    Called when an :class:`~airflow_pulumi_decorators.Environment` is built (``read_files=False``: a
+    credential configuration *file* exists only on workers) and again at task start.
+
+    :param identity: the environment's identity.
+    :param read_files: also read a ``credential_config_file`` (task start only).
+    :raises ConfigurationError: naming ``credential_mode`` and the fix.
+    """
+    if isinstance(identity, FromConnection):
+        return  # what the connection describes is known at task start
     if isinstance(identity, ServiceAccountImpersonation):
         source = identity.source
+        if isinstance(source, FromConnection):
+            return
         if isinstance(source, WorkloadIdentityFederation):
             if identity.delegates:
                 raise ConfigurationError(
@@ -288,6 +300,8 @@ def _refreshable_plan(identity: Identity) -> None:
                     f"federation (a credential configuration has no delegates field). Grant the federated principal "
                     f"roles/iam.serviceAccountTokenCreator on {identity.target_principal} directly, or use credential_mode='token'."
                 )
+            if not read_files and source.credential_config is None:
+                return
             if source.load_config().get("service_account_impersonation_url"):
                 raise ConfigurationError(
                     "credential_mode='refreshable' cannot express impersonation on top of a credential configuration that already "
@@ -306,6 +320,50 @@ def _refreshable_plan(identity: Identity) -> None:
             )
     elif not isinstance(identity, (WorkloadIdentityFederation, GkeMetadataServer, ApplicationDefault)):
         raise ConfigurationError(f"credential_mode='refreshable' does not support {type(identity).__name__}; use credential_mode='token'.")
+
+
+def configured_lifetime(identity: Identity) -> int | None:
+    """The lifetime, in seconds, the identity asks for its token, when it names one (impersonation).
+
+    :param identity: any identity; ``None`` for those whose token lifetime Google decides.
+    """
+    if isinstance(identity, ServiceAccountImpersonation):
+        return int(identity.lifetime)
+    if isinstance(identity, WorkloadIdentityFederation) and identity.credential_config is not None:
+        info = identity.credential_config
+        if info.get("service_account_impersonation_url"):
+            options = info.get("service_account_impersonation") or {}
+            return int(options.get("token_lifetime_seconds") or 3600)
+    return None
+
+
+def check_lifetime_covers(identity: Identity, budget: timedelta | None, *, task_id: str = "") -> None:
+    """Refuse, when the DAG is parsed, a token mode identity whose configured lifetime cannot outlive the task.
+
+    The same rule :func:`obtain_engine_credentials` applies at task start (the token must outlive the
+    budget by :data:`LIFETIME_MARGIN`), for the lifetimes known in advance.
+
+    :param identity: the environment's identity (token mode).
+    :param budget: the task's ``execution_timeout``.
+    :param task_id: named in the message.
+    :raises CredentialLifetimeError: naming the lifetime, the timeout and the fixes.
+    """
+    lifetime = configured_lifetime(identity)
+    if budget is None or lifetime is None:
+        return
+    needed = budget + LIFETIME_MARGIN
+    if lifetime >= needed.total_seconds():
+        return
+    raise CredentialLifetimeError(
+        f"task {task_id!r}: its token from {identity.describe()} lives {lifetime}s, less than the task's "
+        f"execution_timeout of {int(budget.total_seconds())}s plus a {int(LIFETIME_MARGIN.total_seconds())}s margin "
+        f"(the engine could lose its credential mid-update). Raise the lifetime (ServiceAccountImpersonation("
+        f"lifetime={int(needed.total_seconds())}) or more, up to {MAX_LIFETIME_SECONDS}; above 3600s the organisation "
+        f"policy constraints/iam.allowServiceAccountCredentialLifetimeExtension must allow it), lower execution_timeout, "
+        f"or use Environment(credential_mode='refreshable').",
+        identity=identity.describe(),
+        detail=f"lifetime={lifetime}s budget={budget}",
+    )
 
 
 def _refreshable(
@@ -427,6 +485,13 @@ def _hint(identity: Identity, endpoint: str | None, status: int | None) -> str:
         return (
             " Check the pool provider (audience), its attribute condition, and that the subject token is "
             "current and issued for that audience."
+        )
+    if "computeMetadata" in url and status is None:
+        return (
+            " No metadata server answered, so this worker is not a GKE pod with Workload Identity (nor a Compute "
+            "Engine VM). Off Google Cloud use WorkloadIdentityFederation(...), or ApplicationDefault() for local "
+            "development; to test GkeMetadataServer, point GkeMetadataServer(metadata_host=...) (or "
+            "GCE_METADATA_HOST) at airflow_pulumi_decorators.testing.FakeGoogleTokenServer."
         )
     if "computeMetadata" in url and status in (403, 404):
         return (

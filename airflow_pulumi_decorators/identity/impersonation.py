@@ -76,7 +76,15 @@ class ServiceAccountImpersonation(Identity):
             delegates = [d for d in delegates.split(",") if d.strip()]
         if not isinstance(delegates, Sequence):
             raise ConfigurationError(f"{_OWNER}(delegates=...) must be a list of service-account e-mails.")
-        delegates = tuple(check_service_account_email(d, owner=_OWNER, param="delegates") for d in delegates)
+        for index, delegate in enumerate(delegates):
+            if not isinstance(delegate, str) or not delegate.strip():
+                raise ConfigurationError(
+                    f"{_OWNER}(delegates=...) entry {index} is {delegate!r}; every entry must be a service-account "
+                    f"e-mail (the accounts between the source and {target}, in order). Remove the empty entry."
+                )
+        delegates = tuple(
+            check_service_account_email(d, owner=_OWNER, param=f"delegates[{i}]") for i, d in enumerate(delegates)
+        )
         if target in delegates:
             raise ConfigurationError(
                 f"{_OWNER}(delegates=...) must not contain the target {target}; list only the accounts between "

@@ -155,3 +155,13 @@ def test_connection_of_another_kind_is_refused_naming_it(fake, subject_file, mon
         WorkloadIdentityFederation.from_connection("gcp_node").resolve()
     with pytest.raises(ConfigurationError, match="not a ServiceAccountImpersonation"):
         ServiceAccountImpersonation.from_connection("gcp_node").resolve()
+
+
+def test_malformed_extra_is_refused_not_read_as_empty(monkeypatch) -> None:  # noqa: ANN001
+    import json as _json
+
+    from airflow_pulumi_decorators.identity.connection import resolve_connection
+
+    monkeypatch.setenv("AIRFLOW_CONN_GCP_BAD", _json.dumps({"conn_type": "google_cloud_platform", "extra": "{'project': 'acme'}"}))
+    with pytest.raises(ConfigurationError, match="'gcp_bad' field 'extra' is not valid JSON: .* line 1 column 2"):
+        resolve_connection("gcp_bad")  # not ApplicationDefault, as an empty extra would have meant

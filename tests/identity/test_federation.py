@@ -108,8 +108,9 @@ def test_config_file_path_read_at_task_start(fake, subject_file: Path, tmp_path:
 
 
 def test_wrong_audience_fails_at_once(subject_file: Path, masked) -> None:  # noqa: ANN001
-    with FakeGoogleTokenServer(expected_audience="//iam.googleapis.com/projects/1/x") as fake:
-        config = fake.external_account_config(subject_token_file=subject_file, audience="//iam.googleapis.com/projects/2/y")
+    pool = "//iam.googleapis.com/projects/{}/locations/global/workloadIdentityPools/pool/providers/provider"
+    with FakeGoogleTokenServer(expected_audience=pool.format(1)) as fake:
+        config = fake.external_account_config(subject_token_file=subject_file, audience=pool.format(2))
         with pytest.raises(IdentityError) as caught:
             obtain_engine_credentials(WorkloadIdentityFederation(config), mask=masked.append, sleep=no_sleep)
         assert caught.value.status == 400 and caught.value.endpoint == fake.token_url
@@ -119,7 +120,46 @@ def test_wrong_audience_fails_at_once(subject_file: Path, masked) -> None:  # no
 
 def test_missing_subject_token_file_fails_at_once_without_http(fake, tmp_path: Path, masked) -> None:  # noqa: ANN001
     config = fake.external_account_config(subject_token_file=tmp_path / "absent")
-    with pytest.raises(IdentityError, match="absent") as caught:
+    with pytest.raises(ConfigurationError) as caught:
         obtain_engine_credentials(WorkloadIdentityFederation(config), mask=masked.append, sleep=no_sleep)
-    assert caught.value.endpoint is None and caught.value.status is None
+    message = str(caught.value)
+    # Which file, which parameter, and how to provide it.
+    assert repr(str(tmp_path / "absent")) in message and "credential_source.file" in message
+    assert "projected service-account token" in message
     assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "audience",
+    [
+        "//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/pool/providers/oidc",
+        "//iam.googleapis.com/locations/global/workforcePools/staff/providers/okta",
+    ],
+)
+def test_pool_provider_audiences_pass(fake, subject_file: Path, audience: str) -> None:  # noqa: ANN001
+    config = fake.external_account_config(subject_token_file=subject_file, audience=audience)
+    assert WorkloadIdentityFederation(config).credential_config["audience"] == audience
+
+
+@pytest.mark.parametrize(
+    "audience",
+    [
+        "//iam.googleapis.com/projects/acme-prod/locations/global/workloadIdentityPools/pool/providers/oidc",
+        "https://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/oidc",
+        "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool",
+        "sts.googleapis.com",
+    ],
+)
+def test_other_audiences_are_refused_at_parse_time(fake, subject_file: Path, audience: str) -> None:  # noqa: ANN001
+    config = fake.external_account_config(subject_token_file=subject_file, audience=audience)
+    with pytest.raises(ConfigurationError, match="not a pool provider.*PROJECT_NUMBER"):
+        WorkloadIdentityFederation(config)
+
+
+def test_malformed_json_is_located(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"credential_config=\.\.\.\) is not valid JSON: .* line 3 column 1"):
+        WorkloadIdentityFederation('{"type": "external_account",\n "audience": "x",\n}')
+    path = tmp_path / "wif.json"
+    path.write_text('{"type": "external_account"\n "audience": "x"}')
+    with pytest.raises(ConfigurationError, match=r"credential_config_file=.* is not valid JSON: .* line 2 column 2"):
+        WorkloadIdentityFederation(credential_config_file=path).load_config()

@@ -294,3 +294,40 @@ def test_masker_failure_does_not_break_acquisition(fake, metadata) -> None:  # n
 
 def test_default_mask_outside_airflow_is_silent(fake, metadata) -> None:  # noqa: ANN001
     obtain_engine_credentials(metadata).close()
+
+
+# -- what is known before the task runs ----------------------------------------------------------------------
+
+
+def test_configured_lifetime_is_known_only_where_the_dag_names_it(fake, federation, metadata) -> None:  # noqa: ANN001
+    from airflow_pulumi_decorators.identity.handoff import configured_lifetime
+
+    assert configured_lifetime(_impersonate(fake, metadata, lifetime=1800)) == 1800
+    impersonating = WorkloadIdentityFederation(fake.external_account_config(
+        subject_token_file="/dev/null", impersonate=SA, lifetime=7200))
+    assert configured_lifetime(impersonating) == 7200
+    assert configured_lifetime(metadata) is None and configured_lifetime(federation) is None
+
+
+def test_lifetime_check_at_parse_time_uses_the_same_margin_as_at_task_start(fake, metadata, masked) -> None:  # noqa: ANN001
+    from airflow_pulumi_decorators.identity import LIFETIME_MARGIN
+    from airflow_pulumi_decorators.identity.handoff import check_lifetime_covers
+
+    identity = _impersonate(fake, metadata, lifetime=3600)
+    just_enough = timedelta(seconds=3600) - LIFETIME_MARGIN
+    check_lifetime_covers(identity, just_enough)
+    with pytest.raises(CredentialLifetimeError, match="lifetime=3601"):
+        check_lifetime_covers(identity, just_enough + timedelta(seconds=1), task_id="t")
+    # ... and at task start the same budget passes too: the rules agree.
+    with obtain_engine_credentials(identity, budget=just_enough - timedelta(seconds=5), mask=masked.append):
+        pass
+
+
+def test_refreshable_check_can_skip_files_only_the_worker_has(tmp_path) -> None:  # noqa: ANN001
+    from airflow_pulumi_decorators.identity.handoff import check_refreshable
+
+    on_file = ServiceAccountImpersonation(
+        SA, source=WorkloadIdentityFederation(credential_config_file=str(tmp_path / "absent.json")))
+    check_refreshable(on_file, read_files=False)
+    with pytest.raises(ConfigurationError, match="does not exist on this worker"):
+        check_refreshable(on_file)

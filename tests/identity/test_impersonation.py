@@ -118,3 +118,14 @@ def test_lifetime_over_the_allowed_maximum_fails_at_once(masked) -> None:  # noq
         assert "exceeds the maximum" in caught.value.detail
         assert "allowServiceAccountCredentialLifetimeExtension" in str(caught.value)
         assert len(fake.requests_to("iam")) == 1
+
+
+@pytest.mark.parametrize("entry", [None, "", "  "])
+def test_an_empty_delegate_entry_is_named_by_position(entry) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigurationError, match=rf"delegates=\.\.\.\) entry 1 is {entry!r}.*Remove the empty entry"):
+        ServiceAccountImpersonation(SA, source=SOURCE, delegates=[DELEGATE, entry])
+
+
+def test_a_bad_delegate_is_named_by_position() -> None:
+    with pytest.raises(ConfigurationError, match=r"delegates\[1\]='me@gmail.com'"):
+        ServiceAccountImpersonation(SA, source=SOURCE, delegates=[DELEGATE, "me@gmail.com"])

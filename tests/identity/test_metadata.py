@@ -68,3 +68,6 @@ def test_unreachable_metadata_server_is_transient_then_fails(masked) -> None:  #
         )
     assert sleeps == [1.0, 2.0]
     assert caught.value.status is None
+    # Says what it means and what to use instead.
+    assert "not a GKE pod with Workload Identity" in str(caught.value)
+    assert "WorkloadIdentityFederation" in str(caught.value) and "FakeGoogleTokenServer" in str(caught.value)

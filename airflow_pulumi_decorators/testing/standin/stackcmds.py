@@ -7,6 +7,8 @@ import json
 import os
 from typing import Any, Optional
 
+from airflow_pulumi_decorators import names
+
 from . import props
 from .config import StackConfig, checkpoint_salt, config_string, parse_path, resolve_raw
 from .constants import ROOT_STACK_TYPE, SECRET_SIG, SIG_KEY, STANDIN_VERSION
@@ -86,6 +88,23 @@ def cmd_stack(inv: Invocation) -> int:
     return 0
 
 
+def check_stack_argument(inv: Invocation) -> None:
+    """Refuse a bad project name (``Pulumi.yaml``) or ``--stack``/positional stack name as the CLI does, with its text.
+
+    :param inv: Invocation.
+    """
+    if inv.project:  # Pulumi.yaml is loaded (and its name checked) first
+        problem = names.project_name_problem(inv.project[0])
+        if problem:
+            raise StandinError(problem)
+    name = inv.args.value("stack", "s")
+    if name is None and inv.args.positionals:
+        name = inv.args.positionals[0]
+    problem = names.stack_reference_problem(name, diy=True) if name is not None else None
+    if problem:
+        raise StandinError(problem)
+
+
 def cmd_stack_init(inv: Invocation) -> int:
     """``pulumi stack init S [--secrets-provider P]``.
 
@@ -94,6 +113,7 @@ def cmd_stack_init(inv: Invocation) -> int:
     check_secrets_provider(inv.args.value("secrets-provider"))
     if not (inv.args.positionals or inv.args.value("stack", "s")):
         raise StandinError("a stack name is required: pulumi stack init <name>")
+    check_stack_argument(inv)
     ref = inv.stack_ref(positional_ok=True)
     backend = inv.backend
     if backend.exists(ref):
@@ -120,6 +140,7 @@ def cmd_stack_select(inv: Invocation) -> int:
 
     :param inv: Invocation.
     """
+    check_stack_argument(inv)
     ref = inv.stack_ref(positional_ok=True)
     inv.backend.require(ref)
     inv.backend.select(inv.project_dir, inv.env, ref)
