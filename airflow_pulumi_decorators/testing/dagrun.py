@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import sys
 import textwrap
 import uuid
@@ -205,16 +206,25 @@ class DagRunner:
     ) -> DagRunResult:
         """Run one task of the DAG, with the tasks it depends on (their XComs feed it) unless told not to.
 
+        The other tasks are marked successful without running (``dag.test(mark_success_pattern=...)``)
+        and left out of the result.
+
         :param dag: the DAG object.
         :param task_id: the task to run.
-        :param upstream: also run its upstream tasks; without them, pulled XComs are missing.
+        :param upstream: also run its upstream tasks; without them, the XComs it pulls are missing.
         :param run_conf: the run's ``conf``.
         :raises KeyError: if the DAG has no such task.
         """
         if task_id not in dag.task_dict:
             raise KeyError(f"DAG {dag.dag_id!r} has no task {task_id!r}; its tasks: {', '.join(sorted(dag.task_dict))}")
-        subset = dag.partial_subset(task_ids=[task_id], include_upstream=upstream, include_downstream=False)
-        return self._test(subset, run_conf)
+        selected = {task_id}
+        if upstream:
+            selected |= set(dag.task_dict[task_id].get_flat_relative_ids(upstream=True))
+        result = self._test(dag, run_conf, skip=sorted(set(dag.task_dict) - selected))
+        result.task_states = {k: v for k, v in result.task_states.items() if k in selected}
+        result.xcoms = {k: v for k, v in result.xcoms.items() if k in selected}
+        result.rendered = {k: v for k, v in result.rendered.items() if k in selected}
+        return result
 
     def run_file(
         self, path: str | os.PathLike[str], *, dag_id: str | None = None, run_conf: dict[str, Any] | None = None
@@ -245,7 +255,7 @@ class DagRunner:
 
     # -- how ----------------------------------------------------------------------------------------
 
-    def _test(self, dag: DAG, run_conf: dict[str, Any] | None) -> DagRunResult:
+    def _test(self, dag: DAG, run_conf: dict[str, Any] | None, skip: list[str] = ()) -> DagRunResult:
         _register_outside_dags_folder(dag)
         backend = _backend_folder(self.state.path)
         before = len(self.engine.calls(backend))
@@ -255,7 +265,8 @@ class DagRunner:
         out = err = ""
         try:
             with _engine_for(dag, self.engine.command):
-                run = dag.test(run_conf=run_conf)
+                pattern = "|".join(re.escape(task) for task in skip) or None
+                run = dag.test(run_conf=run_conf, mark_success_pattern=pattern)
         finally:
             if self.capture is not None:
                 out, err = self.capture()
@@ -340,8 +351,10 @@ def _register_outside_dags_folder(dag: DAG) -> None:
     fileloc = Path(dag.fileloc).resolve() if dag.fileloc else None
     if fileloc is not None and folder in fileloc.parents:
         return
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
+    DagBundlesManager().sync_bundles_to_db()  # the bundle row the DAG row refers to
     bag = DagBag(dag_folder=str(folder), collect_dags=False)
     bag.bag_dag(dag)
     sync_bag_to_db(bag, "dags-folder", None)
