@@ -223,3 +223,25 @@ def test_state_dir_reads_the_stack_and_the_stand_in_journal(apd_dag_runner, apd_
     journal = apd_state.journal()
     assert journal and all("env_names" in record and "argv" in record for record in journal)
     assert apd_state.url == f"file://{apd_state.path}"
+
+
+# -- the testing extra -----------------------------------------------------------------------------------
+
+
+def test_only_the_test_kit_imports_the_testing_extra():
+    """The runtime install has no `testing` extra: nothing outside testing/ may import what only it brings."""
+    import ast
+    import tomllib
+
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["testing"]
+    modules = {requirement.split(">")[0].split("=")[0].split("[")[0].strip() for requirement in extra}
+    assert modules == {"cryptography", "pytest"}  # keep this test's list in step with the extra
+    offenders = []
+    for path in (REPO / "airflow_pulumi_decorators").rglob("*.py"):
+        if "testing" in path.relative_to(REPO / "airflow_pulumi_decorators").parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in modules | {"_pytest"}]
+    assert offenders == []
