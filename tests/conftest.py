@@ -10,6 +10,7 @@ when first imported, and nothing has imported it yet.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +20,9 @@ import pytest
 from airflow_pulumi_decorators.testing.airflow_home import isolate_airflow_home
 
 _KIT = "airflow_pulumi_decorators.testing.pytest_plugin"
-pytest_plugins = [] if _KIT in sys.modules else [_KIT]
-isolate_airflow_home()  # once per process: returns the kit's home when the kit set it up
+_KIT_LOADED = _KIT in sys.modules  # by the entry point, which has set up the home (and removes it)
+pytest_plugins = [] if _KIT_LOADED else [_KIT]
+_HOME = isolate_airflow_home()  # once per process: the kit's home when the kit set it up
 
 from airflow_pulumi_decorators.testing.dagrun import DagRunner, StateDir  # noqa: E402
 from airflow_pulumi_decorators.testing.engines import ENGINES, EngineKit, engine_kit  # noqa: E402
@@ -69,3 +71,8 @@ def subject_file(tmp_path: Path, fake: FakeGoogleTokenServer) -> Path:
     path = tmp_path / "oidc-token"
     path.write_text(fake.subject_token)
     return path
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _KIT_LOADED:
+        shutil.rmtree(_HOME, ignore_errors=True)
