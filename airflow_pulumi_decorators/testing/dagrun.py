@@ -19,7 +19,7 @@ import re
 import sys
 import textwrap
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,7 +255,7 @@ class DagRunner:
 
     # -- how ----------------------------------------------------------------------------------------
 
-    def _test(self, dag: DAG, run_conf: dict[str, Any] | None, skip: list[str] = ()) -> DagRunResult:
+    def _test(self, dag: DAG, run_conf: dict[str, Any] | None, skip: Sequence[str] = ()) -> DagRunResult:
         _register_outside_dags_folder(dag)
         backend = _backend_folder(self.state.path)
         before = len(self.engine.calls(backend))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -213,6 +214,32 @@ def test_one_task_runs_with_its_upstream_and_nothing_downstream(apd_dag_runner, 
     assert not (tmp_path / "ran").exists()  # `downstream` was marked successful, not run
     with pytest.raises(KeyError, match="has no task 'nope'; its tasks: downstream, files"):
         apd_dag_runner.run_task(KIT_DAG, "nope")
+
+
+def test_run_file_imports_a_dag_file_from_anywhere_and_picks_the_dag(apd_dag_runner, tmp_path):
+    path = tmp_path / "elsewhere" / "two_dags.py"
+    path.parent.mkdir()
+    path.write_text(textwrap.dedent("""
+        import pendulum
+        from airflow.sdk import DAG, task
+        from airflow_pulumi_decorators import pulumi_stack
+
+        @pulumi_stack(project="from-file", stack="dev")
+        def named(prefix: str):
+            from airflow_pulumi_decorators.testing.resources import FakeName
+            return {"name": FakeName("n", prefix=prefix).name}
+
+        with DAG("apd_from_file_a", schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as a:
+            named("a")
+        with DAG("apd_from_file_b", schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as b:
+            named("b")
+    """))
+    with pytest.raises(LookupError, match="defines 2 matching DAGs; expected exactly one DAG"):
+        apd_dag_runner.run_file(path)
+    result = apd_dag_runner.run_file(path, dag_id="apd_from_file_b")
+    assert result.state == "success", result.output[-3000:]
+    assert result.xcom("named")["name"].startswith("b-")
+    assert [r.name for r in result.resources("from-file")] == ["n"]
 
 
 def test_state_dir_reads_the_stack_and_the_stand_in_journal(apd_dag_runner, apd_state, tmp_path):
