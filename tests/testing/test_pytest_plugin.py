@@ -14,6 +14,7 @@ import pytest
 from airflow.sdk import DAG, task
 
 from airflow_pulumi_decorators import pulumi_stack
+from airflow_pulumi_decorators.testing.dagrun import PASSPHRASE
 
 pytest_plugins = ["pytester"]
 
@@ -177,7 +178,7 @@ with DAG("apd_kit_runner", schedule=None, start_date=pendulum.datetime(2026, 1, 
 
 @pytest.mark.apd_engines("standin", "standin-exe", "real")
 def test_the_runner_reports_states_outputs_resources_operations_and_engine_environment(
-    apd_dag_runner, apd_engine, tmp_path
+    apd_dag_runner, apd_engine, apd_state, tmp_path
 ):
     conf = {"folder": str(tmp_path / "files"), "marker": str(tmp_path / "ran")}
     result = apd_dag_runner.run(KIT_DAG, run_conf=conf)
@@ -196,6 +197,9 @@ def test_the_runner_reports_states_outputs_resources_operations_and_engine_envir
     assert {"PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"} <= result.env_names
     assert "stack select" in [call.command for call in result.calls]
     assert (tmp_path / "files" / "f1.txt").read_text() == "file 1"
+    # Names only: the passphrase the engine was given is in no record of the calls.
+    recorded = apd_engine.log.read_text() if apd_engine.log else apd_state.journal_path.read_text()
+    assert "PULUMI_CONFIG_PASSPHRASE" in recorded and PASSPHRASE not in recorded
 
     # The same DAG object again: the result holds this run only.
     again = apd_dag_runner.run(KIT_DAG, run_conf=conf)
