@@ -19,7 +19,7 @@ from airflow_pulumi_decorators.testing.dagrun import PASSPHRASE
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "testing"
+EXAMPLE = REPO / "examples" / "testing" / "project"
 PLUGIN = "airflow_pulumi_decorators.testing.pytest_plugin"
 
 
@@ -147,10 +147,9 @@ def _collected(result) -> list[str]:
 # -- the complete example, as a user runs it ------------------------------------------------------------
 
 
-def test_the_documented_example_test_file_passes(pytester):
-    shutil.copytree(EXAMPLE, pytester.path, dirs_exist_ok=True)
-    pytester.makeini("[pytest]\napd_isolated_airflow_home = true\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_my_dag.py", timeout=600)
+def test_the_documented_example_project_passes(pytester):
+    shutil.copytree(EXAMPLE, pytester.path, dirs_exist_ok=True)  # its pyproject.toml configures the kit
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=600)
     result.assert_outcomes(passed=4)
 
 

@@ -1,9 +1,7 @@
 """Testing a DAG that uses @pulumi_stack, offline: no cloud, no Pulumi account, nothing beyond 127.0.0.1.
 
-Needs `pip install "airflow-pulumi-decorators[testing]"` and, in pyproject.toml:
-
-    [tool.pytest.ini_options]
-    apd_isolated_airflow_home = true
+Needs `pip install "airflow-pulumi-decorators[testing]"` and `apd_isolated_airflow_home = true` in the
+project's pytest configuration (../pyproject.toml).
 """
 
 from __future__ import annotations
