@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from . import props
+from .computed import Computed, compute
 from .config import StackConfig, config_string
 from .constants import (
     BANNER,
@@ -28,6 +29,7 @@ from .constants import (
     POLICY_FILE,
     ROOT_STACK_TYPE,
     STANDIN_VERSION,
+    UNKNOWN,
 )
 from .context import Invocation
 from .dynamic import DynamicProviders, Plan, is_dynamic
@@ -324,12 +326,14 @@ class Deployment:
             return skipped
         if custom and is_dynamic(type_):
             return self._register_dynamic(urn, name, type_, old, entry, inputs)
-        outputs = _with_secret_outputs(inputs, additional_secret_outputs)
+        computed = self._computed(type_, name, urn, inputs) if custom else Computed({})
+        outputs = _with_secret_outputs({**inputs, **computed.outputs}, additional_secret_outputs)
         if old is None:
             op = "create"
             if custom:
-                entry["id"] = "" if self.dry_run else generated_id(urn)
-            entry["outputs"] = outputs
+                entry["id"] = "" if self.dry_run else computed.id or generated_id(urn)
+            # A preview leaves what the provider would compute unknown, as a real engine does.
+            entry["outputs"] = _with_secret_outputs(inputs, additional_secret_outputs) if self.dry_run else outputs
             entry["created"] = entry["modified"] = iso_now()
         elif old.get("inputs", {}) == inputs and old["urn"] == urn:
             op = "same"
@@ -342,7 +346,7 @@ class Deployment:
         else:
             op = "update"
             if custom:
-                entry["id"] = old.get("id") or generated_id(urn)
+                entry["id"] = old.get("id") or computed.id or generated_id(urn)
             entry["outputs"] = outputs
             entry["created"] = old.get("created", iso_now())
             entry["modified"] = iso_now()
@@ -357,6 +361,20 @@ class Deployment:
         step = Step(op, urn, old, entry, diffs)
         self.run_step(step, lambda: self._commit(urn, entry))
         return entry
+
+    def _computed(self, type_: str, name: str, urn: str, inputs: dict) -> Computed:
+        """What the resource's provider would add to its inputs (see :mod:`.computed`)."""
+        plain = {k: v for k, (v, secret) in self.config.items() if not secret}
+        computed = compute(type_, name, urn, props.reveal(inputs), plain)
+        hidden = props.secret_plaintexts(inputs)
+        outputs = {}
+        for key, value in computed.outputs.items():
+            text = json.dumps(value)
+            if UNKNOWN in text:
+                continue  # built from an input a preview does not know yet: unknown too
+            # A value built from a secret input (a URL holding a secret name) stays secret.
+            outputs[key] = props.make_secret(value) if any(h in text for h in hidden) else value
+        return Computed(outputs, computed.id if computed.id and UNKNOWN not in computed.id else None)
 
     def _register_dynamic(self, urn: str, name: str, type_: str, old: Optional[dict], entry: dict,
                           inputs: dict) -> dict:

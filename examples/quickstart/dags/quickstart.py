@@ -17,6 +17,7 @@ ENVIRONMENTS = {
 
 
 @dag(
+    dag_id="quickstart",
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
