@@ -1,70 +1,78 @@
-"""Test-wide set-up: a private AIRFLOW_HOME (migrated once per run), loopback-only networking hygiene.
+"""Test-wide set-up through our own test kit (:mod:`airflow_pulumi_decorators.testing.pytest_plugin`):
+a private AIRFLOW_HOME migrated once per run, a ``file://`` backend per test, the DAG runner, the engines
+and the fake Google token server, under the short names our tests use.
 
-AIRFLOW_HOME must be set before anything imports Airflow, so it is set at import of this conftest.
+The package's pytest11 entry point loads the kit and sets up the home before this file is imported
+(``apd_isolated_airflow_home`` in pyproject.toml). Run from a checkout whose install predates the entry point
+(``PYTHONPATH=.``), the kit is loaded here instead, and the home set up here: Airflow reads AIRFLOW_HOME
+when first imported, and nothing has imported it yet.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from airflow_pulumi_decorators.testing.google import FakeGoogleTokenServer
+from airflow_pulumi_decorators.testing.airflow_home import isolate_airflow_home
 
-_HOME = Path(tempfile.mkdtemp(prefix="apd-airflow-home-"))
-(_HOME / "dags").mkdir()
-os.environ.update(
-    {
-        "AIRFLOW_HOME": str(_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(_HOME / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        # Proxies would route even 127.0.0.1 away from our loopback fakes.
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-)
-for _var in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_ACCESS_TOKEN"):
-    os.environ.pop(_var, None)
+_KIT = "airflow_pulumi_decorators.testing.pytest_plugin"
+_KIT_LOADED = _KIT in sys.modules  # by the entry point, which has set up the home (and removes it)
+pytest_plugins = [] if _KIT_LOADED else [_KIT]
+_HOME = isolate_airflow_home()  # once per process: the kit's home when the kit set it up
 
-REPO = Path(__file__).resolve().parents[1]
-
+from airflow_pulumi_decorators.testing.dagrun import DagRunner, StateDir  # noqa: E402
+from airflow_pulumi_decorators.testing.engines import ENGINES, EngineKit, engine_kit  # noqa: E402
+from airflow_pulumi_decorators.testing.google import FakeGoogleTokenServer  # noqa: E402
 
 @pytest.fixture(scope="session")
-def airflow_home() -> Path:
-    """A migrated Airflow metadata database (SQLite) in a private AIRFLOW_HOME, once per test run."""
-    marker = _HOME / ".migrated"
-    if not marker.exists():
-        airflow = Path(sys.executable).with_name("airflow")
-        subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
-        marker.touch()
-    return _HOME
+def airflow_home(apd_airflow_home: Path) -> Path:
+    return apd_airflow_home
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeGoogleTokenServer]:
+def backend(apd_state: StateDir) -> Path:
+    """This test's ``file://`` backend folder (``PULUMI_BACKEND_URL`` and passphrase set)."""
+    return apd_state.path
+
+
+@pytest.fixture
+def run_dag(apd_airflow_home, apd_state: StateDir, capfd):
+    """Write a DAG source (``{dag_id}`` filled in) into the dags folder and run it with ``dag.test()`` on
+    the engine its tasks name (``ENGINE`` of the ``header``)."""
+    return DagRunner(None, apd_state, capfd.readouterr).run_source
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request, tmp_path, monkeypatch) -> EngineKit:
+    """The engine a scenario runs on; parametrised over every engine."""
+    return engine_kit(request.param, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def header(engine: EngineKit) -> str:
+    """The DAG-file preamble of the engine under test."""
+    return engine.header
+
+
+@pytest.fixture
+def fake(apd_fake_google: FakeGoogleTokenServer) -> Iterator[FakeGoogleTokenServer]:
     """Google's token endpoints (STS, IAM Credentials, metadata server) on loopback."""
-    with FakeGoogleTokenServer(check_subject_token=True) as server:
-        yield server
+    yield apd_fake_google
 
 
 @pytest.fixture
 def subject_file(tmp_path: Path, fake: FakeGoogleTokenServer) -> Path:
-    """A file holding the fake's subject token, as a workload's OIDC token file would."""
+    """A file holding the fake's subject token, as a workload's OIDC token file would (of the ``fake`` a
+    test folder may override)."""
     path = tmp_path / "oidc-token"
     path.write_text(fake.subject_token)
     return path
 
 
 def pytest_sessionfinish(session, exitstatus):
-    shutil.rmtree(_HOME, ignore_errors=True)
-
-
-pytest_plugins = ["tests.dagrun", "tests.engines"]
+    if not _KIT_LOADED:
+        shutil.rmtree(_HOME, ignore_errors=True)

@@ -188,6 +188,7 @@ class FakeGoogleTokenServer:
     :param iam_max_lifetime: IAM refuses longer lifetimes with 400 (3600 simulates no org policy).
     :param grants: if given, ``{service_account: {principals allowed to mint its tokens}}``; IAM then
         enforces each link of ``caller -> delegates... -> target`` (403 otherwise).
+    :param port: the port to serve on; ``0`` (the default) picks a free one.
     """
 
     def __init__(
@@ -202,6 +203,7 @@ class FakeGoogleTokenServer:
         project_id: str = "fake-project",
         iam_max_lifetime: int = 43200,
         grants: Mapping[str, Iterable[str]] | None = None,
+        port: int = 0,
     ) -> None:
         if subject_token_format not in ("text", "json"):
             raise ValueError("subject_token_format must be 'text' or 'json'")
@@ -220,12 +222,13 @@ class FakeGoogleTokenServer:
         self._issued: dict[str, IssuedToken] = {}
         self._closing = threading.Event()
         self._server: LoopbackServer | None = None
+        self._port = port
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> FakeGoogleTokenServer:
         if self._server is None:
-            self._server = LoopbackServer(_make_handler(self), name="fake-google-token-server")
+            self._server = LoopbackServer(_make_handler(self), name="fake-google-token-server", port=self._port)
         return self
 
     def close(self) -> None:
@@ -700,3 +703,9 @@ def _serve_metadata(
     if path == "/computeMetadata/v1/universe/universe-domain":
         return _Reply(200, "googleapis.com", "application/text", flavor)
     raise _Reply(404, "Not Found", "text/plain", flavor)
+
+
+if __name__ == "__main__":  # python -m airflow_pulumi_decorators.testing.google: serve as a process
+    from airflow_pulumi_decorators.testing.fake_google_cli import main
+
+    main()

@@ -13,10 +13,13 @@ class LoopbackServer:
     :param name: the serving thread's name (shows in thread dumps).
     :param poll_interval: how often the loop checks for shutdown; short, so :meth:`close` is quick
         (``serve_forever`` waits 0.5 s by default).
+    :param port: the port to bind; ``0`` picks a free one.
     """
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], *, name: str, poll_interval: float = 0.02) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    def __init__(
+        self, handler: type[BaseHTTPRequestHandler], *, name: str, poll_interval: float = 0.02, port: int = 0
+    ) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": poll_interval}, name=name, daemon=True
