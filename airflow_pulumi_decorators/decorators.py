@@ -7,12 +7,12 @@ import inspect
 import os
 import re
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
 
 from airflow_pulumi_decorators.environments import (
+    FrozenMapping,
     _TEMPLATE_PART,
     Environment,
     _is_template,
@@ -132,7 +132,7 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
 
         rendered = env.render_config(render)
         if rendered is not env:
-            self.environments = MappingProxyType({**self.environments, name: rendered})
+            self.environments = FrozenMapping({**self.environments, name: rendered})
 
 
 class PulumiStackTask:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from airflow_pulumi_decorators import names
@@ -120,9 +119,39 @@ def _check_project_id(value: Any) -> None:
         )
 
 
+class FrozenMapping(Mapping[str, Any]):
+    """A read-only mapping that Airflow can deep-copy and pickle.
+
+    ``types.MappingProxyType`` is read-only too, but cannot be deep-copied, and Airflow deep-copies operators
+    (``dag.partial_subset`` when a task is cleared with its upstream or downstream, ``.override()``).
+
+    :param data: the items; copied, so later changes to the argument do not show through.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        self._data = dict(data or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"FrozenMapping({self._data!r})"
+
+    def __reduce__(self) -> tuple[type[FrozenMapping], tuple[dict[str, Any]]]:
+        return (FrozenMapping, (self._data,))
+
+
 def _frozen_config(name: str, config: Mapping[str, Any] | None) -> Mapping[str, str]:
     if config is None:
-        return MappingProxyType({})
+        return FrozenMapping({})
     if not isinstance(config, Mapping):
         raise ConfigurationError(f"{name!r} must be a mapping of config keys to values, got {type(config).__name__}")
     out: dict[str, str] = {}
@@ -138,7 +167,7 @@ def _frozen_config(name: str, config: Mapping[str, Any] | None) -> Mapping[str, 
                 "string values only: make it a string (e.g. '{{ var.json.settings | tojson }}') or drop the template"
             )
         out[key] = text
-    return MappingProxyType(out)
+    return FrozenMapping(out)
 
 
 @dataclass(frozen=True)
@@ -267,7 +296,7 @@ def validate_environments(environments: Mapping[str, Environment]) -> Mapping[st
                 "needs its own stack so one can never update another's infrastructure"
             )
         seen[key] = name
-    return MappingProxyType(dict(environments))
+    return FrozenMapping(dict(environments))
 
 
 def environment_name(environments: Mapping[str, Environment], environment: str | None) -> str:

@@ -327,3 +327,36 @@ the_dag = d()
     assert run.task_states["storage"] == "failed"
     assert "secret_config['db:pw'] contains '{{' or '{%'" in run.output and "{% raw %}" in run.output
     assert secret not in run.output and secret not in repr(run.rendered)
+
+
+def test_a_task_with_environments_survives_deepcopy_pickle_and_partial_subset():
+    """Airflow deep-copies operators when a task is cleared with its upstream/downstream (partial_subset)."""
+    import copy
+    import pickle
+
+    envs = {
+        "dev": Environment(stack="dev", config={"gcp:project": "acme-dev"}),
+        "prod": Environment(stack="prod", secret_config={"db:password": "hunter2"}),
+    }
+
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+    def d():
+        @pulumi_stack(project="infra", environments=envs, environment="{{ params.env }}")
+        def storage():
+            return {}
+
+        @task
+        def load(x):
+            return x
+
+        load(storage())
+
+    built = d()
+    op = built.get_task("storage")
+    copied = copy.deepcopy(op)
+    assert copied.environments["dev"].config == {"gcp:project": "acme-dev"}
+    assert pickle.loads(pickle.dumps(op.environments))["prod"].stack == "prod"
+    subset = built.partial_subset(task_ids=["load"], include_upstream=True)
+    assert set(subset.task_dict) == {"storage", "load"}
+    with pytest.raises(TypeError):
+        copied.environments["dev"].config["gcp:project"] = "other"  # still read-only
