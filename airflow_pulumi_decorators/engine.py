@@ -25,6 +25,7 @@ from airflow_pulumi_decorators.errors import (
     ConcurrentUpdateError,
     ConfigurationError,
     DriftDetectedError,
+    OutputError,
     OperationInterruptedError,
     PolicyViolationError,
     PluginInstallError,
@@ -39,7 +40,7 @@ from airflow_pulumi_decorators.locks import (
     parse_lock_holder,
     with_airflow_holder,
 )
-from airflow_pulumi_decorators.outputs import StackOutput
+from airflow_pulumi_decorators.outputs import StackOutput, check_output_names, plain_output
 
 if TYPE_CHECKING:
     from pulumi.automation import PulumiCommand
@@ -100,6 +101,8 @@ class OperationRequest:
         ``None`` lets the backend choose its default.
     :param pulumi_home: the ``PULUMI_HOME`` for this run; ``None`` leaves the worker's.
     :param options: how the operation runs (:class:`OperationOptions`).
+    :param multiple_outputs: the task pushes one XCom per output, so output names that are XCom keys the
+        task already uses are refused (before anything is deployed).
     """
 
     project: str
@@ -113,6 +116,7 @@ class OperationRequest:
     secrets_provider: str | None = None
     pulumi_home: str | None = None
     options: OperationOptions = field(default_factory=OperationOptions)
+    multiple_outputs: bool = False
 
 
 @dataclass(frozen=True)
@@ -278,22 +282,136 @@ def _guarded(command: Any, stopped: threading.Event) -> PulumiCommand:
     return _Guarded()
 
 
-def _inline_program(program: Callable[[], Any]) -> Callable[[], None]:
-    def run() -> None:
+class _ProgramStopped(BaseException):
+    """Raised inside a program the task gave up on, at its next Python instruction (not an ``Exception``,
+    so a program's ``except Exception`` retry loop does not swallow it)."""
+
+
+class _InlineProgram:
+    """The user's function as Pulumi's inline program: checks the outputs it returns, remembers the error
+    it raised and where it runs.
+
+    Pulumi's language server runs the program, then its ``apply`` callbacks, on an event loop in a
+    thread of its gRPC pool. A program that hangs keeps that thread busy after the engine is gone, and the
+    interpreter joins pool threads at exit: the task process would never end. :meth:`release` lets it end.
+
+    :param program: the bound user function.
+    :param multiple_outputs: refuse output names that are XCom keys the task already uses.
+    """
+
+    def __init__(self, program: Callable[[], Any], *, multiple_outputs: bool = False) -> None:
+        self.program = program
+        self.multiple_outputs = multiple_outputs
+        #: What the program (or our check of its outputs) raised; the engine reports it as text only.
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: Any = None
+
+    def __call__(self) -> None:
+        import asyncio
+
         import pulumi
 
-        result = program()
-        if result is None:
-            return
-        if not isinstance(result, Mapping):
-            raise TypeError(
-                f"a @pulumi_stack function must return a dict of stack outputs or None, got {type(result).__name__}"
-            )
-        for key, value in result.items():
-            pulumi.export(str(key), value)
+        self._thread, self._loop = threading.current_thread(), asyncio.get_running_loop()
+        try:
+            result = self.program()
+            if result is None:
+                return
+            if not isinstance(result, Mapping):
+                raise TypeError(
+                    "a @pulumi_stack function must return a dict of stack outputs or None, got "
+                    f"{type(result).__name__}"
+                )
+            check_output_names(result, multiple_outputs=self.multiple_outputs)
+            for key, value in result.items():
+                pulumi.export(str(key), self._checked(str(key), value))
+        except Exception as exc:
+            self.error = exc
+            raise
 
-    return run
+    def _checked(self, key: str, value: Any) -> Any:
+        """The value as JSON (see :func:`plain_output`); checked when it resolves if it holds Outputs."""
+        if not _holds_outputs(value):
+            return plain_output(key, value, passthrough=_engine_serialised)
+        import pulumi
 
+        def resolved(plain: Any) -> Any:
+            try:
+                return plain_output(key, plain, passthrough=_engine_serialised)
+            except OutputError as exc:
+                self.error = exc
+                raise
+
+        return pulumi.Output.from_input(value).apply(resolved)
+
+    def release(self) -> bool:
+        """If the program (or an ``apply`` of it) is still running, tell it to stop and stop the process from
+        waiting for it.
+
+        The program gets :class:`_ProgramStopped` at its next Python instruction (a call blocked in C,
+        such as a long ``time.sleep``, sees it only when it returns), and its pool thread, a daemon
+        thread, is taken off the list ``concurrent.futures`` joins at interpreter exit.
+
+        :return: whether the program was still running.
+        """
+        thread, loop = self._thread, self._loop
+        # The loop runs from the program's start until its last apply; then the thread is the pool's again.
+        if thread is None or thread.ident is None or loop is None or not loop.is_running():
+            return False
+        import ctypes
+
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_ProgramStopped))
+        _detach_pool_threads({thread})
+        return True
+
+
+def _holds_outputs(value: Any) -> bool:
+    """Whether ``value`` is, or holds in a dict, list or tuple, a value known only later (an ``Output``)."""
+    import inspect
+
+    import pulumi
+
+    if isinstance(value, pulumi.Output) or inspect.isawaitable(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_outputs(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_outputs(v) for v in value)
+    return False
+
+
+def _engine_serialised(value: Any) -> bool:
+    """Values Pulumi serialises itself, deliberately: resources (as references), assets, typed inputs/outputs."""
+    import pulumi
+    from pulumi import _types
+
+    return isinstance(value, (pulumi.Resource, pulumi.Asset, pulumi.Archive)) or (
+        _types.is_output_type(type(value)) or _types.is_input_type(type(value))
+    )
+
+
+def _pool_threads() -> set[threading.Thread]:
+    """The ``concurrent.futures`` pool threads the interpreter will join at exit (gRPC servers use them)."""
+    from concurrent.futures import thread as pool
+
+    return set(getattr(pool, "_threads_queues", {}).keys())
+
+
+def _detach_pool_threads(threads: set[threading.Thread]) -> None:
+    """Let the interpreter exit without joining these pool threads (they are daemon threads: they just
+    end with the process). Used only for threads of an engine or program the task gave up on."""
+    from concurrent.futures import thread as pool
+
+    queues = getattr(pool, "_threads_queues", None)
+    if queues is None:
+        return
+    for thread in threads:
+        if thread.daemon:
+            queues.pop(thread, None)
+
+
+#: Seconds to wait, after telling a hung program to stop, for an engine that was waiting for it to end.
+_PROGRAM_STOP_WAIT = 5.0
 
 #: How the CLI shows a secret value when secrets are not revealed.
 _SECRET_SENTINEL = "[secret]"
@@ -367,6 +485,11 @@ class Engine:
         self._worker_done.set()
         self._stop_requested = threading.Event()
         self._stop_outcome: str | None = None
+        self._gave_up = threading.Event()  # stop() could not end the engine: the waiting thread moves on
+        self._threads_before: set[threading.Thread] = set()
+        self._program: _InlineProgram | None = None
+        self._work_dir: str | None = None
+        self._muted = False
         self._grace = 60.0
 
     def _command_for(self, env: Mapping[str, str | None]) -> Any:
@@ -398,6 +521,9 @@ class Engine:
         self._grace = options.kill_grace_period
         self._stop_requested.clear()
         self._stop_outcome = None
+        self._gave_up.clear()
+        self._muted = False
+        self._threads_before = _pool_threads()
         if "PULUMI_SKIP_UPDATE_CHECK" not in os.environ and "PULUMI_SKIP_UPDATE_CHECK" not in request.env:
             # Otherwise every CLI call asks api.pulumi.com for a newer release: a network call per
             # command, and a stall on workers that cannot reach it.
@@ -411,7 +537,7 @@ class Engine:
         try:
             while True:
                 attempts += 1
-                observer = _Observer(self.on_output)
+                observer = _Observer(self._emit)
                 try:
                     with holder_note(backend_url, request.project, request.stack, request.message):
                         result = self._in_worker(lambda obs=observer: self._attempt(request, obs))
@@ -488,8 +614,41 @@ class Engine:
         error.holder = holder  # type: ignore[attr-defined]
         return error
 
+    def _emit(self, line: str) -> None:
+        if not self._muted:  # an engine the task gave up on must not write into a finished task's log
+            self.on_output(line)
+
+    def _give_up(self) -> bool:
+        """The engine did not stop. Tell a still-running program to stop (an in-process engine then ends
+        the update, writes state and releases the lock); if the engine still runs, release its threads so
+        the process can exit, and go on without it.
+
+        :return: whether the engine ended after all.
+        """
+        program = self._program
+        running = program is not None and program.release()
+        if running and self._worker_done.wait(_PROGRAM_STOP_WAIT):
+            self._stop_outcome = "graceful"
+            self.on_warning("pulumi: the program was still running; it was told to stop, and the engine then ended")
+            return True
+        self._muted = True
+        # The engine's own pool threads (an in-process engine, its event stream) wait for it forever.
+        _detach_pool_threads(_pool_threads() - self._threads_before)
+        if self._work_dir:  # the worker thread will not reach its own clean-up before the process ends
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+        self.on_warning(
+            f"pulumi: the engine did not stop within kill_grace_period={self._grace:g}s; the task gives up on it"
+            + ("; its program is still running (blocked outside Python) and the task process no longer waits for it"
+               if running else "")
+        )
+        return False
+
     def _in_worker(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` in a worker thread; if the waiting thread is interrupted, stop the engine first."""
+        """Run ``fn`` in a worker thread; if the waiting thread is interrupted, stop the engine first.
+
+        A kill (``on_kill`` → :meth:`stop`) does not interrupt this thread; when :meth:`stop` gives up on
+        the engine, the wait ends here with :class:`OperationInterruptedError` instead of lasting forever.
+        """
         box: dict[str, Any] = {}
         context = contextvars.copy_context()  # the program may read Airflow's context variables
 
@@ -506,11 +665,20 @@ class Engine:
         worker.start()
         try:
             while not self._worker_done.wait(0.1):
-                pass
+                if self._gave_up.is_set() and not self._give_up():
+                    raise OperationInterruptedError(
+                        f"the engine did not stop ({self._stop_outcome})", outcome=self._stop_outcome or "abandoned"
+                    )
+        except OperationInterruptedError:
+            raise
         except BaseException:
             # A timeout (AirflowTaskTimeout) or Ctrl-C lands here, in the waiting thread: stop the engine
             # so it writes its state and releases the lock, instead of abandoning it mid-update.
-            self.stop()
+            outcome = self.stop()
+            if not self._worker_done.is_set():
+                self._give_up()
+            elif outcome:
+                self.on_warning(f"pulumi: engine stop outcome: {outcome}")
             raise
         worker.join()
         if "error" in box:
@@ -533,10 +701,12 @@ class Engine:
         from pulumi import automation as auto
 
         options = request.options
-        work_dir = tempfile.mkdtemp(prefix="airflow-pulumi-", dir=self.work_root)
+        work_dir = self._work_dir = tempfile.mkdtemp(prefix="airflow-pulumi-", dir=self.work_root)
         try:
-            with _translate_errors(request, observer, lambda: self._stop_requested.is_set(), self._outcome):
-                program = _inline_program(request.program)
+            with _translate_errors(
+                request, observer, lambda: self._stop_requested.is_set(), self._outcome, lambda: self._program
+            ):
+                program = self._program = _InlineProgram(request.program, multiple_outputs=request.multiple_outputs)
                 opts = self._workspace(request, work_dir)
                 if request.operation in ("up", "preview"):
                     stack = auto.create_or_select_stack(
@@ -599,6 +769,11 @@ class Engine:
                     _raise_on_drift(request, changes, observer.steps)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
+            # The engine is done; a program still running (it hung, the engine was stopped) can never finish
+            # usefully, and would keep the task process alive.
+            if self._program is not None and self._program.release() and not self._muted:
+                self.on_warning("pulumi: the program was still running when the engine ended; it was told to stop")
+            self._program = None
         return {"outputs": outputs, "changes": changes, "version": version, "removed": removed}
 
     def _cancel(self, request: OperationRequest) -> None:
@@ -650,12 +825,14 @@ class Engine:
         send = getattr(command, "send_signal", None)
         if not callable(send):
             self._stop_outcome = "abandoned"  # an in-process engine cannot be forced
+            self._gave_up.set()
             return self._stop_outcome
         for sig, outcome in ((signal.SIGTERM, "terminated"), (signal.SIGKILL, "killed")):
             self._stop_outcome = outcome
             send(sig)
             if self._worker_done.wait(5.0):
                 return outcome
+        self._gave_up.set()
         return self._stop_outcome
 
 
@@ -711,11 +888,13 @@ class _translate_errors:
         observer: _Observer | None,
         stopped: Callable[[], bool],
         outcome: Callable[[], str | None],
+        program: Callable[[], _InlineProgram | None] = lambda: None,
     ) -> None:
         self.request = request
         self.observer = observer
         self.stopped = stopped
         self.outcome = outcome
+        self.program = program
 
     def __enter__(self) -> None:
         return None
@@ -732,11 +911,11 @@ class _translate_errors:
                 f"pulumi {request.operation} on stack {request.stack!r} was interrupted:\n{_tail(exc, 5)}", **where
             ) from None
         if isinstance(exc, perr.InlineSourceRuntimeError):
-            raise ProgramError(
-                f"the Pulumi program of stack {request.stack!r} raised; its traceback is in the log "
-                f"above:\n{_program_error_text(exc)}",
-                **where,
-            ) from None
+            program = self.program()
+            raised = program.error if program is not None else None
+            if isinstance(raised, OutputError):  # our own check of the outputs, already clear and typed
+                raise raised from None
+            raise _program_error(request, exc, raised) from None
         if isinstance(exc, perr.ConcurrentUpdateError):
             raise ConcurrentUpdateError(
                 f"stack {request.stack!r} is locked by another update:\n{_tail(exc)}", **where
@@ -802,10 +981,56 @@ def _tail(exc: BaseException, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _program_error_text(exc: BaseException) -> str:
-    text = (getattr(exc, "stdout", "") or "") + "\n" + (getattr(exc, "stderr", "") or "")
-    marker = "python inline source runtime error:"
-    for line in text.splitlines():
-        if marker in line:
-            return line.split(marker, 1)[1].strip() or line.strip()
-    return _tail(exc, 5)
+_INLINE_MARKER = "python inline source runtime error:"
+#: Pulumi's Python SDK names the resource whose inputs it was resolving when an ``apply`` failed.
+_RESOURCE_IN_ERROR = re.compile(r"While processing resource: '([^']*)', type: '([^']*)'")
+#: ... and each exception of the chain as ``ValueError has risen: <message>``.
+_RISEN = re.compile(r"^\s*([A-Za-z_][\w.]*) has risen: (.*)$", re.MULTILINE)
+#: The last line of a Python traceback: ``KeyError: 'x'``, ``botocore.exceptions.ClientError: ...``.
+_EXCEPTION_LINE = re.compile(r"^\s*((?:[a-z_][\w]*\.)*[A-Z_][\w]*)(?:: (.*))?$")
+
+
+def _program_error(request: OperationRequest, exc: BaseException, raised: BaseException | None) -> ProgramError:
+    """A :class:`ProgramError` that says what the program raised (type and message) and, for a failure in
+    an ``apply`` feeding a resource, which resource; the full traceback stays in the task log."""
+    text = str(exc)  # Pulumi's CommandError: the CLI's exit code, stdout and stderr
+    if raised is not None:
+        kind, message = type(raised).__name__, str(raised)
+    else:
+        kind, message = _raised_in(text)
+    resource = _RESOURCE_IN_ERROR.search(text)
+    where = (
+        f", in an apply or input of resource {resource.group(1)!r} (type {resource.group(2)})" if resource else ""
+    )
+    what = f"{kind}: {message}" if kind else message
+    error = ProgramError(
+        f"the Pulumi program of stack {request.stack!r} raised {what}{where}. Fix the program; its full "
+        "traceback is in the task log above.",
+        stack=request.stack,
+        operation=request.operation,
+    )
+    error.exception_type = kind  # type: ignore[attr-defined]
+    error.exception_message = message  # type: ignore[attr-defined]
+    error.resource = (resource.group(1), resource.group(2)) if resource else None  # type: ignore[attr-defined]
+    return error
+
+
+def _raised_in(text: str) -> tuple[str, str]:
+    """``(exception type, message)`` of what the program raised, read from Pulumi's report of it."""
+    risen = [(k, m.strip()) for k, m in _RISEN.findall(text) if not m.startswith("While processing")]
+    if risen:
+        return risen[-1]
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if "Traceback (most recent call last):" in line]
+    if starts:
+        # The exception line is indented like its "Traceback" line; frames and code lines are indented more.
+        head = lines[starts[-1]]
+        indent = head[: len(head) - len(head.lstrip())]
+        for line in reversed(lines[starts[-1] + 1:]):
+            found = _EXCEPTION_LINE.match(line)
+            if found and line.startswith(indent) and not line[len(indent):].startswith((" ", "\t")):
+                return found.group(1), (found.group(2) or "").strip()
+    for line in lines:
+        if _INLINE_MARKER in line:
+            return "", line.split(_INLINE_MARKER, 1)[1].strip()
+    return "", "\n".join(lines[-5:]).strip()

@@ -152,3 +152,33 @@ class CliInstallError(PulumiCliNotFoundError):
 
 class PluginInstallError(PulumiDecoratorError):
     """A provider plugin could not be installed into the worker's plugin cache; says how to pre-install it."""
+
+
+class OutputError(PulumiDecoratorError, ValueError):
+    """A stack output the task cannot push as XCom; the message names the output and the fix.
+
+    :param key: the output's name.
+    :param path: where inside the output the problem is (``['ips'][2]``); empty for the value itself.
+    """
+
+    def __init__(self, message: str, *, key: str, path: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        self.path = path
+
+
+class ReservedOutputNameError(OutputError):
+    """An output's name is an XCom key the task already uses (``return_value``, ``pulumi_summary`` …): with
+    ``multiple_outputs`` it would silently replace that XCom. Rename the output."""
+
+
+class OutputValueError(OutputError):
+    """An output's value (or a value inside it) is not JSON and has no lossless JSON form; the message says
+    how to convert it.
+
+    :param type_name: the type found.
+    """
+
+    def __init__(self, message: str, *, key: str, path: str = "", type_name: str = "") -> None:
+        super().__init__(message, key=key, path=path)
+        self.type_name = type_name

@@ -17,7 +17,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_pulumi_decorators import settings
 from airflow_pulumi_decorators.backend import engine_settings
-from airflow_pulumi_decorators.links import PulumiUpdateLink
+from airflow_pulumi_decorators.links import URL_ATTRIBUTE, PulumiUpdateLink
 from airflow_pulumi_decorators.environments import (
     Environment,
     _is_template,
@@ -270,6 +270,7 @@ class PulumiStackOperator(BaseOperator):
         from airflow_pulumi_decorators.engine import Engine, OperationRequest
         from airflow_pulumi_decorators.outputs import to_xcom
 
+        setattr(self, URL_ATTRIBUTE, None)  # the extra link: no URL until an update reports one
         env_name, env = resolve_environment(
             environments=self.environments, environment=self.environment, stack=self.stack
         )
@@ -312,6 +313,7 @@ class PulumiStackOperator(BaseOperator):
                         secrets_provider=engine_cfg.secrets_provider,
                         pulumi_home=engine_cfg.pulumi_home,
                         options=self._options_for_run(engine_cfg),
+                        multiple_outputs=bool(getattr(self, "multiple_outputs", False)),
                     )
                 )
             finally:
@@ -320,12 +322,16 @@ class PulumiStackOperator(BaseOperator):
         summary = self._summary(result, env_name, engine_cfg.backend_url, message)
         self.log.info("pulumi summary: %s", summary_line(summary))
         context["ti"].xcom_push(key=self.summary_key, value=summary)
+        setattr(self, URL_ATTRIBUTE, summary["url"])
         if result.policy_violations:
             for v in result.policy_violations:
                 self.log.warning("pulumi policy (%s) %s/%s: %s", v["level"], v["policy_pack"], v["policy"], v["message"])
         if self.operation != "up":
             return summary_return(result)
-        outputs = to_xcom(result.outputs, push_secrets=self.push_secret_outputs, mask=_mask, log=self.log.info)
+        outputs = to_xcom(
+            result.outputs, push_secrets=self.push_secret_outputs, mask=_mask, log=self.log.info,
+            multiple_outputs=bool(getattr(self, "multiple_outputs", False)),
+        )
         if self.emit_asset:
             from airflow_pulumi_decorators.assets import emit_stack_event
 
