@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_pulumi_decorators.cli import INSTALL_HINT, CliProcess, plugins_dir, prepare_cli
 from airflow_pulumi_decorators.errors import (
     ConcurrentUpdateError,
+    BackendAccessError,
     ConfigurationError,
     DriftDetectedError,
     OutputError,
@@ -33,6 +34,8 @@ from airflow_pulumi_decorators.errors import (
     PulumiCliNotFoundError,
     PulumiEngineError,
     StackNotFoundError,
+    StateCorruptError,
+    WrongPassphraseError,
 )
 from airflow_pulumi_decorators.locks import (
     LockHolder,
@@ -921,7 +924,14 @@ class _translate_errors:
                 f"stack {request.stack!r} is locked by another update:\n{_tail(exc)}", **where
             ) from None
         if isinstance(exc, perr.StackNotFoundError):
-            raise StackNotFoundError(f"stack {request.stack!r} does not exist:\n{_tail(exc)}", **where) from None
+            raise StackNotFoundError(
+                f"stack {request.stack!r} does not exist in backend {_backend_url(request)}, so there is nothing to "
+                f"{request.operation}: nothing was ever deployed to it for this environment, or it was removed. "
+                "If it should exist, check the stack name (the environment's stack, or the task's 'stack') and the "
+                "backend (the pulumi connection, [pulumi] backend_url or PULUMI_BACKEND_URL); a destroy of a stack "
+                f"that was never deployed has nothing to do, so drop the task or run it after an up.\n{_tail(exc)}",
+                **where,
+            ) from None
         if isinstance(exc, perr.CommandError):
             text = _tail(exc)
             mandatory = [v for v in (self.observer.violations if self.observer else []) if v["level"] == "mandatory"]
@@ -940,7 +950,10 @@ class _translate_errors:
             if "no changes were expected" in text:  # --expect-no-changes (ExitNoChanges)
                 steps = self.observer.steps if self.observer else []
                 changes = dict(self.observer.summary_changes or {}) if self.observer else {}
-                _raise_on_drift(request, changes or {"update": max(len(steps), 1)}, steps)
+                try:
+                    _raise_on_drift(request, changes or {"update": max(len(steps), 1)}, steps)
+                except DriftDetectedError as drift:  # the finding, not Pulumi's CommandError chained in front
+                    raise drift from None
             missing = _MISSING_PLUGIN.search(text)
             if missing:
                 kind, name, version = missing.groups()
@@ -954,6 +967,21 @@ class _translate_errors:
                     f"put pulumi-{kind}-{name} on the worker's PATH, or list it in [pulumi] plugins "
                     f"(docs/worker-setup.md).\n{text}"
                 ) from None
+            if "incorrect passphrase" in text:
+                source = _passphrase_source(request)
+                raise WrongPassphraseError(
+                    f"stack {request.stack!r} cannot decrypt its secrets: the passphrase from {source} is not the "
+                    "one the stack was created with. Set that passphrase to the stack's (or point "
+                    "PULUMI_CONFIG_PASSPHRASE_FILE at a file holding it); a stack's passphrase cannot be changed "
+                    f"this way, only with `pulumi stack change-secrets-provider`.\n{text}",
+                    source=source,
+                ) from None
+            corrupt = _corrupt_state(request, text)
+            if corrupt is not None:
+                raise corrupt from None
+            unreachable = _backend_unreachable(request, text)
+            if unreachable is not None:
+                raise unreachable from None
             if "passphrase must be set" in text or "PULUMI_CONFIG_PASSPHRASE" in text:
                 raise ConfigurationError(
                     f"stack {request.stack!r} encrypts its secrets with a passphrase, and none is set: set "
@@ -968,10 +996,79 @@ class _translate_errors:
         return False
 
 
+def _backend_url(request: OperationRequest) -> str:
+    return request.env.get("PULUMI_BACKEND_URL") or os.environ.get("PULUMI_BACKEND_URL") or "(the CLI's default)"
+
+
+def _passphrase_source(request: OperationRequest) -> str:
+    """Where the engine's passphrase came from, in words (never the passphrase)."""
+    if request.env.get("PULUMI_CONFIG_PASSPHRASE"):
+        return "the pulumi connection (its extra 'config_passphrase')"
+    if "PULUMI_CONFIG_PASSPHRASE" not in request.env and os.environ.get("PULUMI_CONFIG_PASSPHRASE"):
+        return "the worker's PULUMI_CONFIG_PASSPHRASE"
+    path = request.env.get("PULUMI_CONFIG_PASSPHRASE_FILE") or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    if path:
+        return f"the file PULUMI_CONFIG_PASSPHRASE_FILE={path}"
+    return "the engine's environment"
+
+
+#: How the engines say a stack's checkpoint is not valid JSON: the real CLI, then the stand-in (whose
+#: reader fails with a traceback).
+_CORRUPT_MARKERS = ("failed to load checkpoint", "JSONDecodeError")
+
+
+def _corrupt_state(request: OperationRequest, text: str) -> StateCorruptError | None:
+    if not any(marker in text for marker in _CORRUPT_MARKERS):
+        return None
+    backend = _backend_url(request)
+    path = None
+    if backend.startswith("file://"):
+        project, name = request.project, request.stack.rsplit("/", 1)[-1]
+        root = os.path.join(backend[len("file://"):], ".pulumi")
+        path = os.path.join(root, "stacks", project, f"{name}.json")
+        where = (
+            f"its checkpoint file {path} is not valid JSON (truncated or overwritten). Restore it: copy the newest "
+            f"good copy from {os.path.join(root, 'backups', project, name)}/ (the CLI keeps one per update) or from "
+            "your backups over it"
+        )
+    else:
+        where = f"its checkpoint in backend {backend} is not valid JSON. Restore it from the backend's backups"
+    return StateCorruptError(
+        f"the state of stack {request.stack!r} cannot be read: {where}, then run operation='refresh' to "
+        f"reconcile it with the cloud.\n{_tail_text(text, 5)}",
+        stack=request.stack,
+        operation=request.operation,
+        path=path,
+    )
+
+
+#: How the engines say the state folder cannot be opened or written: the real CLI, then the stand-in's
+#: Python errors.
+_BACKEND_MARKERS = ("unable to open state directory", "permission denied", "NotADirectoryError", "PermissionError",
+                    "read-only file system")
+
+
+def _backend_unreachable(request: OperationRequest, text: str) -> BackendAccessError | None:
+    if not any(marker in text for marker in _BACKEND_MARKERS):
+        return None
+    backend = _backend_url(request)
+    return BackendAccessError(
+        f"the state backend {backend} cannot be opened or written by the worker (a missing or read-only folder, "
+        "or a path under a file). Point the backend at a folder the worker's user can write (the pulumi "
+        "connection's host, [pulumi] backend_url or PULUMI_BACKEND_URL), or fix the folder's permissions."
+        f"\n{_tail_text(text, 5)}",
+        backend=backend,
+    )
+
+
 _MISSING_PLUGIN = re.compile(
     r"(?:Could not automatically download and install|no) (\w+) plugin 'pulumi-\w+-([^']+)' "
     r"(?:at version|found in the workspace at version) (v?[\w.+-]+)"
 )
+
+
+def _tail_text(text: str, lines: int) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def _tail(exc: BaseException, lines: int = 20) -> str:

@@ -182,3 +182,37 @@ class OutputValueError(OutputError):
     def __init__(self, message: str, *, key: str, path: str = "", type_name: str = "") -> None:
         super().__init__(message, key=key, path=path)
         self.type_name = type_name
+
+
+class WrongPassphraseError(ConfigurationError):
+    """The passphrase the engine got is not the one the stack's secrets were encrypted with.
+
+    :param source: where the passphrase came from (the ``pulumi`` connection, a worker variable, a file).
+    """
+
+    def __init__(self, message: str, *, source: str = "") -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class StateCorruptError(PulumiEngineError):
+    """The stack's state (its checkpoint) cannot be read; the message names the file and how to restore it.
+
+    :param path: the checkpoint file, for a ``file://`` backend.
+    """
+
+    def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None,
+                 path: str | None = None) -> None:
+        super().__init__(message, stack=stack, operation=operation)
+        self.path = path
+
+
+class BackendAccessError(ConfigurationError):
+    """The state backend cannot be opened or written (a missing or unwritable folder, a path under a file).
+
+    :param backend: the backend URL.
+    """
+
+    def __init__(self, message: str, *, backend: str = "") -> None:
+        super().__init__(message)
+        self.backend = backend

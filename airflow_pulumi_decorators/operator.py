@@ -188,7 +188,7 @@ class PulumiStackOperator(BaseOperator):
                 if name in self.environments and not _is_template(name):
                     check_protected(
                         name, self.environments[name], self.options, allow=self.allow_destroy_protected,
-                        operation=self.operation, task_id=self.task_id,
+                        operation=self.operation, task_id=self.task_id, function=getattr(program, "__name__", ""),
                     )
         self._engine: Engine | None = None
         self._credential: Any = None
@@ -276,7 +276,7 @@ class PulumiStackOperator(BaseOperator):
         )
         check_protected(
             env_name, env, self.options, allow=self.allow_destroy_protected, operation=self.operation,
-            task_id=self.task_id,
+            task_id=self.task_id, function=getattr(self.program, "__name__", ""),
         )
         for value in env.secret_config.values():
             _mask(value)
@@ -285,7 +285,7 @@ class PulumiStackOperator(BaseOperator):
         ) as engine_cfg, self._credentials(env) as (credential_env, principal):
             self.log.info(
                 "pulumi: %s project=%s stack=%s environment=%s backend=%s",
-                self.operation,
+                self._what(),
                 self.project,
                 engine_cfg.stack,
                 env_name,
@@ -365,11 +365,18 @@ class PulumiStackOperator(BaseOperator):
             "url": update_url(backend_url, self.project, result.stack, result.version),
         }
 
+    def _what(self) -> str:
+        """The operation as the log names it: a preview or refresh with ``expect_no_changes`` is a drift check."""
+        if self.options.expect_no_changes:
+            refresh = ", refresh first" if self.options.refresh else ""
+            return f"drift check ({self.operation}{refresh}; fails on any change)"
+        return self.operation
+
     def _log_summary(self, result: OperationResult) -> None:
         changes = ", ".join(f"{op}={n}" for op, n in sorted(result.changes.items())) or "none"
         self.log.info(
             "pulumi %s on stack %s: changes: %s; version=%s; %.1fs",
-            result.operation,
+            self._what(),
             result.stack,
             changes,
             result.version,
