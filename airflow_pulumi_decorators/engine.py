@@ -522,7 +522,14 @@ class Engine:
         started = time.monotonic()
         options = request.options
         self._grace = options.kill_grace_period
-        self._stop_requested.clear()
+        if self._stop_requested.is_set():  # stopped (a task kill) before it started: start nothing
+            self._stop_requested.clear()
+            raise OperationInterruptedError(
+                f"pulumi {request.operation} on stack {request.stack!r} was not started: the task was stopped "
+                "before the engine ran; nothing was changed",
+                stack=request.stack,
+                operation=request.operation,
+            )
         self._stop_outcome = None
         self._gave_up.clear()
         self._muted = False
@@ -580,6 +587,7 @@ class Engine:
                     delay = min(delay * 2, 60.0)
         finally:
             self._command = None
+            self._stop_requested.clear()  # a stop applies to this run only
         if observer.pending:
             self.on_warning(_pending_warning(request.stack, observer.pending))
         return OperationResult(
@@ -816,7 +824,7 @@ class Engine:
         :return: ``graceful``, ``terminated``, ``killed``, ``abandoned`` (an in-process engine that did not
             stop) or ``None`` when nothing was running.
         """
-        self._stop_requested.set()  # also refuses further CLI calls and ends a wait for a lock
+        self._stop_requested.set()  # also refuses further CLI calls, ends a lock wait, or the run not yet started
         if self._worker_done.is_set():
             return None
         grace = self._grace if grace_period is None else grace_period

@@ -192,6 +192,7 @@ class PulumiStackOperator(BaseOperator):
                     )
         self._engine: Engine | None = None
         self._credential: Any = None
+        self._kill_requested = False
 
     # Steps, each small enough to test alone.
 
@@ -298,6 +299,8 @@ class PulumiStackOperator(BaseOperator):
                 on_output=self.log.info,
                 on_warning=self.log.warning,
             )
+            if self._kill_requested:  # killed before the engine existed (after it, on_kill stops the engine)
+                self._engine.stop()
             message = self._update_message(context, env_name, principal)
             try:
                 result = self._engine.run(
@@ -384,6 +387,7 @@ class PulumiStackOperator(BaseOperator):
         )
 
     def on_kill(self) -> None:
+        self._kill_requested = True  # Airflow's SIGTERM handler only calls on_kill: the task itself goes on
         engine = self._engine
         if engine is not None:
             self.log.warning(
