@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 from airflow_pulumi_decorators.cli import INSTALL_HINT, CliProcess, plugins_dir, prepare_cli
 from airflow_pulumi_decorators.errors import (
     ConcurrentUpdateError,
+    BackendAccessError,
     ConfigurationError,
     DriftDetectedError,
+    OutputError,
     OperationInterruptedError,
     PolicyViolationError,
     PluginInstallError,
@@ -32,6 +34,8 @@ from airflow_pulumi_decorators.errors import (
     PulumiCliNotFoundError,
     PulumiEngineError,
     StackNotFoundError,
+    StateCorruptError,
+    WrongPassphraseError,
 )
 from airflow_pulumi_decorators.locks import (
     LockHolder,
@@ -39,7 +43,7 @@ from airflow_pulumi_decorators.locks import (
     parse_lock_holder,
     with_airflow_holder,
 )
-from airflow_pulumi_decorators.outputs import StackOutput
+from airflow_pulumi_decorators.outputs import StackOutput, check_output_names, plain_output
 
 if TYPE_CHECKING:
     from pulumi.automation import PulumiCommand
@@ -100,6 +104,8 @@ class OperationRequest:
         ``None`` lets the backend choose its default.
     :param pulumi_home: the ``PULUMI_HOME`` for this run; ``None`` leaves the worker's.
     :param options: how the operation runs (:class:`OperationOptions`).
+    :param multiple_outputs: the task pushes one XCom per output, so output names that are XCom keys the
+        task already uses are refused (before anything is deployed).
     """
 
     project: str
@@ -113,6 +119,7 @@ class OperationRequest:
     secrets_provider: str | None = None
     pulumi_home: str | None = None
     options: OperationOptions = field(default_factory=OperationOptions)
+    multiple_outputs: bool = False
 
 
 @dataclass(frozen=True)
@@ -278,22 +285,136 @@ def _guarded(command: Any, stopped: threading.Event) -> PulumiCommand:
     return _Guarded()
 
 
-def _inline_program(program: Callable[[], Any]) -> Callable[[], None]:
-    def run() -> None:
+class _ProgramStopped(BaseException):
+    """Raised inside a program the task gave up on, at its next Python instruction (not an ``Exception``,
+    so a program's ``except Exception`` retry loop does not swallow it)."""
+
+
+class _InlineProgram:
+    """The user's function as Pulumi's inline program: checks the outputs it returns, remembers the error
+    it raised and where it runs.
+
+    Pulumi's language server runs the program, then its ``apply`` callbacks, on an event loop in a
+    thread of its gRPC pool. A program that hangs keeps that thread busy after the engine is gone, and the
+    interpreter joins pool threads at exit: the task process would never end. :meth:`release` lets it end.
+
+    :param program: the bound user function.
+    :param multiple_outputs: refuse output names that are XCom keys the task already uses.
+    """
+
+    def __init__(self, program: Callable[[], Any], *, multiple_outputs: bool = False) -> None:
+        self.program = program
+        self.multiple_outputs = multiple_outputs
+        #: What the program (or our check of its outputs) raised; the engine reports it as text only.
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: Any = None
+
+    def __call__(self) -> None:
+        import asyncio
+
         import pulumi
 
-        result = program()
-        if result is None:
-            return
-        if not isinstance(result, Mapping):
-            raise TypeError(
-                f"a @pulumi_stack function must return a dict of stack outputs or None, got {type(result).__name__}"
-            )
-        for key, value in result.items():
-            pulumi.export(str(key), value)
+        self._thread, self._loop = threading.current_thread(), asyncio.get_running_loop()
+        try:
+            result = self.program()
+            if result is None:
+                return
+            if not isinstance(result, Mapping):
+                raise TypeError(
+                    "a @pulumi_stack function must return a dict of stack outputs or None, got "
+                    f"{type(result).__name__}"
+                )
+            check_output_names(result, multiple_outputs=self.multiple_outputs)
+            for key, value in result.items():
+                pulumi.export(str(key), self._checked(str(key), value))
+        except Exception as exc:
+            self.error = exc
+            raise
 
-    return run
+    def _checked(self, key: str, value: Any) -> Any:
+        """The value as JSON (see :func:`plain_output`); checked when it resolves if it holds Outputs."""
+        if not _holds_outputs(value):
+            return plain_output(key, value, passthrough=_engine_serialised)
+        import pulumi
 
+        def resolved(plain: Any) -> Any:
+            try:
+                return plain_output(key, plain, passthrough=_engine_serialised)
+            except OutputError as exc:
+                self.error = exc
+                raise
+
+        return pulumi.Output.from_input(value).apply(resolved)
+
+    def release(self) -> bool:
+        """If the program (or an ``apply`` of it) is still running, tell it to stop and stop the process from
+        waiting for it.
+
+        The program gets :class:`_ProgramStopped` at its next Python instruction (a call blocked in C,
+        such as a long ``time.sleep``, sees it only when it returns), and its pool thread, a daemon
+        thread, is taken off the list ``concurrent.futures`` joins at interpreter exit.
+
+        :return: whether the program was still running.
+        """
+        thread, loop = self._thread, self._loop
+        # The loop runs from the program's start until its last apply; then the thread is the pool's again.
+        if thread is None or thread.ident is None or loop is None or not loop.is_running():
+            return False
+        import ctypes
+
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_ProgramStopped))
+        _detach_pool_threads({thread})
+        return True
+
+
+def _holds_outputs(value: Any) -> bool:
+    """Whether ``value`` is, or holds in a dict, list or tuple, a value known only later (an ``Output``)."""
+    import inspect
+
+    import pulumi
+
+    if isinstance(value, pulumi.Output) or inspect.isawaitable(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_outputs(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_outputs(v) for v in value)
+    return False
+
+
+def _engine_serialised(value: Any) -> bool:
+    """Values Pulumi serialises itself, deliberately: resources (as references), assets, typed inputs/outputs."""
+    import pulumi
+    from pulumi import _types
+
+    return isinstance(value, (pulumi.Resource, pulumi.Asset, pulumi.Archive)) or (
+        _types.is_output_type(type(value)) or _types.is_input_type(type(value))
+    )
+
+
+def _pool_threads() -> set[threading.Thread]:
+    """The ``concurrent.futures`` pool threads the interpreter will join at exit (gRPC servers use them)."""
+    from concurrent.futures import thread as pool
+
+    return set(getattr(pool, "_threads_queues", {}).keys())
+
+
+def _detach_pool_threads(threads: set[threading.Thread]) -> None:
+    """Let the interpreter exit without joining these pool threads (they are daemon threads: they just
+    end with the process). Used only for threads of an engine or program the task gave up on."""
+    from concurrent.futures import thread as pool
+
+    queues = getattr(pool, "_threads_queues", None)
+    if queues is None:
+        return
+    for thread in threads:
+        if thread.daemon:
+            queues.pop(thread, None)
+
+
+#: Seconds to wait, after telling a hung program to stop, for an engine that was waiting for it to end.
+_PROGRAM_STOP_WAIT = 5.0
 
 #: How the CLI shows a secret value when secrets are not revealed.
 _SECRET_SENTINEL = "[secret]"
@@ -367,6 +488,11 @@ class Engine:
         self._worker_done.set()
         self._stop_requested = threading.Event()
         self._stop_outcome: str | None = None
+        self._gave_up = threading.Event()  # stop() could not end the engine: the waiting thread moves on
+        self._threads_before: set[threading.Thread] = set()
+        self._program: _InlineProgram | None = None
+        self._work_dir: str | None = None
+        self._muted = False
         self._grace = 60.0
 
     def _command_for(self, env: Mapping[str, str | None]) -> Any:
@@ -396,8 +522,18 @@ class Engine:
         started = time.monotonic()
         options = request.options
         self._grace = options.kill_grace_period
-        self._stop_requested.clear()
+        if self._stop_requested.is_set():  # stopped (a task kill) before it started: start nothing
+            self._stop_requested.clear()
+            raise OperationInterruptedError(
+                f"pulumi {request.operation} on stack {request.stack!r} was not started: the task was stopped "
+                "before the engine ran; nothing was changed",
+                stack=request.stack,
+                operation=request.operation,
+            )
         self._stop_outcome = None
+        self._gave_up.clear()
+        self._muted = False
+        self._threads_before = _pool_threads()
         if "PULUMI_SKIP_UPDATE_CHECK" not in os.environ and "PULUMI_SKIP_UPDATE_CHECK" not in request.env:
             # Otherwise every CLI call asks api.pulumi.com for a newer release: a network call per
             # command, and a stall on workers that cannot reach it.
@@ -411,7 +547,7 @@ class Engine:
         try:
             while True:
                 attempts += 1
-                observer = _Observer(self.on_output)
+                observer = _Observer(self._emit)
                 try:
                     with holder_note(backend_url, request.project, request.stack, request.message):
                         result = self._in_worker(lambda obs=observer: self._attempt(request, obs))
@@ -451,6 +587,7 @@ class Engine:
                     delay = min(delay * 2, 60.0)
         finally:
             self._command = None
+            self._stop_requested.clear()  # a stop applies to this run only
         if observer.pending:
             self.on_warning(_pending_warning(request.stack, observer.pending))
         return OperationResult(
@@ -488,8 +625,41 @@ class Engine:
         error.holder = holder  # type: ignore[attr-defined]
         return error
 
+    def _emit(self, line: str) -> None:
+        if not self._muted:  # an engine the task gave up on must not write into a finished task's log
+            self.on_output(line)
+
+    def _give_up(self) -> bool:
+        """The engine did not stop. Tell a still-running program to stop (an in-process engine then ends
+        the update, writes state and releases the lock); if the engine still runs, release its threads so
+        the process can exit, and go on without it.
+
+        :return: whether the engine ended after all.
+        """
+        program = self._program
+        running = program is not None and program.release()
+        if running and self._worker_done.wait(_PROGRAM_STOP_WAIT):
+            self._stop_outcome = "graceful"
+            self.on_warning("pulumi: the program was still running; it was told to stop, and the engine then ended")
+            return True
+        self._muted = True
+        # The engine's own pool threads (an in-process engine, its event stream) wait for it forever.
+        _detach_pool_threads(_pool_threads() - self._threads_before)
+        if self._work_dir:  # the worker thread will not reach its own clean-up before the process ends
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+        self.on_warning(
+            f"pulumi: the engine did not stop within kill_grace_period={self._grace:g}s; the task gives up on it"
+            + ("; its program is still running (blocked outside Python) and the task process no longer waits for it"
+               if running else "")
+        )
+        return False
+
     def _in_worker(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` in a worker thread; if the waiting thread is interrupted, stop the engine first."""
+        """Run ``fn`` in a worker thread; if the waiting thread is interrupted, stop the engine first.
+
+        A kill (``on_kill`` → :meth:`stop`) does not interrupt this thread; when :meth:`stop` gives up on
+        the engine, the wait ends here with :class:`OperationInterruptedError` instead of lasting forever.
+        """
         box: dict[str, Any] = {}
         context = contextvars.copy_context()  # the program may read Airflow's context variables
 
@@ -506,11 +676,20 @@ class Engine:
         worker.start()
         try:
             while not self._worker_done.wait(0.1):
-                pass
+                if self._gave_up.is_set() and not self._give_up():
+                    raise OperationInterruptedError(
+                        f"the engine did not stop ({self._stop_outcome})", outcome=self._stop_outcome or "abandoned"
+                    )
+        except OperationInterruptedError:
+            raise
         except BaseException:
             # A timeout (AirflowTaskTimeout) or Ctrl-C lands here, in the waiting thread: stop the engine
             # so it writes its state and releases the lock, instead of abandoning it mid-update.
-            self.stop()
+            outcome = self.stop()
+            if not self._worker_done.is_set():
+                self._give_up()
+            elif outcome:
+                self.on_warning(f"pulumi: engine stop outcome: {outcome}")
             raise
         worker.join()
         if "error" in box:
@@ -533,10 +712,12 @@ class Engine:
         from pulumi import automation as auto
 
         options = request.options
-        work_dir = tempfile.mkdtemp(prefix="airflow-pulumi-", dir=self.work_root)
+        work_dir = self._work_dir = tempfile.mkdtemp(prefix="airflow-pulumi-", dir=self.work_root)
         try:
-            with _translate_errors(request, observer, lambda: self._stop_requested.is_set(), self._outcome):
-                program = _inline_program(request.program)
+            with _translate_errors(
+                request, observer, lambda: self._stop_requested.is_set(), self._outcome, lambda: self._program
+            ):
+                program = self._program = _InlineProgram(request.program, multiple_outputs=request.multiple_outputs)
                 opts = self._workspace(request, work_dir)
                 if request.operation in ("up", "preview"):
                     stack = auto.create_or_select_stack(
@@ -599,6 +780,11 @@ class Engine:
                     _raise_on_drift(request, changes, observer.steps)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
+            # The engine is done; a program still running (it hung, the engine was stopped) can never finish
+            # usefully, and would keep the task process alive.
+            if self._program is not None and self._program.release() and not self._muted:
+                self.on_warning("pulumi: the program was still running when the engine ended; it was told to stop")
+            self._program = None
         return {"outputs": outputs, "changes": changes, "version": version, "removed": removed}
 
     def _cancel(self, request: OperationRequest) -> None:
@@ -638,7 +824,7 @@ class Engine:
         :return: ``graceful``, ``terminated``, ``killed``, ``abandoned`` (an in-process engine that did not
             stop) or ``None`` when nothing was running.
         """
-        self._stop_requested.set()  # also refuses further CLI calls and ends a wait for a lock
+        self._stop_requested.set()  # also refuses further CLI calls, ends a lock wait, or the run not yet started
         if self._worker_done.is_set():
             return None
         grace = self._grace if grace_period is None else grace_period
@@ -650,12 +836,14 @@ class Engine:
         send = getattr(command, "send_signal", None)
         if not callable(send):
             self._stop_outcome = "abandoned"  # an in-process engine cannot be forced
+            self._gave_up.set()
             return self._stop_outcome
         for sig, outcome in ((signal.SIGTERM, "terminated"), (signal.SIGKILL, "killed")):
             self._stop_outcome = outcome
             send(sig)
             if self._worker_done.wait(5.0):
                 return outcome
+        self._gave_up.set()
         return self._stop_outcome
 
 
@@ -711,11 +899,13 @@ class _translate_errors:
         observer: _Observer | None,
         stopped: Callable[[], bool],
         outcome: Callable[[], str | None],
+        program: Callable[[], _InlineProgram | None] = lambda: None,
     ) -> None:
         self.request = request
         self.observer = observer
         self.stopped = stopped
         self.outcome = outcome
+        self.program = program
 
     def __enter__(self) -> None:
         return None
@@ -732,17 +922,24 @@ class _translate_errors:
                 f"pulumi {request.operation} on stack {request.stack!r} was interrupted:\n{_tail(exc, 5)}", **where
             ) from None
         if isinstance(exc, perr.InlineSourceRuntimeError):
-            raise ProgramError(
-                f"the Pulumi program of stack {request.stack!r} raised; its traceback is in the log "
-                f"above:\n{_program_error_text(exc)}",
-                **where,
-            ) from None
+            program = self.program()
+            raised = program.error if program is not None else None
+            if isinstance(raised, OutputError):  # our own check of the outputs, already clear and typed
+                raise raised from None
+            raise _program_error(request, exc, raised) from None
         if isinstance(exc, perr.ConcurrentUpdateError):
             raise ConcurrentUpdateError(
                 f"stack {request.stack!r} is locked by another update:\n{_tail(exc)}", **where
             ) from None
         if isinstance(exc, perr.StackNotFoundError):
-            raise StackNotFoundError(f"stack {request.stack!r} does not exist:\n{_tail(exc)}", **where) from None
+            raise StackNotFoundError(
+                f"stack {request.stack!r} does not exist in backend {_backend_url(request)}, so there is nothing to "
+                f"{request.operation}: nothing was ever deployed to it for this environment, or it was removed. "
+                "If it should exist, check the stack name (the environment's stack, or the task's 'stack') and the "
+                "backend (the pulumi connection, [pulumi] backend_url or PULUMI_BACKEND_URL); a destroy of a stack "
+                f"that was never deployed has nothing to do, so drop the task or run it after an up.\n{_tail(exc)}",
+                **where,
+            ) from None
         if isinstance(exc, perr.CommandError):
             text = _tail(exc)
             mandatory = [v for v in (self.observer.violations if self.observer else []) if v["level"] == "mandatory"]
@@ -761,7 +958,10 @@ class _translate_errors:
             if "no changes were expected" in text:  # --expect-no-changes (ExitNoChanges)
                 steps = self.observer.steps if self.observer else []
                 changes = dict(self.observer.summary_changes or {}) if self.observer else {}
-                _raise_on_drift(request, changes or {"update": max(len(steps), 1)}, steps)
+                try:
+                    _raise_on_drift(request, changes or {"update": max(len(steps), 1)}, steps)
+                except DriftDetectedError as drift:  # the finding, not Pulumi's CommandError chained in front
+                    raise drift from None
             missing = _MISSING_PLUGIN.search(text)
             if missing:
                 kind, name, version = missing.groups()
@@ -775,6 +975,21 @@ class _translate_errors:
                     f"put pulumi-{kind}-{name} on the worker's PATH, or list it in [pulumi] plugins "
                     f"(docs/worker-setup.md).\n{text}"
                 ) from None
+            if "incorrect passphrase" in text:
+                source = _passphrase_source(request)
+                raise WrongPassphraseError(
+                    f"stack {request.stack!r} cannot decrypt its secrets: the passphrase from {source} is not the "
+                    "one the stack was created with. Set that passphrase to the stack's (or point "
+                    "PULUMI_CONFIG_PASSPHRASE_FILE at a file holding it); a stack's passphrase cannot be changed "
+                    f"this way, only with `pulumi stack change-secrets-provider`.\n{text}",
+                    source=source,
+                ) from None
+            corrupt = _corrupt_state(request, text)
+            if corrupt is not None:
+                raise corrupt from None
+            unreachable = _backend_unreachable(request, text)
+            if unreachable is not None:
+                raise unreachable from None
             if "passphrase must be set" in text or "PULUMI_CONFIG_PASSPHRASE" in text:
                 raise ConfigurationError(
                     f"stack {request.stack!r} encrypts its secrets with a passphrase, and none is set: set "
@@ -789,10 +1004,79 @@ class _translate_errors:
         return False
 
 
+def _backend_url(request: OperationRequest) -> str:
+    return request.env.get("PULUMI_BACKEND_URL") or os.environ.get("PULUMI_BACKEND_URL") or "(the CLI's default)"
+
+
+def _passphrase_source(request: OperationRequest) -> str:
+    """Where the engine's passphrase came from, in words (never the passphrase)."""
+    if request.env.get("PULUMI_CONFIG_PASSPHRASE"):
+        return "the pulumi connection (its extra 'config_passphrase')"
+    if "PULUMI_CONFIG_PASSPHRASE" not in request.env and os.environ.get("PULUMI_CONFIG_PASSPHRASE"):
+        return "the worker's PULUMI_CONFIG_PASSPHRASE"
+    path = request.env.get("PULUMI_CONFIG_PASSPHRASE_FILE") or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    if path:
+        return f"the file PULUMI_CONFIG_PASSPHRASE_FILE={path}"
+    return "the engine's environment"
+
+
+#: How the engines say a stack's checkpoint is not valid JSON: the real CLI, then the stand-in (whose
+#: reader fails with a traceback).
+_CORRUPT_MARKERS = ("failed to load checkpoint", "JSONDecodeError")
+
+
+def _corrupt_state(request: OperationRequest, text: str) -> StateCorruptError | None:
+    if not any(marker in text for marker in _CORRUPT_MARKERS):
+        return None
+    backend = _backend_url(request)
+    path = None
+    if backend.startswith("file://"):
+        project, name = request.project, request.stack.rsplit("/", 1)[-1]
+        root = os.path.join(backend[len("file://"):], ".pulumi")
+        path = os.path.join(root, "stacks", project, f"{name}.json")
+        where = (
+            f"its checkpoint file {path} is not valid JSON (truncated or overwritten). Restore it: copy the newest "
+            f"good copy from {os.path.join(root, 'backups', project, name)}/ (the CLI keeps one per update) or from "
+            "your backups over it"
+        )
+    else:
+        where = f"its checkpoint in backend {backend} is not valid JSON. Restore it from the backend's backups"
+    return StateCorruptError(
+        f"the state of stack {request.stack!r} cannot be read: {where}, then run operation='refresh' to "
+        f"reconcile it with the cloud.\n{_tail_text(text, 5)}",
+        stack=request.stack,
+        operation=request.operation,
+        path=path,
+    )
+
+
+#: How the engines say the state folder cannot be opened or written: the real CLI, then the stand-in's
+#: Python errors.
+_BACKEND_MARKERS = ("unable to open state directory", "permission denied", "NotADirectoryError", "PermissionError",
+                    "read-only file system")
+
+
+def _backend_unreachable(request: OperationRequest, text: str) -> BackendAccessError | None:
+    if not any(marker in text for marker in _BACKEND_MARKERS):
+        return None
+    backend = _backend_url(request)
+    return BackendAccessError(
+        f"the state backend {backend} cannot be opened or written by the worker (a missing or read-only folder, "
+        "or a path under a file). Point the backend at a folder the worker's user can write (the pulumi "
+        "connection's host, [pulumi] backend_url or PULUMI_BACKEND_URL), or fix the folder's permissions."
+        f"\n{_tail_text(text, 5)}",
+        backend=backend,
+    )
+
+
 _MISSING_PLUGIN = re.compile(
     r"(?:Could not automatically download and install|no) (\w+) plugin 'pulumi-\w+-([^']+)' "
     r"(?:at version|found in the workspace at version) (v?[\w.+-]+)"
 )
+
+
+def _tail_text(text: str, lines: int) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def _tail(exc: BaseException, lines: int = 20) -> str:
@@ -802,10 +1086,56 @@ def _tail(exc: BaseException, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _program_error_text(exc: BaseException) -> str:
-    text = (getattr(exc, "stdout", "") or "") + "\n" + (getattr(exc, "stderr", "") or "")
-    marker = "python inline source runtime error:"
-    for line in text.splitlines():
-        if marker in line:
-            return line.split(marker, 1)[1].strip() or line.strip()
-    return _tail(exc, 5)
+_INLINE_MARKER = "python inline source runtime error:"
+#: Pulumi's Python SDK names the resource whose inputs it was resolving when an ``apply`` failed.
+_RESOURCE_IN_ERROR = re.compile(r"While processing resource: '([^']*)', type: '([^']*)'")
+#: ... and each exception of the chain as ``ValueError has risen: <message>``.
+_RISEN = re.compile(r"^\s*([A-Za-z_][\w.]*) has risen: (.*)$", re.MULTILINE)
+#: The last line of a Python traceback: ``KeyError: 'x'``, ``botocore.exceptions.ClientError: ...``.
+_EXCEPTION_LINE = re.compile(r"^\s*((?:[a-z_][\w]*\.)*[A-Z_][\w]*)(?:: (.*))?$")
+
+
+def _program_error(request: OperationRequest, exc: BaseException, raised: BaseException | None) -> ProgramError:
+    """A :class:`ProgramError` that says what the program raised (type and message) and, for a failure in
+    an ``apply`` feeding a resource, which resource; the full traceback stays in the task log."""
+    text = str(exc)  # Pulumi's CommandError: the CLI's exit code, stdout and stderr
+    if raised is not None:
+        kind, message = type(raised).__name__, str(raised)
+    else:
+        kind, message = _raised_in(text)
+    resource = _RESOURCE_IN_ERROR.search(text)
+    where = (
+        f", in an apply or input of resource {resource.group(1)!r} (type {resource.group(2)})" if resource else ""
+    )
+    what = f"{kind}: {message}" if kind else message
+    error = ProgramError(
+        f"the Pulumi program of stack {request.stack!r} raised {what}{where}. Fix the program; its full "
+        "traceback is in the task log above.",
+        stack=request.stack,
+        operation=request.operation,
+    )
+    error.exception_type = kind  # type: ignore[attr-defined]
+    error.exception_message = message  # type: ignore[attr-defined]
+    error.resource = (resource.group(1), resource.group(2)) if resource else None  # type: ignore[attr-defined]
+    return error
+
+
+def _raised_in(text: str) -> tuple[str, str]:
+    """``(exception type, message)`` of what the program raised, read from Pulumi's report of it."""
+    risen = [(k, m.strip()) for k, m in _RISEN.findall(text) if not m.startswith("While processing")]
+    if risen:
+        return risen[-1]
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if "Traceback (most recent call last):" in line]
+    if starts:
+        # The exception line is indented like its "Traceback" line; frames and code lines are indented more.
+        head = lines[starts[-1]]
+        indent = head[: len(head) - len(head.lstrip())]
+        for line in reversed(lines[starts[-1] + 1:]):
+            found = _EXCEPTION_LINE.match(line)
+            if found and line.startswith(indent) and not line[len(indent):].startswith((" ", "\t")):
+                return found.group(1), (found.group(2) or "").strip()
+    for line in lines:
+        if _INLINE_MARKER in line:
+            return "", line.split(_INLINE_MARKER, 1)[1].strip()
+    return "", "\n".join(lines[-5:]).strip()

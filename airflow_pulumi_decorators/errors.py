@@ -152,3 +152,67 @@ class CliInstallError(PulumiCliNotFoundError):
 
 class PluginInstallError(PulumiDecoratorError):
     """A provider plugin could not be installed into the worker's plugin cache; says how to pre-install it."""
+
+
+class OutputError(PulumiDecoratorError, ValueError):
+    """A stack output the task cannot push as XCom; the message names the output and the fix.
+
+    :param key: the output's name.
+    :param path: where inside the output the problem is (``['ips'][2]``); empty for the value itself.
+    """
+
+    def __init__(self, message: str, *, key: str, path: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        self.path = path
+
+
+class ReservedOutputNameError(OutputError):
+    """An output's name is an XCom key the task already uses (``return_value``, ``pulumi_summary`` …): with
+    ``multiple_outputs`` it would silently replace that XCom. Rename the output."""
+
+
+class OutputValueError(OutputError):
+    """An output's value (or a value inside it) is not JSON and has no lossless JSON form; the message says
+    how to convert it.
+
+    :param type_name: the type found.
+    """
+
+    def __init__(self, message: str, *, key: str, path: str = "", type_name: str = "") -> None:
+        super().__init__(message, key=key, path=path)
+        self.type_name = type_name
+
+
+class WrongPassphraseError(ConfigurationError):
+    """The passphrase the engine got is not the one the stack's secrets were encrypted with.
+
+    :param source: where the passphrase came from (the ``pulumi`` connection, a worker variable, a file).
+    """
+
+    def __init__(self, message: str, *, source: str = "") -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class StateCorruptError(PulumiEngineError):
+    """The stack's state (its checkpoint) cannot be read; the message names the file and how to restore it.
+
+    :param path: the checkpoint file, for a ``file://`` backend.
+    """
+
+    def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None,
+                 path: str | None = None) -> None:
+        super().__init__(message, stack=stack, operation=operation)
+        self.path = path
+
+
+class BackendAccessError(ConfigurationError):
+    """The state backend cannot be opened or written (a missing or unwritable folder, a path under a file).
+
+    :param backend: the backend URL.
+    """
+
+    def __init__(self, message: str, *, backend: str = "") -> None:
+        super().__init__(message)
+        self.backend = backend

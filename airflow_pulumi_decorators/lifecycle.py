@@ -96,7 +96,7 @@ def operation_options(
 
 
 def check_protected(name: str, env: Environment, options: Any, *, allow: bool, operation: str,
-                    task_id: str = "") -> None:
+                    task_id: str = "", function: str = "") -> None:
     """Refuse ``destroy`` (and removing the stack) on a protected environment unless the task allows it.
 
     :param name: the environment's name.
@@ -104,17 +104,29 @@ def check_protected(name: str, env: Environment, options: Any, *, allow: bool, o
     :param options: the task's ``OperationOptions``.
     :param allow: the task's ``allow_destroy_protected``.
     :param operation: the task's operation (``destroy`` is the one refused).
-    :raises ProtectedStackError: naming the stack and the parameter that allows it.
+    :param task_id: the task, named in the message.
+    :param function: the ``@pulumi_stack`` function's name, for the exact way to allow it.
+    :raises ProtectedStackError: naming the stack and how to allow it on this task.
     """
     if not env.protected or operation != "destroy" or allow:
         return
     what = "destroy and remove" if options.remove_stack else "destroy"
     raise ProtectedStackError(
         f"refusing to {what} stack {env.stack!r}: environment {name!r} is protected "
-        f"(Environment(protected=True)). If this is really meant, pass allow_destroy_protected=True to task "
-        f"{task_id!r}.",
+        f"(Environment(protected=True)). If this is really meant, allow it on task {task_id!r}: "
+        f"{_how_to_allow(task_id, function)}.",
         stack=env.stack,
         operation="destroy",
+    )
+
+
+def _how_to_allow(task_id: str, function: str) -> str:
+    fn = function or "my_stack"
+    method = "ephemeral" if task_id.endswith("_teardown") else "destroy"
+    return (
+        f"{fn}.override(allow_destroy_protected=True).{method}(...) for the {method} task of a @pulumi_stack "
+        f"function, @pulumi_stack(..., operation='destroy', allow_destroy_protected=True) for a destroy task "
+        "declared directly, or PulumiStackOperator(..., allow_destroy_protected=True)"
     )
 
 

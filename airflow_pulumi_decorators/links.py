@@ -37,12 +37,25 @@ def _operator_link_base() -> type:
     return BaseOperatorLink
 
 
+#: The attribute an operator that ran in this process carries: its update's URL, or ``None``.
+URL_ATTRIBUTE = "_pulumi_update_url"
+_NOT_RUN = object()
+
+
 class PulumiUpdateLink(_operator_link_base()):  # type: ignore[misc]
-    """"Pulumi update": the update this task ran, in Pulumi Cloud (from the task's ``pulumi_summary`` XCom)."""
+    """"Pulumi update": the update this task ran, in Pulumi Cloud.
+
+    Airflow asks for the link once the task ends, failed or not. The operator that ran says what it has
+    (no URL when the task failed before its update, or the backend is not Pulumi Cloud), so a failed task's
+    log gets no second, misleading "XCom not found" error; elsewhere the task's ``pulumi_summary`` XCom is read.
+    """
 
     name = "Pulumi update"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        url = getattr(operator, URL_ATTRIBUTE, _NOT_RUN)
+        if url is not _NOT_RUN:
+            return url or ""
         from airflow.sdk.execution_time.xcom import XCom
 
         summary = XCom.get_value(ti_key=ti_key, key="pulumi_summary")

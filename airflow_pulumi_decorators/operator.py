@@ -17,7 +17,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_pulumi_decorators import settings
 from airflow_pulumi_decorators.backend import engine_settings
-from airflow_pulumi_decorators.links import PulumiUpdateLink
+from airflow_pulumi_decorators.links import URL_ATTRIBUTE, PulumiUpdateLink
 from airflow_pulumi_decorators.environments import (
     Environment,
     _is_template,
@@ -188,10 +188,11 @@ class PulumiStackOperator(BaseOperator):
                 if name in self.environments and not _is_template(name):
                     check_protected(
                         name, self.environments[name], self.options, allow=self.allow_destroy_protected,
-                        operation=self.operation, task_id=self.task_id,
+                        operation=self.operation, task_id=self.task_id, function=getattr(program, "__name__", ""),
                     )
         self._engine: Engine | None = None
         self._credential: Any = None
+        self._kill_requested = False
 
     # Steps, each small enough to test alone.
 
@@ -270,12 +271,13 @@ class PulumiStackOperator(BaseOperator):
         from airflow_pulumi_decorators.engine import Engine, OperationRequest
         from airflow_pulumi_decorators.outputs import to_xcom
 
+        setattr(self, URL_ATTRIBUTE, None)  # the extra link: no URL until an update reports one
         env_name, env = resolve_environment(
             environments=self.environments, environment=self.environment, stack=self.stack
         )
         check_protected(
             env_name, env, self.options, allow=self.allow_destroy_protected, operation=self.operation,
-            task_id=self.task_id,
+            task_id=self.task_id, function=getattr(self.program, "__name__", ""),
         )
         for value in env.secret_config.values():
             _mask(value)
@@ -284,7 +286,7 @@ class PulumiStackOperator(BaseOperator):
         ) as engine_cfg, self._credentials(env) as (credential_env, principal):
             self.log.info(
                 "pulumi: %s project=%s stack=%s environment=%s backend=%s",
-                self.operation,
+                self._what(),
                 self.project,
                 engine_cfg.stack,
                 env_name,
@@ -297,6 +299,8 @@ class PulumiStackOperator(BaseOperator):
                 on_output=self.log.info,
                 on_warning=self.log.warning,
             )
+            if self._kill_requested:  # killed before the engine existed (after it, on_kill stops the engine)
+                self._engine.stop()
             message = self._update_message(context, env_name, principal)
             try:
                 result = self._engine.run(
@@ -312,6 +316,7 @@ class PulumiStackOperator(BaseOperator):
                         secrets_provider=engine_cfg.secrets_provider,
                         pulumi_home=engine_cfg.pulumi_home,
                         options=self._options_for_run(engine_cfg),
+                        multiple_outputs=bool(getattr(self, "multiple_outputs", False)),
                     )
                 )
             finally:
@@ -320,12 +325,16 @@ class PulumiStackOperator(BaseOperator):
         summary = self._summary(result, env_name, engine_cfg.backend_url, message)
         self.log.info("pulumi summary: %s", summary_line(summary))
         context["ti"].xcom_push(key=self.summary_key, value=summary)
+        setattr(self, URL_ATTRIBUTE, summary["url"])
         if result.policy_violations:
             for v in result.policy_violations:
                 self.log.warning("pulumi policy (%s) %s/%s: %s", v["level"], v["policy_pack"], v["policy"], v["message"])
         if self.operation != "up":
             return summary_return(result)
-        outputs = to_xcom(result.outputs, push_secrets=self.push_secret_outputs, mask=_mask, log=self.log.info)
+        outputs = to_xcom(
+            result.outputs, push_secrets=self.push_secret_outputs, mask=_mask, log=self.log.info,
+            multiple_outputs=bool(getattr(self, "multiple_outputs", False)),
+        )
         if self.emit_asset:
             from airflow_pulumi_decorators.assets import emit_stack_event
 
@@ -359,11 +368,18 @@ class PulumiStackOperator(BaseOperator):
             "url": update_url(backend_url, self.project, result.stack, result.version),
         }
 
+    def _what(self) -> str:
+        """The operation as the log names it: a preview or refresh with ``expect_no_changes`` is a drift check."""
+        if self.options.expect_no_changes:
+            refresh = ", refresh first" if self.options.refresh else ""
+            return f"drift check ({self.operation}{refresh}; fails on any change)"
+        return self.operation
+
     def _log_summary(self, result: OperationResult) -> None:
         changes = ", ".join(f"{op}={n}" for op, n in sorted(result.changes.items())) or "none"
         self.log.info(
             "pulumi %s on stack %s: changes: %s; version=%s; %.1fs",
-            result.operation,
+            self._what(),
             result.stack,
             changes,
             result.version,
@@ -371,6 +387,7 @@ class PulumiStackOperator(BaseOperator):
         )
 
     def on_kill(self) -> None:
+        self._kill_requested = True  # Airflow's SIGTERM handler only calls on_kill: the task itself goes on
         engine = self._engine
         if engine is not None:
             self.log.warning(

@@ -2,15 +2,129 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_pulumi_decorators.errors import ConfigurationError
+from airflow_pulumi_decorators.errors import ConfigurationError, OutputValueError, ReservedOutputNameError
 
 #: What a withheld secret output is replaced by in the task's XCom.
 WITHHELD: None = None
+
+#: XCom keys a task already uses: Airflow's whole return value and its skip/branch record, our summary.
+RESERVED_KEYS = frozenset({"return_value", "pulumi_summary", "skipmixin_key"})
+#: Airflow stores each operator extra link under ``_link_<class name>``.
+RESERVED_PREFIXES = ("_link_",)
+
+#: The largest integer every engine returns exactly: outputs travel as float64 numbers.
+MAX_EXACT_INT = 2**53
+
+
+def check_output_names(keys: Iterable[Any], *, multiple_outputs: bool) -> None:
+    """Refuse output names that would replace an XCom the task already pushes.
+
+    With ``multiple_outputs`` every output is pushed as an XCom of its own name; without it the outputs
+    travel inside ``return_value`` and any name is fine.
+
+    :param keys: the output names.
+    :param multiple_outputs: whether the task pushes one XCom per output.
+    :raises ReservedOutputNameError: for the first reserved name.
+    """
+    if not multiple_outputs:
+        return
+    for key in keys:
+        if not isinstance(key, str):
+            continue  # refused with its type by plain_output / to_xcom
+        if key in RESERVED_KEYS or key.startswith(RESERVED_PREFIXES):
+            raise ReservedOutputNameError(
+                f"stack output {key!r} has the name of an XCom the task already pushes "
+                f"({_reserved_use(key)}); with multiple_outputs each output is pushed under its own name and "
+                f"would replace it. Rename the output (e.g. return {{'{key.strip('_')}_value': ...}}), or pass "
+                "multiple_outputs=False to push all outputs inside return_value.",
+                key=key,
+            )
+
+
+def _reserved_use(key: str) -> str:
+    if key == "return_value":
+        return "Airflow's return value: the whole dict of outputs"
+    if key == "pulumi_summary":
+        return "what the operation did"
+    if key == "skipmixin_key":
+        return "Airflow's record of skipped and followed branches"
+    return "Airflow's operator extra link"
+
+
+def plain_output(key: str, value: Any, *, passthrough: Callable[[Any], bool] = lambda v: False) -> Any:
+    """One output value as JSON, converted where that loses nothing, refused otherwise.
+
+    Converted: a tuple becomes a list (as ``json`` does); a set or frozenset becomes a sorted list (its
+    members, in an order that is the same on every run). Refused, naming the output, the place inside it
+    and the type, with the fix: bytes, dates and times, ``Decimal``, NaN and infinities, integers beyond
+    ±2**53 (every engine returns numbers as float64), dict keys that are not strings, sets whose members
+    cannot be sorted, and any other object.
+
+    :param key: the output's name (for the error).
+    :param value: the resolved value.
+    :param passthrough: values to leave as they are (Pulumi resources, assets, its typed outputs: the
+        engine serialises those itself).
+    :raises OutputValueError: for the first value that has no lossless JSON form.
+    """
+    return _plain(key, "", value, passthrough)
+
+
+def _plain(key: str, path: str, value: Any, passthrough: Callable[[Any], bool]) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        if abs(value) > MAX_EXACT_INT:
+            _refuse(key, path, value, "an integer beyond ±2**53, which the engine returns as an inexact float",
+                    "return str(value), or a float if the precision does not matter")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            _refuse(key, path, value, f"{value!r}, which JSON cannot hold", "return None or a string instead")
+        return value
+    if isinstance(value, Mapping) and not passthrough(value):
+        for k in value:
+            if not isinstance(k, str):
+                _refuse(key, f"{path}[{k!r}]", k, f"a dict key of type {type(k).__name__}; JSON keys are strings",
+                        "use str(key) for the keys")
+        return {k: _plain(key, f"{path}[{k!r}]", v, passthrough) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(key, f"{path}[{i}]", v, passthrough) for i, v in enumerate(value)]
+    if isinstance(value, (set, frozenset)):
+        items = [_plain(key, f"{path}{{…}}", v, passthrough) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            _refuse(key, path, value, f"a {type(value).__name__} whose members cannot be sorted into a stable list",
+                    "return a list in the order you want")
+    if passthrough(value):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        fix = "decode it (value.decode()) or base64-encode it"
+    elif isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        fix = "return value.isoformat() (and parse it where it is read)"
+    elif isinstance(value, decimal.Decimal):
+        fix = "return str(value) to keep every digit, or float(value)"
+    else:
+        fix = "return a dict, list or plain value instead (e.g. dataclasses.asdict(value))"
+    _refuse(key, path, value, f"a {type(value).__module__}.{type(value).__qualname__}".replace("builtins.", ""), fix)
+
+
+def _refuse(key: str, path: str, value: Any, what: str, fix: str) -> None:
+    where = f"stack output {key!r}" + (f" at {path}" if path else "")
+    raise OutputValueError(
+        f"{where} is {what}, not a JSON value; {fix}.",
+        key=key,
+        path=path,
+        type_name=type(value).__name__,
+    )
 
 
 @dataclass(frozen=True)
@@ -47,6 +161,7 @@ def to_xcom(
     push_secrets: bool,
     mask: Callable[[str], None],
     log: Callable[[str], None],
+    multiple_outputs: bool = False,
 ) -> dict[str, Any]:
     """Turn stack outputs into the task's XCom value.
 
@@ -57,9 +172,12 @@ def to_xcom(
     :param push_secrets: push secret values too (masked in logs).
     :param mask: registers a value with Airflow's secret masker.
     :param log: writes one line to the task log.
+    :param multiple_outputs: the task pushes one XCom per output (reserved names are refused).
+    :raises ReservedOutputNameError: an output (exported by the program itself) has a reserved name.
     """
     result: dict[str, Any] = {}
     withheld = []
+    check_output_names(outputs, multiple_outputs=multiple_outputs)
     for key, output in outputs.items():
         if not isinstance(key, str):
             raise ConfigurationError(f"stack output names must be strings, got {key!r}")

@@ -190,3 +190,102 @@ MESSAGE
         engine.run(_request(pulumi_home=str(tmp_path / "home")))
     assert "pulumi plugin install resource acme v1.2.3" in str(info.value)
     assert os.path.realpath(tmp_path / "home" / "plugins") in str(info.value)
+
+
+# -- error content: the program's own exception, the fix for state and secrets faults -----------------
+
+from airflow_pulumi_decorators.errors import (  # noqa: E402
+    BackendAccessError,
+    OperationInterruptedError,
+    ProgramError,
+    StateCorruptError,
+    WrongPassphraseError,
+)
+from airflow_pulumi_decorators.testing import StandinCommand  # noqa: E402
+
+APPLY_FAILURE = """
+    error: python inline source runtime error: While processing resource: 'second', type: 'pulumi-python:dynamic/apd:Sleep'
+    ValueError has risen: While processing input: 'seconds', type <class 'str'>, value <pulumi.output.Output object>
+    ValueError has risen: bad value in apply
+    Traceback (most recent call last):
+      File "/x/pulumi/runtime/rpc.py", line 223, in serialize_properties
+        result = await serialize_property(
+    ValueError: While processing resource: 'second'
+"""
+
+BODY_FAILURE = """
+    error: python inline source runtime error: 'region'
+    Traceback (most recent call last):
+      File "/dags/infra.py", line 9, in storage
+        region = cfg["region"]
+                 ~~~^^^^^^^^^^
+    KeyError: 'region'
+"""
+
+
+def _command_error(cls, stderr):
+    from pulumi.automation._cmd import CommandResult
+
+    return cls(CommandResult(stdout="Updating (dev):", stderr=stderr, code=1))
+
+
+@pytest.mark.parametrize(
+    ("stderr", "kind", "message", "resource"),
+    [
+        (APPLY_FAILURE, "ValueError", "bad value in apply", ("second", "pulumi-python:dynamic/apd:Sleep")),
+        (BODY_FAILURE, "KeyError", "'region'", None),
+    ],
+)
+def test_program_error_carries_the_programs_exception_and_the_resource(stderr, kind, message, resource):
+    from pulumi.automation import errors as perr
+
+    from airflow_pulumi_decorators.engine import _translate_errors
+
+    with pytest.raises(ProgramError) as caught, _translate_errors(_request(), None, lambda: False, lambda: None):
+        raise _command_error(perr.InlineSourceRuntimeError, stderr)
+    error = caught.value
+    assert (error.exception_type, error.exception_message, error.resource) == (kind, message, resource)
+    assert f"raised {kind}: {message}" in str(error)
+    assert ("in an apply or input of resource" in str(error)) == bool(resource)
+    assert error.__suppress_context__
+
+
+@pytest.mark.parametrize(
+    ("stderr", "error_type", "words"),
+    [
+        ("error: failed to decrypt: incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE to the correct "
+         "passphrase", WrongPassphraseError, "the passphrase from the worker's PULUMI_CONFIG_PASSPHRASE is not"),
+        ("error: incorrect passphrase", WrongPassphraseError, "cannot decrypt its secrets"),
+        ("error: failed to load checkpoint: place 1: unexpected end of JSON input", StateCorruptError,
+         "its checkpoint file /state/.pulumi/stacks/proj/dev.json is not valid JSON"),
+        ("json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)", StateCorruptError,
+         "/state/.pulumi/backups/proj/dev/"),
+        ('error: unable to open state directory "file:///state": stat /state: not a directory', BackendAccessError,
+         "the state backend file:///state cannot be opened or written"),
+        ("NotADirectoryError: [Errno 20] Not a directory: '/state'", BackendAccessError, "fix the folder's"),
+    ],
+)
+def test_state_and_secrets_faults_are_typed_errors_with_the_fix(stderr, error_type, words, monkeypatch):
+    from pulumi.automation import errors as perr
+
+    from airflow_pulumi_decorators.engine import _translate_errors
+
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "worker-passphrase")
+    request = _request(env={"PULUMI_BACKEND_URL": "file:///state"})
+    with pytest.raises(error_type) as caught, _translate_errors(request, None, lambda: False, lambda: None):
+        raise _command_error(perr.CommandError, stderr)
+    assert words in str(caught.value)
+    assert "worker-passphrase" not in str(caught.value)
+
+
+def test_a_stop_before_the_run_starts_nothing_and_applies_to_that_run_only(tmp_path):
+    ran = []
+    engine = Engine(pulumi_command=StandinCommand(), work_root=str(tmp_path), on_output=lambda _: None)
+    assert engine.stop() is None
+    request = _request(program=lambda: ran.append(1), env={"PULUMI_BACKEND_URL": f"file://{tmp_path}",
+                                                           "PULUMI_CONFIG_PASSPHRASE": "p"})
+    with pytest.raises(OperationInterruptedError, match="was not started: the task was stopped before the engine ran"):
+        engine.run(request)
+    assert not ran and not list(tmp_path.glob("airflow-pulumi-*"))
+    engine.run(request)  # the next run is not stopped
+    assert ran == [1]

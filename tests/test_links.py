@@ -23,3 +23,58 @@ def test_operator_carries_the_link_and_the_dag_serializes_with_it():
     assert any(isinstance(link, PulumiUpdateLink) for link in op.operator_extra_links)
     restored = DagSerialization.from_dict(DagSerialization.to_dict(the_dag))
     assert "Pulumi update" in restored.get_task("infra").extra_links
+
+
+FAILING = """
+@dag(dag_id="{dag_id}", schedule=None, start_date=START)
+def d():
+    @pulumi_stack(project="links", stack="dev", pulumi_command=ENGINE)
+    def broken():
+        raise RuntimeError("boom in the program")
+    broken()
+the_dag = d()
+"""
+
+WORKING = """
+@dag(dag_id="{dag_id}", schedule=None, start_date=START)
+def d():
+    @pulumi_stack(project="links", stack="dev", pulumi_command=ENGINE)
+    def fine():
+        return {"ok": 1}
+    fine()
+the_dag = d()
+"""
+
+
+def test_failed_task_logs_no_second_error_from_the_link(run_dag, header):
+    result = run_dag(header + FAILING)
+    assert result.task_states["broken"] == "failed"
+    assert "boom in the program" in result.output
+    assert "XCom not found" not in result.output, result.output[-3000:]
+    assert "Failed to push an xcom for task operator extra link" not in result.output
+    assert result.xcom("broken", "_link_PulumiUpdateLink") == ""  # quietly no URL
+
+
+def test_successful_task_gets_the_link_from_its_own_update(run_dag, header):
+    result = run_dag(header + WORKING)
+    assert result.state == "success", result.output[-3000:]
+    assert "XCom not found" not in result.output
+    assert result.xcom("fine", "pulumi_summary")["url"] is None  # file backend: no console
+    assert result.xcom("fine", "_link_PulumiUpdateLink") == ""
+
+
+def test_link_reads_the_url_the_operator_that_ran_carries_and_the_xcom_otherwise(monkeypatch):
+    from airflow.sdk.execution_time import xcom
+
+    class Ran:
+        _pulumi_update_url = "https://app.pulumi.com/acme/net/prod/updates/7"
+
+    read = []
+    monkeypatch.setattr(xcom.XCom, "get_value", classmethod(lambda cls, **kw: read.append(kw) or {"url": "from-xcom"}))
+    link = PulumiUpdateLink()
+    assert link.get_link(Ran(), ti_key=object()) == "https://app.pulumi.com/acme/net/prod/updates/7"
+    Ran._pulumi_update_url = None
+    assert link.get_link(Ran(), ti_key=object()) == ""
+    assert not read
+    assert link.get_link(object(), ti_key="key") == "from-xcom"
+    assert read == [{"ti_key": "key", "key": "pulumi_summary"}]

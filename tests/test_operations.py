@@ -6,7 +6,9 @@ import datetime
 import os
 import socket
 
+import pendulum
 import pytest
+from airflow.sdk import dag
 
 from airflow_pulumi_decorators import Environment
 from airflow_pulumi_decorators.errors import ConfigurationError, ProtectedStackError
@@ -58,6 +60,40 @@ def test_protected_environment_refuses_destroy_unless_allowed():
     check_protected("prod", prod, options, allow=True, operation="destroy")
     check_protected("prod", prod, operation_options("up"), allow=False, operation="up")
     check_protected("dev", Environment(stack="dev"), options, allow=False, operation="destroy")
+
+
+def test_protected_destroy_refusal_gives_the_exact_way_to_allow_it_and_that_way_works():
+    from airflow_pulumi_decorators import pulumi_stack
+
+    envs = {"prod": Environment(stack="prod", protected=True)}
+
+    @pulumi_stack(project="infra", environments=envs)
+    def storage():
+        return {}
+
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+    def refused():
+        storage.destroy()
+
+    with pytest.raises(ProtectedStackError) as caught:
+        refused()
+    text = str(caught.value)
+    assert "allow it on task 'storage_destroy': storage.override(allow_destroy_protected=True).destroy(...)" in text
+    assert "@pulumi_stack(..., operation='destroy', allow_destroy_protected=True)" in text
+
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+    def allowed():
+        storage.override(allow_destroy_protected=True).destroy()
+
+    assert allowed().get_task("storage_destroy").allow_destroy_protected
+
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+    def teardown():
+        with storage.ephemeral():
+            pass
+
+    with pytest.raises(ProtectedStackError, match=r"storage\.override\(allow_destroy_protected=True\)\.ephemeral\(\.\.\.\)"):
+        teardown()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,141 @@
+"""Fault runs in a child process: a DAG file run with ``dag.test()`` in its own Python, with its own copy of
+the Airflow database and its own TMPDIR, so a test can time how long the process takes to end, kill it, and
+search what it left behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.dagrun import PASSPHRASE
+
+REPO = Path(__file__).resolve().parents[2]
+
+RUNNER = """
+import importlib.util, sys, time
+started = time.monotonic()
+spec = importlib.util.spec_from_file_location("fault_dag", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+run = module.the_dag.test()
+print("DAG-STATE", run.state, flush=True)
+"""
+
+
+@dataclass
+class ChildRun:
+    """A finished (or killed) child DAG run.
+
+    :param returncode: the process's exit status.
+    :param output: everything it printed (the task logs of ``dag.test()``).
+    :param seconds: from start to the end of the process.
+    :param temp: its TMPDIR (work directories go there).
+    :param home: its AIRFLOW_HOME (metadata database, per-task PULUMI_HOME folders).
+    :param ended_at: when the process ended (``time.time()``).
+    """
+
+    returncode: int
+    output: str
+    seconds: float
+    temp: Path
+    home: Path
+    ended_at: float = 0.0
+
+    def seconds_after(self, log_text: str) -> float:
+        """Seconds from the first log line containing ``log_text`` (its timestamp) to the end of the process."""
+        import datetime
+
+        for line in self.output.splitlines():
+            if log_text in line:
+                stamp = datetime.datetime.fromisoformat(line.split()[0].replace("Z", "+00:00"))
+                return self.ended_at - stamp.timestamp()
+        raise AssertionError(f"{log_text!r} is not in the output")
+
+    @property
+    def dag_state(self) -> str | None:
+        for line in reversed(self.output.splitlines()):
+            if line.startswith("DAG-STATE "):
+                return line.split()[1]
+        return None
+
+    def work_dirs(self) -> list[str]:
+        """Work directories (``airflow-pulumi-*``) and Automation API temp folders left in its TMPDIR."""
+        return sorted(p.name for p in self.temp.iterdir() if p.name.startswith(("airflow-pulumi-", "automation-")))
+
+
+class ChildDag:
+    """Start DAG files in child processes (see the module docstring)."""
+
+    def __init__(self, airflow_home: Path, backend: Path, tmp_path: Path) -> None:
+        self.airflow_home = airflow_home
+        self.backend = backend
+        self.tmp_path = tmp_path
+        self.procs: list[subprocess.Popen] = []
+        self._count = 0
+
+    def start(self, source: str, *, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path, Path]:
+        """Start ``source`` (``{dag_id}`` filled in); returns the process, its TMPDIR and AIRFLOW_HOME."""
+        self._count += 1
+        dag_id = f"t_fault_{self._count}"
+        home = self.tmp_path / f"child-home-{self._count}"
+        (home / "dags").mkdir(parents=True)
+        shutil.copy(self.airflow_home / "airflow.db", home / "airflow.db")
+        temp = self.tmp_path / f"child-tmp-{self._count}"
+        temp.mkdir()
+        path = home / "dags" / f"{dag_id}.py"
+        path.write_text(textwrap.dedent(source).replace("{dag_id}", dag_id))
+        runner = self.tmp_path / "runner.py"
+        runner.write_text(RUNNER)
+        child_env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "PULUMI_BACKEND_URL": os.environ.get("PULUMI_BACKEND_URL", f"file://{self.backend}"),
+            "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE),
+            "TMPDIR": str(temp),
+            "PYTHONPATH": str(REPO),
+            **(env or {}),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, str(runner), str(path)], env=child_env, cwd=str(self.tmp_path),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc, temp, home
+
+    def run(self, source: str, *, timeout: float = 120.0, env: dict[str, str] | None = None) -> ChildRun:
+        """Run ``source`` to the end of its process (killed, and the test failed, after ``timeout`` s)."""
+        started = time.monotonic()
+        proc, temp, home = self.start(source, env=env)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+            pytest.fail(f"the DAG run's process did not end within {timeout:g}s:\n{out[-4000:]}")
+        (self.tmp_path / f"child-{self._count}.log").write_text(out)  # for a look after a failure
+        return ChildRun(proc.returncode, out, time.monotonic() - started, temp, home, ended_at=time.time())
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture
+def child_dag(airflow_home, backend, engine, tmp_path) -> Iterator[ChildDag]:
+    """Run DAG files of the engine under test in child processes; any still running are killed after."""
+    runner = ChildDag(airflow_home, backend, tmp_path)
+    yield runner
+    runner.close()
