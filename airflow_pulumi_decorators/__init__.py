@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_pulumi_decorators.environments import Environment
 from airflow_pulumi_decorators.errors import (
+    BackendAccessError,
     CliInstallError,
     ConcurrentUpdateError,
     ConfigurationError,
@@ -18,6 +19,8 @@ from airflow_pulumi_decorators.errors import (
     DriftDetectedError,
     IdentityError,
     OperationInterruptedError,
+    OutputError,
+    OutputValueError,
     PluginInstallError,
     PolicyViolationError,
     ProgramError,
@@ -25,8 +28,11 @@ from airflow_pulumi_decorators.errors import (
     PulumiCliNotFoundError,
     PulumiDecoratorError,
     PulumiEngineError,
+    ReservedOutputNameError,
     StackNotFoundError,
+    StateCorruptError,
     UnknownEnvironmentError,
+    WrongPassphraseError,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BackendAccessError",
     "CliInstallError",
     "ConcurrentUpdateError",
     "ConfigurationError",
@@ -44,6 +51,8 @@ __all__ = [
     "Environment",
     "IdentityError",
     "OperationInterruptedError",
+    "OutputError",
+    "OutputValueError",
     "PluginInstallError",
     "PolicyViolationError",
     "ProgramError",
@@ -52,8 +61,11 @@ __all__ = [
     "PulumiDecoratorError",
     "PulumiEngineError",
     "PulumiStackOperator",
+    "ReservedOutputNameError",
     "StackNotFoundError",
+    "StateCorruptError",
     "UnknownEnvironmentError",
+    "WrongPassphraseError",
     "pulumi_stack",
 ]
 

@@ -7,7 +7,7 @@ as early as it can be.
   log). All these cases are tasks of one DAG, run once with ``dag.test()``; each task's log is checked.
 * ``SETTINGS``: a task-start error from the worker's ``[pulumi]`` settings; one DAG run per case.
 
-``reliability-bad-input.md`` (repository root) is this table in prose.
+``docs/reliability.md`` (its "Bad input" section) is this table in prose.
 """
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ def test_the_table_has_at_least_sixty_cases_with_unique_ids():
 
 
 def test_the_documented_table_lists_every_case_as_tested():
-    text = (Path(__file__).resolve().parents[2] / "reliability-bad-input.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "reliability.md").read_text()
     assert f"holds {len(ALL_CASES)} mistakes" in text
     for case in ALL_CASES:
         assert f"| `{case.id}` | {case.where} | `{case.error.__name__}` |" in text, case.id
