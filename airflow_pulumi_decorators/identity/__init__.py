@@ -8,7 +8,8 @@ Identities (frozen, validated when the DAG file is parsed; nothing here touches 
 * :class:`ApplicationDefault` -- whatever ADC the machine has (local development);
 * :func:`identity_from_connection` -- an Airflow ``google_cloud_platform`` connection, read at task start.
 
-:func:`obtain_engine_credentials` turns one into engine environment variables at task start.
+Each says what the engine runs with in each :class:`CredentialMode` (``Identity.engine_env``);
+:func:`obtain_engine_credentials` obtains the credential at task start and hands it over.
 
 Importing this package imports neither ``google.auth`` nor ``airflow.sdk`` (nor ``pulumi``/``grpc``).
 """
@@ -21,14 +22,9 @@ from airflow_pulumi_decorators.identity.connection import (
     identity_from_connection,
     identity_from_extras,
 )
+from airflow_pulumi_decorators.identity.engine_env import CREDENTIAL_ENV_VARS, CredentialMode
 from airflow_pulumi_decorators.identity.federation import WorkloadIdentityFederation
-from airflow_pulumi_decorators.identity.handoff import (
-    CREDENTIAL_ENV_VARS,
-    LIFETIME_MARGIN,
-    CredentialMode,
-    EngineCredentials,
-    obtain_engine_credentials,
-)
+from airflow_pulumi_decorators.identity.handoff import LIFETIME_MARGIN, EngineCredentials, obtain_engine_credentials
 from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 from airflow_pulumi_decorators.identity.metadata import GkeMetadataServer
 

@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_pulumi_decorators.errors import ConfigurationError
 from airflow_pulumi_decorators.identity.base import DEFAULT_SCOPES, DEFAULT_UNIVERSE_DOMAIN, Identity, normalize_scopes
-from airflow_pulumi_decorators.identity.metadata import METADATA_HOST_ENV_VARS
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv, cleared_env
+from airflow_pulumi_decorators.identity.metadata import METADATA_HOST_ENV_VARS, metadata_host_env
 
 if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
+
+    from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 
 _OWNER = "ApplicationDefault"
 
@@ -142,3 +145,15 @@ class ApplicationDefault(Identity):
         if account:
             return str(account)
         return f"application default credentials ({self.source_description()})"
+
+    def check_refreshable(
+        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+    ) -> None:
+        if impersonated_by is not None:
+            impersonated_by.check_impersonation_variable()
+
+    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+        # The engine finds the worker's ADC itself: GOOGLE_APPLICATION_CREDENTIALS passes through.
+        env = {**cleared_env(keep=("GOOGLE_APPLICATION_CREDENTIALS",)), **metadata_host_env(self.metadata_host_override())}
+        handoff = EngineEnv(env)
+        return impersonated_by.with_impersonation_variable(handoff) if impersonated_by else handoff

@@ -11,12 +11,15 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_pulumi_decorators.errors import ConfigurationError
+from airflow_pulumi_decorators.identity.engine_env import CredentialMode, EngineEnv
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import google.auth.credentials
+
+    from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 #: The scope every identity asks for unless told otherwise: Pulumi's providers need it.
@@ -38,10 +41,19 @@ _SERVICE_ACCOUNT_EMAIL = re.compile(r"^[a-z0-9][a-z0-9._\-]{0,99}@[a-z0-9][a-z0-
 class Identity(abc.ABC):
     """Where the engine's short-lived Google Cloud credential comes from.
 
-    Subclasses are frozen dataclasses validated in ``__post_init__``. They are turned into engine
-    environment variables by :func:`airflow_pulumi_decorators.identity.obtain_engine_credentials` at
-    task start; user code normally only constructs them.
+    Subclasses are frozen dataclasses validated in ``__post_init__``. Each one says what the engine
+    runs with (:meth:`engine_env`); :func:`airflow_pulumi_decorators.identity.obtain_engine_credentials`
+    obtains the credential at task start and hands it over. User code normally only constructs them.
     """
+
+    # The identity that reads an Airflow connection at task start registers itself here
+    # (``class FromConnection(Identity, reads_connection=True)``), so this module never imports it.
+    _connection_identity: ClassVar[type[Identity] | None] = None
+
+    def __init_subclass__(cls, *, reads_connection: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if reads_connection:
+            Identity._connection_identity = cls
 
     @abc.abstractmethod
     def describe(self) -> str:
@@ -59,9 +71,10 @@ class Identity(abc.ABC):
 
         :param conn_id: the connection id.
         """
-        from airflow_pulumi_decorators.identity.connection import FromConnection
-
-        return FromConnection(conn_id, kind=cls.__name__)
+        factory = Identity._connection_identity
+        if factory is None:  # pragma: no cover - the package imports identity.connection
+            raise ConfigurationError(f"{cls.__name__}.from_connection() needs airflow_pulumi_decorators.identity imported.")
+        return factory(conn_id, kind=cls.__name__)  # type: ignore[call-arg]
 
     def resolve(self) -> Identity:
         """Return the concrete identity to use for this run.
@@ -70,6 +83,11 @@ class Identity(abc.ABC):
         called once at task start.
         """
         return self
+
+    def resolve_with_project(self) -> tuple[Identity, str | None]:
+        """:meth:`resolve`, and the default project the identity's source names (an Airflow
+        connection's ``project`` extra), else ``None``."""
+        return self.resolve(), None
 
     def check_runtime(self) -> None:
         """Validate what can only be validated on the worker (files that exist only there).
@@ -96,6 +114,57 @@ class Identity(abc.ABC):
     def secret_urls(self) -> frozenset[str]:
         """URLs whose response bodies are secrets (a federated subject token URL)."""
         return frozenset()
+
+    # -- the hand-off to the engine -------------------------------------------------------------
+
+    def engine_env(self, mode: CredentialMode, *, token: str) -> EngineEnv:
+        """What the engine runs with in *mode*, *token* being the access token just obtained.
+
+        Token mode hands over *token* alone, whatever the source; refreshable mode is
+        :meth:`refreshable_env` (the token is then not handed over).
+
+        :param mode: the credential mode.
+        :param token: the access token obtained at task start.
+        """
+        if CredentialMode(mode) is CredentialMode.TOKEN:
+            return EngineEnv.token(token)
+        return self.refreshable_env()
+
+    def check_refreshable(
+        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+    ) -> None:
+        """Refuse, before any request, what refreshable mode cannot hand to the engine.
+
+        Called when an :class:`~airflow_pulumi_decorators.Environment` is built (``read_files=False``:
+        some files exist only on workers) and again at task start. Sources that support refreshable
+        mode override this.
+
+        :param read_files: also read files the check needs (task start only).
+        :param impersonated_by: the impersonation this identity is the source of, if any.
+        :raises ConfigurationError: naming ``credential_mode`` and the fix.
+        """
+        if impersonated_by is not None:
+            raise ConfigurationError(
+                f"credential_mode='refreshable' cannot hand {impersonated_by.describe()} to the engine; use credential_mode='token'."
+            )
+        raise ConfigurationError(f"credential_mode='refreshable' does not support {type(self).__name__}; use credential_mode='token'.")
+
+    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+        """What the engine needs to refresh this identity's credential itself (refreshable mode).
+
+        Only called after :meth:`check_refreshable` passed.
+
+        :param impersonated_by: the impersonation this identity is the source of, if any: the
+            engine must then act as its target.
+        :raises ConfigurationError: when it cannot be expressed (as :meth:`check_refreshable`).
+        """
+        self.check_refreshable(impersonated_by=impersonated_by)
+        raise NotImplementedError(f"{type(self).__name__} passes check_refreshable but has no refreshable_env")
+
+    def configured_lifetime(self) -> int | None:
+        """The lifetime, in seconds, this identity asks for its token, when it names one; ``None``
+        when Google decides (checked against the task's timeout when the DAG is parsed)."""
+        return None
 
     def __str__(self) -> str:
         return self.describe()

@@ -37,6 +37,7 @@ from airflow_pulumi_decorators.connections import connection_extra
 from airflow_pulumi_decorators.errors import ConfigurationError
 from airflow_pulumi_decorators.identity.adc import ApplicationDefault
 from airflow_pulumi_decorators.identity.base import DEFAULT_SCOPES, Identity, normalize_scopes
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv
 from airflow_pulumi_decorators.identity.federation import WorkloadIdentityFederation
 from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 from airflow_pulumi_decorators.identity.metadata import GkeMetadataServer
@@ -134,7 +135,7 @@ def resolve_connection(conn_id: str) -> ConnectionIdentity:
 
 
 @dataclass(frozen=True)
-class FromConnection(Identity):
+class FromConnection(Identity, reads_connection=True):
     """A lazy identity: the ``google_cloud_platform`` connection *conn_id*, read at task start.
 
     Connections live in the metadata database or a secrets backend, which the DAG processor should
@@ -176,6 +177,17 @@ class FromConnection(Identity):
 
     def principal(self, credentials: google.auth.credentials.Credentials) -> str:
         return self.resolve().principal(credentials)
+
+    def check_refreshable(
+        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+    ) -> None:
+        # What the connection describes is known at task start, where its resolved identity is checked.
+        return
+
+    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+        resolved = self.resolve()
+        resolved.check_refreshable(impersonated_by=impersonated_by)
+        return resolved.refreshable_env(impersonated_by=impersonated_by)
 
 
 _KINDS = {

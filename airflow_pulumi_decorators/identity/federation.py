@@ -18,9 +18,12 @@ from airflow_pulumi_decorators.identity.base import (
     check_service_account_email,
     normalize_scopes,
 )
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv, cleared_env
 
 if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
+
+    from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 
 _OWNER = "WorkloadIdentityFederation"
 # The pool provider's full resource name (any universe: //iam.<domain>/...).
@@ -251,3 +254,43 @@ class WorkloadIdentityFederation(Identity):
         # No impersonation: the caller acts as the federated principal of the pool provider.
         return f"federated principal of {self.load_config()['audience']}"
 
+    # -- the hand-off to the engine ------------------------------------------------------------------
+
+    def configured_lifetime(self) -> int | None:
+        # Known before the task runs only when the configuration is in the DAG and impersonates.
+        info = self.credential_config
+        if info is None or not info.get("service_account_impersonation_url"):
+            return None
+        options = info.get("service_account_impersonation") or {}
+        return int(options.get("token_lifetime_seconds") or 3600)
+
+    def check_refreshable(
+        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+    ) -> None:
+        if impersonated_by is None:
+            return
+        if impersonated_by.delegates:
+            raise ConfigurationError(
+                f"credential_mode='refreshable' cannot express delegates {list(impersonated_by.delegates)} after workload identity "
+                f"federation (a credential configuration has no delegates field). Grant the federated principal "
+                f"roles/iam.serviceAccountTokenCreator on {impersonated_by.target_principal} directly, or use credential_mode='token'."
+            )
+        if not read_files and self.credential_config is None:
+            return
+        if self.load_config().get("service_account_impersonation_url"):
+            raise ConfigurationError(
+                "credential_mode='refreshable' cannot express impersonation on top of a credential configuration that already "
+                "impersonates; put the final service account in the configuration's "
+                "service_account_impersonation_url, or use credential_mode='token'."
+            )
+
+    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+        """The configuration itself (it holds no secret), for the engine to exchange the subject token
+        on its own; an impersonation on top is written into it."""
+        config = self.load_config()
+        if impersonated_by is not None:
+            config["service_account_impersonation_url"] = impersonated_by.generate_access_token_url
+            config["service_account_impersonation"] = {
+                "token_lifetime_seconds": min(int(impersonated_by.lifetime), MAX_LIFETIME_SECONDS)
+            }
+        return EngineEnv(cleared_env(), credential_config=config)

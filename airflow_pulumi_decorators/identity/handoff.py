@@ -1,22 +1,16 @@
-"""Turn an :class:`Identity` into the environment variables the Pulumi engine runs with.
+"""Hand an :class:`Identity`'s credential to the Pulumi engine: the orchestration, for every source.
 
-Two modes:
-
-``token`` (default)
-    One short-lived access token, obtained here up front, passed as ``GOOGLE_OAUTH_ACCESS_TOKEN``
-    (read first, and never refreshed, by the pulumi-gcp provider, the ``gs://`` state backend and
-    ``gcpkms://`` secrets provider). It must outlive the task's time budget.
-``refreshable``
-    The engine gets what it needs to refresh on its own: a credential *configuration* file (no token
-    in it) for federation, nothing for the metadata server, ADC passed through. A token is still
-    obtained up front, to fail fast and learn the principal, but it is not handed over.
+Obtain the token once (bounded retries, per-request timeout, every secret masked the moment it is
+seen), check it outlives the task's budget (token mode), ask the identity what the engine runs with
+(:meth:`Identity.engine_env`, per source), add the project, write a credential configuration to a
+private temp file when there is one, and translate google-auth's errors into :class:`IdentityError`
+here and nowhere else. The modes are described on :class:`CredentialMode`.
 
 A value of ``None`` in :attr:`EngineCredentials.env` means "remove this inherited variable".
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import os
@@ -38,39 +32,17 @@ from airflow_pulumi_decorators.identity._transport import (
     google_error_text,
     quiet_http_debug_logging,
 )
-from airflow_pulumi_decorators.identity.adc import ApplicationDefault
 from airflow_pulumi_decorators.identity.base import MAX_LIFETIME_SECONDS, Identity
-from airflow_pulumi_decorators.identity.connection import FromConnection
-from airflow_pulumi_decorators.identity.federation import WorkloadIdentityFederation, impersonation_target
-from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
-from airflow_pulumi_decorators.identity.metadata import GkeMetadataServer
+from airflow_pulumi_decorators.identity.engine_env import (  # noqa: F401 - re-exported for callers of this module
+    CREDENTIAL_ENV_VARS,
+    OTHER_PROJECT_ENV_VARS,
+    CredentialMode,
+    project_env,
+)
+from airflow_pulumi_decorators.identity.federation import impersonation_target
 
 log = logging.getLogger(__name__)
 
-
-class CredentialMode(str, enum.Enum):
-    """How the engine gets its Google credential (see the module docstring)."""
-
-    TOKEN = "token"
-    REFRESHABLE = "refreshable"
-
-
-#: Inherited variables that would override or confuse the credential we hand over, and why. Each is
-#: set to ``None`` (removed) in the engine's environment, except the one a mode sets itself.
-CREDENTIAL_ENV_VARS: Mapping[str, str] = {
-    "GOOGLE_OAUTH_ACCESS_TOKEN": "static token; checked first by pulumi-gcp and the gs:// backend, never refreshed",
-    "GOOGLE_CREDENTIALS": "credential JSON; wins over GOOGLE_OAUTH_ACCESS_TOKEN in the gs:// backend and gcpkms://",
-    "GOOGLE_CLOUD_KEYFILE_JSON": "pulumi-gcp/Terraform alias of GOOGLE_CREDENTIALS (key files)",
-    "GCLOUD_KEYFILE_JSON": "older pulumi-gcp/Terraform alias of GOOGLE_CREDENTIALS (key files)",
-    "GOOGLE_APPLICATION_CREDENTIALS": "ADC file; would be used by anything not reading the token (and by refreshable mode)",
-    "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT": "pulumi-gcp would impersonate again on top of our credential",
-    "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": "gcloud (called by programs or kubectl auth plugins) would use another token",
-    "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE": "gcloud would use another credential file",
-    "CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT": "gcloud would impersonate another account",
-}
-#: Project variables pulumi-gcp reads *before* GOOGLE_CLOUD_PROJECT (GOOGLE_PROJECT) or after it;
-#: removed when a project is given so ours is the only one.
-OTHER_PROJECT_ENV_VARS = ("GOOGLE_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT")
 #: Extra time a token must outlive the task's budget by (google-auth itself treats a token as stale
 #: 3 min 45 s before it expires; the engine also needs a moment to stop).
 LIFETIME_MARGIN = timedelta(minutes=5)
@@ -173,10 +145,7 @@ def obtain_engine_credentials(
     :raises CredentialLifetimeError: token mode, the token expires before *budget* ends.
     :raises IdentityError: the credential could not be obtained; names the identity, endpoint, status.
     """
-    try:
-        mode = CredentialMode(mode)
-    except ValueError:
-        raise ConfigurationError(f"mode={mode!r} must be 'token' or 'refreshable'.") from None
+    mode = CredentialMode.parse(mode, param="mode")
     if not isinstance(retries, int) or retries < 1:
         raise ConfigurationError(f"retries={retries!r} must be an integer >= 1 (total attempts).")
     if not timeout or timeout <= 0:
@@ -185,13 +154,11 @@ def obtain_engine_credentials(
         raise ConfigurationError(f"budget={budget!r} must be a datetime.timedelta or None.")
     clock = now or (lambda: datetime.now(timezone.utc))
 
-    if isinstance(identity, FromConnection):
-        identity, conn_project = identity.resolve_with_project()
-        project = project or conn_project
-    identity = identity.resolve()
+    identity, default_project = identity.resolve_with_project()
+    project = project or default_project
     identity.check_runtime()
     if mode is CredentialMode.REFRESHABLE:
-        check_refreshable(identity)  # refuse inexpressible combinations before any HTTP request
+        identity.check_refreshable()  # refuse inexpressible combinations before any HTTP request
 
     secrets = SecretBook(mask or _default_mask)
     own_request = request is None
@@ -257,15 +224,20 @@ def obtain_engine_credentials(
 
     if mode is CredentialMode.TOKEN:
         _check_budget(identity, principal, expires_at, budget, clock())
-        env: dict[str, str | None] = {name: None for name in CREDENTIAL_ENV_VARS}
-        env["GOOGLE_OAUTH_ACCESS_TOKEN"] = token
-        env.update(_project_env(project))
-        result = EngineCredentials(
-            env=env, principal=principal, expires_at=expires_at, mode=mode, identity=identity.describe(),
-            http_requests=total_requests, attempts=attempt,
-        )
     else:
-        result = _refreshable(identity, project, temp_root, principal, total_requests, attempt)
+        expires_at = None  # the token is not handed over: the engine refreshes its own
+    handoff = identity.engine_env(mode, token=token)
+    if handoff.notice:
+        log.warning("%s", handoff.notice)
+    env = {**handoff.env, **project_env(project)}
+    temp_dir = path = None
+    if handoff.credential_config is not None:
+        temp_dir, path = _write_private_json(handoff.credential_config, temp_root)
+        env["GOOGLE_APPLICATION_CREDENTIALS"] = path
+    result = EngineCredentials(
+        env=env, principal=principal, expires_at=expires_at, mode=mode, identity=identity.describe(),
+        http_requests=total_requests, attempts=attempt, credentials_file=path, _temp_dir=temp_dir,
+    )
     log.info(
         "Obtained a Google Cloud credential for %s from %s (mode %s%s, %d HTTP request(s))",
         principal, identity.describe(), mode.value,
@@ -274,67 +246,22 @@ def obtain_engine_credentials(
     return result
 
 
-# -- refreshable mode -------------------------------------------------------------------------------
+# -- checks made before the task runs ------------------------------------------------------------------
 
 
 def check_refreshable(identity: Identity, *, read_files: bool = True) -> None:
-    """Refuse an identity that cannot be handed to the engine in refreshable mode.
-
-    Called when an :class:`~airflow_pulumi_decorators.Environment` is built (``read_files=False``: a
-    credential configuration *file* exists only on workers) and again at task start.
+    """Refuse an identity that cannot be handed to the engine in refreshable mode (see
+    :meth:`Identity.check_refreshable`, which each source implements).
 
     :param identity: the environment's identity.
     :param read_files: also read a ``credential_config_file`` (task start only).
     :raises ConfigurationError: naming ``credential_mode`` and the fix.
     """
-    if isinstance(identity, FromConnection):
-        return  # what the connection describes is known at task start
-    if isinstance(identity, ServiceAccountImpersonation):
-        source = identity.source
-        if isinstance(source, FromConnection):
-            return
-        if isinstance(source, WorkloadIdentityFederation):
-            if identity.delegates:
-                raise ConfigurationError(
-                    f"credential_mode='refreshable' cannot express delegates {list(identity.delegates)} after workload identity "
-                    f"federation (a credential configuration has no delegates field). Grant the federated principal "
-                    f"roles/iam.serviceAccountTokenCreator on {identity.target_principal} directly, or use credential_mode='token'."
-                )
-            if not read_files and source.credential_config is None:
-                return
-            if source.load_config().get("service_account_impersonation_url"):
-                raise ConfigurationError(
-                    "credential_mode='refreshable' cannot express impersonation on top of a credential configuration that already "
-                    "impersonates; put the final service account in the configuration's "
-                    "service_account_impersonation_url, or use credential_mode='token'."
-                )
-        elif isinstance(source, (GkeMetadataServer, ApplicationDefault)):
-            if identity.delegates:
-                raise ConfigurationError(
-                    f"credential_mode='refreshable' passes impersonation to the engine as GOOGLE_IMPERSONATE_SERVICE_ACCOUNT, which "
-                    f"has no delegates; remove delegates {list(identity.delegates)} or use credential_mode='token'."
-                )
-        else:
-            raise ConfigurationError(
-                f"credential_mode='refreshable' cannot hand {identity.describe()} to the engine; use credential_mode='token'."
-            )
-    elif not isinstance(identity, (WorkloadIdentityFederation, GkeMetadataServer, ApplicationDefault)):
-        raise ConfigurationError(f"credential_mode='refreshable' does not support {type(identity).__name__}; use credential_mode='token'.")
-
-
-def configured_lifetime(identity: Identity) -> int | None:
-    """The lifetime, in seconds, the identity asks for its token, when it names one (impersonation).
-
-    :param identity: any identity; ``None`` for those whose token lifetime Google decides.
-    """
-    if isinstance(identity, ServiceAccountImpersonation):
-        return int(identity.lifetime)
-    if isinstance(identity, WorkloadIdentityFederation) and identity.credential_config is not None:
-        info = identity.credential_config
-        if info.get("service_account_impersonation_url"):
-            options = info.get("service_account_impersonation") or {}
-            return int(options.get("token_lifetime_seconds") or 3600)
-    return None
+    if not isinstance(identity, Identity):
+        raise ConfigurationError(
+            f"credential_mode='refreshable' does not support {type(identity).__name__}; use credential_mode='token'."
+        )
+    identity.check_refreshable(read_files=read_files)
 
 
 def check_lifetime_covers(identity: Identity, budget: timedelta | None, *, task_id: str = "") -> None:
@@ -348,7 +275,7 @@ def check_lifetime_covers(identity: Identity, budget: timedelta | None, *, task_
     :param task_id: named in the message.
     :raises CredentialLifetimeError: naming the lifetime, the timeout and the fixes.
     """
-    lifetime = configured_lifetime(identity)
+    lifetime = identity.configured_lifetime() if isinstance(identity, Identity) else None
     if budget is None or lifetime is None:
         return
     needed = budget + LIFETIME_MARGIN
@@ -364,52 +291,6 @@ def check_lifetime_covers(identity: Identity, budget: timedelta | None, *, task_
         identity=identity.describe(),
         detail=f"lifetime={lifetime}s budget={budget}",
     )
-
-
-def _refreshable(
-    identity: Identity, project: str | None, temp_root: Any, principal: str, requests: int, attempts: int
-) -> EngineCredentials:
-    env: dict[str, str | None] = {name: None for name in CREDENTIAL_ENV_VARS}
-    config: dict[str, Any] | None = None
-    if isinstance(identity, WorkloadIdentityFederation):
-        config = identity.load_config()
-    elif isinstance(identity, ServiceAccountImpersonation) and isinstance(identity.source, WorkloadIdentityFederation):
-        config = identity.source.load_config()
-        config["service_account_impersonation_url"] = identity.generate_access_token_url
-        config["service_account_impersonation"] = {"token_lifetime_seconds": min(identity.lifetime, MAX_LIFETIME_SECONDS)}
-    elif isinstance(identity, ServiceAccountImpersonation):
-        # Over the metadata server or ADC. Trade-off (documented): pulumi-gcp honours this variable, the
-        # gs:// state backend and gcpkms:// secrets provider do not and act as the source principal.
-        env["GOOGLE_IMPERSONATE_SERVICE_ACCOUNT"] = identity.target_principal
-        log.warning(
-            "Refreshable mode: pulumi-gcp resources will be managed as %s (GOOGLE_IMPERSONATE_SERVICE_ACCOUNT), "
-            "but a gs:// state backend and gcpkms:// secrets are accessed as the source identity (%s).",
-            identity.target_principal, identity.source.describe() if identity.source else "?",
-        )
-        if isinstance(identity.source, ApplicationDefault):
-            env.pop("GOOGLE_APPLICATION_CREDENTIALS")  # ADC passes through
-        _metadata_host_env(identity.source, env)
-    elif isinstance(identity, ApplicationDefault):
-        env.pop("GOOGLE_APPLICATION_CREDENTIALS")  # pass through whatever ADC the worker has
-        _metadata_host_env(identity, env)
-    elif isinstance(identity, GkeMetadataServer):
-        _metadata_host_env(identity, env)  # GOOGLE_APPLICATION_CREDENTIALS removed: ADC falls to metadata
-    env.update(_project_env(project))
-
-    temp_dir = path = None
-    if config is not None:
-        temp_dir, path = _write_private_json(config, temp_root)
-        env["GOOGLE_APPLICATION_CREDENTIALS"] = path
-    return EngineCredentials(
-        env=env, principal=principal, expires_at=None, mode=CredentialMode.REFRESHABLE, identity=identity.describe(),
-        http_requests=requests, attempts=attempts, credentials_file=path, _temp_dir=temp_dir,
-    )
-
-
-def _metadata_host_env(identity: Identity, env: dict[str, str | None]) -> None:
-    host = identity.metadata_host_override()
-    if host:
-        env["GCE_METADATA_HOST"] = host  # the engine's Go metadata client reads it too
 
 
 def _write_private_json(data: Mapping[str, Any], temp_root: Any) -> tuple[str, str]:
@@ -432,14 +313,6 @@ def _write_private_json(data: Mapping[str, Any], temp_root: Any) -> tuple[str, s
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-
-
-def _project_env(project: str | None) -> dict[str, str | None]:
-    if not project:
-        return {}
-    env: dict[str, str | None] = {name: None for name in OTHER_PROJECT_ENV_VARS}
-    env["GOOGLE_CLOUD_PROJECT"] = project
-    return env
 
 
 def _check_budget(

@@ -17,6 +17,7 @@ from airflow_pulumi_decorators.identity.base import (
     check_url,
     normalize_scopes,
 )
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv
 
 if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
@@ -178,6 +179,55 @@ class ServiceAccountImpersonation(Identity):
 
     def principal(self, credentials: google.auth.credentials.Credentials) -> str:
         return self.target_principal
+
+    # -- the hand-off to the engine: the source says how impersonation travels with it ----------
+
+    def configured_lifetime(self) -> int | None:
+        return int(self.lifetime)
+
+    def check_refreshable(
+        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+    ) -> None:
+        if impersonated_by is not None:  # impersonation of an impersonation: refused by the default
+            return super().check_refreshable(read_files=read_files, impersonated_by=impersonated_by)
+        assert self.source is not None
+        self.source.check_refreshable(read_files=read_files, impersonated_by=self)
+
+    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+        if impersonated_by is not None:
+            return super().refreshable_env(impersonated_by=impersonated_by)
+        assert self.source is not None
+        return self.source.refreshable_env(impersonated_by=self)
+
+    def check_impersonation_variable(self) -> None:
+        """Refuse what ``GOOGLE_IMPERSONATE_SERVICE_ACCOUNT`` cannot carry (for a source the engine
+        finds itself: the metadata server, ADC).
+
+        :raises ConfigurationError: when there are delegates.
+        """
+        if self.delegates:
+            raise ConfigurationError(
+                f"credential_mode='refreshable' passes impersonation to the engine as GOOGLE_IMPERSONATE_SERVICE_ACCOUNT, which "
+                f"has no delegates; remove delegates {list(self.delegates)} or use credential_mode='token'."
+            )
+
+    def with_impersonation_variable(self, source_env: EngineEnv) -> EngineEnv:
+        """*source_env* (the source's own refreshable hand-off) with the engine told to act as the target.
+
+        Trade-off, logged as a warning: pulumi-gcp honours ``GOOGLE_IMPERSONATE_SERVICE_ACCOUNT``; the
+        ``gs://`` state backend and ``gcpkms://`` secrets provider do not and act as the source principal.
+        """
+        self.check_impersonation_variable()
+        assert self.source is not None
+        return EngineEnv(
+            {**source_env.env, "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT": self.target_principal},
+            credential_config=source_env.credential_config,
+            notice=(
+                f"Refreshable mode: pulumi-gcp resources will be managed as {self.target_principal} "
+                f"(GOOGLE_IMPERSONATE_SERVICE_ACCOUNT), but a gs:// state backend and gcpkms:// secrets are "
+                f"accessed as the source identity ({self.source.describe()})."
+            ),
+        )
 
 
 def _lifetime_seconds(value: Any) -> int:

@@ -15,13 +15,21 @@ from airflow_pulumi_decorators.identity.base import (
     check_service_account_email,
     normalize_scopes,
 )
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv, cleared_env
 
 if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
 
+    from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
+
 #: Environment variables google-auth (and Go's metadata client in the engine) read for the host.
 METADATA_HOST_ENV_VARS = ("GCE_METADATA_HOST", "GCE_METADATA_ROOT")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
+
+
+def metadata_host_env(host: str | None) -> dict[str, str | None]:
+    """``GCE_METADATA_HOST`` for the engine (its Go metadata client reads it too) when *host* is set."""
+    return {"GCE_METADATA_HOST": host} if host else {}
 
 
 @dataclass(frozen=True)
@@ -93,3 +101,13 @@ class GkeMetadataServer(Identity):
         # compute_engine.Credentials replaces "default" by the e-mail from the info request.
         return str(getattr(credentials, "service_account_email", None) or self.service_account)
 
+    def check_refreshable(
+        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+    ) -> None:
+        if impersonated_by is not None:
+            impersonated_by.check_impersonation_variable()
+
+    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+        # GOOGLE_APPLICATION_CREDENTIALS removed too: the engine's ADC falls through to this server.
+        handoff = EngineEnv({**cleared_env(), **metadata_host_env(self.metadata_host_override())})
+        return impersonated_by.with_impersonation_variable(handoff) if impersonated_by else handoff

@@ -85,3 +85,33 @@ def test_key_nested_in_impersonated_service_account_refused(tmp_path, monkeypatc
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
     with pytest.raises(ConfigurationError, match="keyless"):
         ApplicationDefault().check_runtime()
+
+
+# -- the hand-off to the engine ---------------------------------------------------------------------
+
+
+def test_refreshable_hand_off_passes_the_workers_adc_through(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from airflow_pulumi_decorators.identity import CREDENTIAL_ENV_VARS
+
+    passed_through = {name: None for name in CREDENTIAL_ENV_VARS if name != "GOOGLE_APPLICATION_CREDENTIALS"}
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+    # No ADC file: the engine's ADC falls to the metadata server, which it is pointed at.
+    assert ApplicationDefault().refreshable_env().env == {**passed_through, "GCE_METADATA_HOST": "127.0.0.1:9"}
+    path = tmp_path / "adc.json"
+    path.write_text(json.dumps({"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"}))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    handoff = ApplicationDefault().refreshable_env()  # the file wins: no metadata host
+    assert handoff.env == passed_through and handoff.credential_config is None
+    assert ApplicationDefault().configured_lifetime() is None
+
+
+def test_refreshable_impersonation_over_adc_keeps_the_file() -> None:
+    from airflow_pulumi_decorators.identity import ServiceAccountImpersonation
+
+    from .conftest import DELEGATE, SA
+
+    handoff = ServiceAccountImpersonation(SA, source=ApplicationDefault()).refreshable_env()
+    assert handoff.env["GOOGLE_IMPERSONATE_SERVICE_ACCOUNT"] == SA
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in handoff.env and handoff.notice
+    with pytest.raises(ConfigurationError, match="remove delegates"):
+        ServiceAccountImpersonation(SA, source=ApplicationDefault(), delegates=[DELEGATE]).check_refreshable()

@@ -11,6 +11,7 @@ from airflow_pulumi_decorators.errors import ConfigurationError
 from airflow_pulumi_decorators.identity import (
     ApplicationDefault,
     GkeMetadataServer,
+    Identity,
     ServiceAccountImpersonation,
     WorkloadIdentityFederation,
 )
@@ -62,3 +63,42 @@ def test_identities_are_frozen_hashable_and_deep_copyable(fake) -> None:  # noqa
 
 def test_str_is_describe() -> None:
     assert str(GkeMetadataServer()) == GkeMetadataServer().describe()
+
+
+# -- the hand-off contract every identity inherits --------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Custom(Identity):
+    def describe(self) -> str:
+        return "a custom source"
+
+    def google_credentials(self):  # noqa: ANN201
+        raise AssertionError("not called")
+
+    def principal(self, credentials) -> str:  # noqa: ANN001
+        return "someone"
+
+
+def test_token_mode_is_the_same_for_every_source_and_refreshable_is_opt_in() -> None:
+    from airflow_pulumi_decorators.identity import CREDENTIAL_ENV_VARS, CredentialMode
+
+    custom = _Custom()
+    handoff = custom.engine_env(CredentialMode.TOKEN, token="ya29.token-value")
+    assert handoff.env == {**{n: None for n in CREDENTIAL_ENV_VARS}, "GOOGLE_OAUTH_ACCESS_TOKEN": "ya29.token-value"}
+    with pytest.raises(ConfigurationError, match="does not support _Custom; use credential_mode='token'"):
+        custom.check_refreshable()
+    with pytest.raises(ConfigurationError, match="does not support _Custom"):
+        custom.engine_env(CredentialMode.REFRESHABLE, token="ya29.token-value")
+    with pytest.raises(ConfigurationError, match=f"cannot hand impersonation of {SA}"):
+        ServiceAccountImpersonation(SA, source=custom).check_refreshable(read_files=False)
+    assert custom.configured_lifetime() is None and custom.resolve_with_project() == (custom, None)
+
+
+def test_from_connection_builds_the_registered_lazy_identity_without_importing_it() -> None:
+    from airflow_pulumi_decorators.identity import FromConnection
+
+    assert Identity._connection_identity is FromConnection
+    assert GkeMetadataServer.from_connection("gcp") == FromConnection("gcp", kind="GkeMetadataServer")
+    with pytest.raises(ConfigurationError, match=r"_Custom.from_connection\(\) is not supported"):
+        _Custom.from_connection("gcp")

@@ -165,3 +165,15 @@ def test_malformed_extra_is_refused_not_read_as_empty(monkeypatch) -> None:  # n
     monkeypatch.setenv("AIRFLOW_CONN_GCP_BAD", _json.dumps({"conn_type": "google_cloud_platform", "extra": "{'project': 'acme'}"}))
     with pytest.raises(ConfigurationError, match="'gcp_bad' field 'extra' is not valid JSON: .* line 1 column 2"):
         resolve_connection("gcp_bad")  # not ApplicationDefault, as an empty extra would have meant
+
+
+def test_refreshable_is_checked_once_the_connection_is_read(fake, subject_file, monkeypatch) -> None:  # noqa: ANN001
+    config = fake.external_account_config(subject_token_file=subject_file)
+    _set_conn(monkeypatch, "gcp_chain", {"credential_config_file": config, "impersonation_chain": [DELEGATE, SA]})
+    lazy = identity_from_connection("gcp_chain")
+    lazy.check_refreshable(read_files=False)  # parse time: nothing read yet
+    ServiceAccountImpersonation(SA, source=lazy).check_refreshable(read_files=False)
+    with pytest.raises(ConfigurationError, match="cannot express delegates"):
+        lazy.refreshable_env()  # task start: the connection's chain has a delegate
+    _set_conn(monkeypatch, "gcp_wif", {"credential_config_file": config})
+    assert identity_from_connection("gcp_wif").refreshable_env().credential_config == config

@@ -163,3 +163,56 @@ def test_malformed_json_is_located(tmp_path: Path) -> None:
     path.write_text('{"type": "external_account"\n "audience": "x"}')
     with pytest.raises(ConfigurationError, match=r"credential_config_file=.* is not valid JSON: .* line 2 column 2"):
         WorkloadIdentityFederation(credential_config_file=path).load_config()
+
+
+# -- the hand-off to the engine ---------------------------------------------------------------------
+
+
+def test_refreshable_hand_off_is_the_configuration_itself(fake) -> None:  # noqa: ANN001
+    from airflow_pulumi_decorators.identity import CREDENTIAL_ENV_VARS
+
+    identity = WorkloadIdentityFederation(_config(fake))
+    identity.check_refreshable()
+    handoff = identity.refreshable_env()
+    assert handoff.credential_config == identity.load_config()
+    assert handoff.credential_config is not identity.credential_config  # a copy: the identity stays as it was
+    # Every inherited variable removed; the orchestration names the written file.
+    assert handoff.env == {name: None for name in CREDENTIAL_ENV_VARS} and handoff.notice is None
+
+
+def test_refreshable_impersonation_is_written_into_the_configuration(fake) -> None:  # noqa: ANN001
+    from airflow_pulumi_decorators.identity import ServiceAccountImpersonation
+
+    source = WorkloadIdentityFederation(_config(fake))
+    impersonation = ServiceAccountImpersonation(SA, source=source, lifetime=7200, iam_endpoint=fake.url)
+    config = dict(impersonation.refreshable_env().credential_config or {})
+    assert config["service_account_impersonation_url"] == fake.impersonation_url(SA)
+    assert config["service_account_impersonation"] == {"token_lifetime_seconds": 7200}
+    assert "service_account_impersonation_url" not in source.load_config()
+
+
+def test_refreshable_refusals_name_the_fix(fake, tmp_path) -> None:  # noqa: ANN001
+    from airflow_pulumi_decorators.identity import ServiceAccountImpersonation
+
+    from .conftest import DELEGATE
+
+    plain = WorkloadIdentityFederation(_config(fake))
+    with pytest.raises(ConfigurationError, match="roles/iam.serviceAccountTokenCreator on " + SA):
+        ServiceAccountImpersonation(SA, source=plain, delegates=[DELEGATE]).check_refreshable()
+    impersonating = WorkloadIdentityFederation(fake.external_account_config(subject_token_url=True, impersonate=SA))
+    with pytest.raises(ConfigurationError, match="already impersonates"):
+        ServiceAccountImpersonation(SA, source=impersonating).check_refreshable(read_files=False)
+    on_file = WorkloadIdentityFederation(credential_config_file=str(tmp_path / "absent.json"))
+    ServiceAccountImpersonation(SA, source=on_file).check_refreshable(read_files=False)  # only the worker has it
+    with pytest.raises(ConfigurationError, match="does not exist on this worker"):
+        ServiceAccountImpersonation(SA, source=on_file).check_refreshable()
+
+
+def test_configured_lifetime_is_known_only_when_the_dag_holds_an_impersonating_configuration(fake, tmp_path) -> None:  # noqa: ANN001
+    with_lifetime = fake.external_account_config(subject_token_url=True, impersonate=SA, lifetime=7200)
+    assert WorkloadIdentityFederation(with_lifetime).configured_lifetime() == 7200
+    without = fake.external_account_config(subject_token_url=True, impersonate=SA)
+    without.pop("service_account_impersonation", None)
+    assert WorkloadIdentityFederation(without).configured_lifetime() == 3600  # Google's default
+    assert WorkloadIdentityFederation(_config(fake)).configured_lifetime() is None  # STS decides
+    assert WorkloadIdentityFederation(credential_config_file=str(tmp_path / "x.json")).configured_lifetime() is None

@@ -299,16 +299,6 @@ def test_default_mask_outside_airflow_is_silent(fake, metadata) -> None:  # noqa
 # -- what is known before the task runs ----------------------------------------------------------------------
 
 
-def test_configured_lifetime_is_known_only_where_the_dag_names_it(fake, federation, metadata) -> None:  # noqa: ANN001
-    from airflow_pulumi_decorators.identity.handoff import configured_lifetime
-
-    assert configured_lifetime(_impersonate(fake, metadata, lifetime=1800)) == 1800
-    impersonating = WorkloadIdentityFederation(fake.external_account_config(
-        subject_token_file="/dev/null", impersonate=SA, lifetime=7200))
-    assert configured_lifetime(impersonating) == 7200
-    assert configured_lifetime(metadata) is None and configured_lifetime(federation) is None
-
-
 def test_lifetime_check_at_parse_time_uses_the_same_margin_as_at_task_start(fake, metadata, masked) -> None:  # noqa: ANN001
     from airflow_pulumi_decorators.identity import LIFETIME_MARGIN
     from airflow_pulumi_decorators.identity.handoff import check_lifetime_covers
@@ -331,3 +321,42 @@ def test_refreshable_check_can_skip_files_only_the_worker_has(tmp_path) -> None:
     check_refreshable(on_file, read_files=False)
     with pytest.raises(ConfigurationError, match="does not exist on this worker"):
         check_refreshable(on_file)
+
+
+def test_refreshable_check_refuses_what_is_not_an_identity() -> None:
+    from airflow_pulumi_decorators.identity.handoff import check_refreshable
+
+    class Lookalike:
+        def describe(self) -> str:
+            return "not an identity"
+
+    with pytest.raises(ConfigurationError, match="does not support Lookalike"):
+        check_refreshable(Lookalike())  # type: ignore[arg-type]
+
+
+def test_token_mode_hands_over_what_the_identity_says_plus_the_project(fake, metadata, masked, monkeypatch) -> None:  # noqa: ANN001
+    # The orchestration adds only the project to the identity's own hand-off.
+    from airflow_pulumi_decorators.identity.engine_env import EngineEnv
+
+    seen: list[tuple] = []
+
+    def engine_env(self, mode, *, token):  # noqa: ANN001, ANN202
+        seen.append((mode, token))
+        return EngineEnv({"GOOGLE_OAUTH_ACCESS_TOKEN": token, "EXTRA": "1"})
+
+    monkeypatch.setattr(GkeMetadataServer, "engine_env", engine_env)
+    with obtain_engine_credentials(metadata, project="p", mask=masked.append) as creds:
+        token = creds.env["GOOGLE_OAUTH_ACCESS_TOKEN"]
+        assert creds.env == {**OTHER_PROJECTS, "GOOGLE_OAUTH_ACCESS_TOKEN": token, "EXTRA": "1", "GOOGLE_CLOUD_PROJECT": "p"}
+    assert seen == [(CredentialMode.TOKEN, token)]
+
+
+def test_a_hand_off_notice_is_logged_as_a_warning(fake, metadata, masked, monkeypatch, caplog) -> None:  # noqa: ANN001
+    from airflow_pulumi_decorators.identity.engine_env import EngineEnv, cleared_env
+
+    monkeypatch.setattr(
+        GkeMetadataServer, "refreshable_env", lambda self, **_: EngineEnv(cleared_env(), notice="mind the gap")
+    )
+    with caplog.at_level(logging.WARNING, logger="airflow_pulumi_decorators.identity.handoff"):
+        obtain_engine_credentials(metadata, mode="refreshable", mask=masked.append).close()
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == ["mind the gap"]

@@ -129,3 +129,26 @@ def test_an_empty_delegate_entry_is_named_by_position(entry) -> None:  # noqa: A
 def test_a_bad_delegate_is_named_by_position() -> None:
     with pytest.raises(ConfigurationError, match=r"delegates\[1\]='me@gmail.com'"):
         ServiceAccountImpersonation(SA, source=SOURCE, delegates=[DELEGATE, "me@gmail.com"])
+
+
+# -- the hand-off to the engine ---------------------------------------------------------------------
+
+
+def test_configured_lifetime_is_the_lifetime_asked_for() -> None:
+    assert ServiceAccountImpersonation(SA, source=SOURCE, lifetime=timedelta(minutes=30)).configured_lifetime() == 1800
+    assert ServiceAccountImpersonation(SA, source=SOURCE).configured_lifetime() == 3600
+
+
+def test_refreshable_hand_off_is_the_sources_with_the_target() -> None:
+    handoff = ServiceAccountImpersonation(SA, source=SOURCE).refreshable_env()
+    assert handoff.env == {**SOURCE.refreshable_env().env, "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT": SA}
+
+
+def test_refreshable_refuses_impersonation_of_an_impersonation() -> None:
+    inner = ServiceAccountImpersonation(DELEGATE, source=SOURCE)
+    outer = ServiceAccountImpersonation(SA, source=inner)
+    with pytest.raises(ConfigurationError, match=f"cannot hand impersonation of {SA}.*credential_mode='token'"):
+        outer.check_refreshable()
+    with pytest.raises(ConfigurationError, match="cannot hand"):
+        outer.refreshable_env()
+    assert outer.engine_env("token", token="t" * 20).env["GOOGLE_OAUTH_ACCESS_TOKEN"] == "t" * 20  # token mode is fine

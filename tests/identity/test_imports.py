@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+import airflow_pulumi_decorators.identity as identity_package
 
 CHECK = """
 import sys
@@ -31,3 +37,62 @@ def test_all_names_exist() -> None:
         "Identity", "obtain_engine_credentials", "EngineCredentials", "CredentialMode", "identity_from_connection",
     ):
         assert name in identity.__all__
+
+
+PACKAGE = "airflow_pulumi_decorators.identity"
+MODULES = sorted(p.stem for p in Path(identity_package.__file__).parent.glob("*.py") if p.stem != "__init__")
+
+
+def _imports_of(path: Path) -> set[str]:
+    """The identity modules *path* imports, at the top or inside functions, but not for typing only."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for stmt in block.body
+        for node in ast.walk(stmt)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found.update(name.rsplit(".", 1)[-1] for name in names if name.startswith(PACKAGE + ".") and name.rsplit(".", 1)[-1] in MODULES)
+    return found
+
+
+def test_identity_modules_import_each_other_without_a_cycle() -> None:
+    # Lazy (function-level) imports count: a cycle through one still ties the modules together.
+    root = Path(identity_package.__file__).parent
+    graph = {name: _imports_of(root / f"{name}.py") - {name} for name in MODULES}
+    assert graph["base"] <= {"engine_env"}, graph["base"]  # the abstraction knows no source
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, " -> ".join((*path, name))
+        if name in done:
+            return
+        for other in sorted(graph[name]):
+            visit(other, (*path, name))
+        done.add(name)
+
+    for name in MODULES:
+        visit(name, ())
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_each_module_imports_alone_in_a_fresh_interpreter(module: str) -> None:
+    check = (
+        "import sys\n"
+        f"import {PACKAGE}.{module}\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'grpc') or m.startswith(('google.auth', 'airflow.sdk')) or m == 'airflow')\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

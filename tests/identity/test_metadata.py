@@ -71,3 +71,35 @@ def test_unreachable_metadata_server_is_transient_then_fails(masked) -> None:  #
     # Says what it means and what to use instead.
     assert "not a GKE pod with Workload Identity" in str(caught.value)
     assert "WorkloadIdentityFederation" in str(caught.value) and "FakeGoogleTokenServer" in str(caught.value)
+
+
+# -- the hand-off to the engine ---------------------------------------------------------------------
+
+
+def test_refreshable_hand_off_points_the_engine_at_the_same_server(monkeypatch) -> None:  # noqa: ANN001
+    from airflow_pulumi_decorators.identity import CREDENTIAL_ENV_VARS, ServiceAccountImpersonation
+
+    removed = {name: None for name in CREDENTIAL_ENV_VARS}
+    handoff = GkeMetadataServer(metadata_host="127.0.0.1:9").refreshable_env()
+    assert handoff.env == {**removed, "GCE_METADATA_HOST": "127.0.0.1:9"}  # ADC falls through to it
+    assert handoff.credential_config is None and handoff.notice is None
+    assert GkeMetadataServer().refreshable_env().env == removed  # Google's own server: nothing to say
+    monkeypatch.setenv("GCE_METADATA_HOST", "10.0.0.1:80")  # read when the hand-off is made
+    assert GkeMetadataServer().refreshable_env().env["GCE_METADATA_HOST"] == "10.0.0.1:80"
+    assert GkeMetadataServer().configured_lifetime() is None  # the server decides
+    GkeMetadataServer().check_refreshable()
+
+
+def test_refreshable_impersonation_travels_as_the_provider_variable() -> None:
+    from airflow_pulumi_decorators.identity import ServiceAccountImpersonation
+
+    from .conftest import DELEGATE, SA
+
+    source = GkeMetadataServer(metadata_host="127.0.0.1:9")
+    handoff = ServiceAccountImpersonation(SA, source=source).refreshable_env()
+    assert handoff.env["GOOGLE_IMPERSONATE_SERVICE_ACCOUNT"] == SA
+    assert handoff.env["GCE_METADATA_HOST"] == "127.0.0.1:9"
+    assert handoff.env["GOOGLE_APPLICATION_CREDENTIALS"] is None
+    assert SA in (handoff.notice or "") and source.describe() in (handoff.notice or "")
+    with pytest.raises(ConfigurationError, match="GOOGLE_IMPERSONATE_SERVICE_ACCOUNT, which has no delegates"):
+        ServiceAccountImpersonation(SA, source=source, delegates=[DELEGATE]).check_refreshable()
