@@ -1114,9 +1114,9 @@ def _program_error(request: OperationRequest, exc: BaseException, raised: BaseEx
         stack=request.stack,
         operation=request.operation,
     )
-    error.exception_type = kind  # type: ignore[attr-defined]
-    error.exception_message = message  # type: ignore[attr-defined]
-    error.resource = (resource.group(1), resource.group(2)) if resource else None  # type: ignore[attr-defined]
+    error.exception_type = kind
+    error.exception_message = message
+    error.resource = (resource.group(1), resource.group(2)) if resource else None
     return error
 
 
