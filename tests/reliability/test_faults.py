@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.dagrun import PASSPHRASE, all_text_under
-from tests.reliability.conftest import ChildRun
+from tests.childrun import ChildRun
 
 pytestmark = pytest.mark.integration
 
