@@ -29,6 +29,7 @@ from airflow_pulumi_decorators.errors import ConfigurationError
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+
 # -- parse time -------------------------------------------------------------------------------------------
 
 
@@ -51,8 +52,8 @@ def check_credential_lifetimes(task: Any) -> None:
             check_lifetime_covers(env.identity, task.execution_timeout, task_id=task.task_id)
 
 
-
 def check_pulumi_command(value: Any) -> None:
+    """``pulumi_command`` must be a ready command object: a path or a class is the usual slip."""
     if value is None:
         return
     if isinstance(value, (str, bytes, os.PathLike)):
@@ -134,9 +135,9 @@ def check_no_second_up(task: Any, others: Iterable[Any]) -> None:
         if shared:
             project, _, _, stack, _ = sorted(shared, key=repr)[0]
             raise ConfigurationError(
-                f"tasks {other.task_id!r} and {task.task_id!r} of DAG {task.dag.dag_id!r} both run `up` on stack {stack!r} "
-                f"of project {project!r}: each `up` deletes what the other's program declared, and run together they "
-                "fight over the stack's lock. Give each its own stack (stack=... or another Environment) or project, "
+                f"tasks {other.task_id!r} and {task.task_id!r} of DAG {task.dag.dag_id!r} both run `up` on stack "
+                f"{stack!r} of project {project!r}: each `up` deletes what the other's program declared, and run "
+                "together they fight over the stack's lock. Give each its own stack (stack=... or another Environment) or project, "
                 "or declare both sets of resources in one function; to use another task's infrastructure, read its "
                 "outputs (XCom) or preview/refresh it instead."
             )

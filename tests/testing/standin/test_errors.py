@@ -206,4 +206,5 @@ def test_backend_folder_under_a_file_fails_in_the_clis_words(tmp_path: Path) -> 
         code, sink = _run(argv, env, str(tmp_path))
         assert code == 1
         # The Pulumi CLI 3.274's wording, the whole of stderr.
-        assert sink.stderr.strip() == f'error: unable to open state directory "{url}": stat {blocker}/state: not a directory'
+        said = f'error: unable to open state directory "{url}": stat {blocker}/state: not a directory'
+        assert sink.stderr.strip() == said
