@@ -1020,13 +1020,12 @@ def _passphrase_source(request: OperationRequest) -> str:
     return "the engine's environment"
 
 
-#: How the engines say a stack's checkpoint is not valid JSON: the real CLI, then the stand-in (whose
-#: reader fails with a traceback).
-_CORRUPT_MARKERS = ("failed to load checkpoint", "JSONDecodeError")
+#: How the CLI (and the stand-in, in its words) says a stack's checkpoint is not valid JSON.
+_CORRUPT_MARKER = "failed to load checkpoint"
 
 
 def _corrupt_state(request: OperationRequest, text: str) -> StateCorruptError | None:
-    if not any(marker in text for marker in _CORRUPT_MARKERS):
+    if _CORRUPT_MARKER not in text:
         return None
     backend = _backend_url(request)
     path = None
@@ -1050,10 +1049,9 @@ def _corrupt_state(request: OperationRequest, text: str) -> StateCorruptError | 
     )
 
 
-#: How the engines say the state folder cannot be opened or written: the real CLI, then the stand-in's
-#: Python errors.
-_BACKEND_MARKERS = ("unable to open state directory", "permission denied", "NotADirectoryError", "PermissionError",
-                    "read-only file system")
+#: How the CLI (and the stand-in, in its words) says the state folder cannot be opened or written: the folder
+#: itself, or a write into it (Go's error texts).
+_BACKEND_MARKERS = ("unable to open state directory", "permission denied", "read-only file system")
 
 
 def _backend_unreachable(request: OperationRequest, text: str) -> BackendAccessError | None:
@@ -1114,9 +1112,9 @@ def _program_error(request: OperationRequest, exc: BaseException, raised: BaseEx
         stack=request.stack,
         operation=request.operation,
     )
-    error.exception_type = kind  # type: ignore[attr-defined]
-    error.exception_message = message  # type: ignore[attr-defined]
-    error.resource = (resource.group(1), resource.group(2)) if resource else None  # type: ignore[attr-defined]
+    error.exception_type = kind
+    error.exception_message = message
+    error.resource = (resource.group(1), resource.group(2)) if resource else None
     return error
 
 

@@ -347,7 +347,7 @@ def resolve_environment(
     if env.config_templates:
         raise ConfigurationError(
             f"environment {environment!r} has config templates {env.config_templates} that were not rendered: "
-            "config is rendered by @pulumi_stack tasks; with PulumiStackOperator, render the values before "
-            "building the Environment"
+            "the operator renders them with its template fields (render_template_fields), which did not run "
+            "before execute(); run the task through Airflow, or render the values before building the Environment"
         )
     return environment, env

@@ -50,7 +50,17 @@ class PulumiEngineError(PulumiDecoratorError):
 
 
 class ProgramError(PulumiEngineError):
-    """The user's Pulumi program raised; its traceback is in the task log."""
+    """The user's Pulumi program raised; its traceback is in the task log.
+
+    :ivar exception_type: the name of the exception class the program raised (``KeyError``), when known.
+    :ivar exception_message: that exception's message, when known.
+    :ivar resource: ``(name, type)`` of the resource whose inputs an ``apply`` was computing when it raised,
+        else ``None``.
+    """
+
+    exception_type: str | None = None
+    exception_message: str | None = None
+    resource: tuple[str, str] | None = None
 
 
 class ConcurrentUpdateError(PulumiEngineError):

@@ -12,11 +12,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_pulumi_decorators import names
 from airflow_pulumi_decorators.environments import Environment
 from airflow_pulumi_decorators.errors import ConfigurationError, ProtectedStackError
 
 OPERATIONS = ("up", "preview", "refresh", "destroy")
-_MAX_STACK_NAME = 100  # Pulumi's limit on stack names
 
 
 def _seconds(name: str, value: float | datetime.timedelta) -> float:
@@ -140,9 +140,9 @@ def stack_name_filter(value: Any) -> str:
     ``manual__2026-01-01T00-00-00-00-00``. Long names are shortened with a hash so two never collide.
     """
     text = _UNSAFE.sub("-", str(value)).strip("-.") or "stack"
-    if len(text) > _MAX_STACK_NAME:
+    if len(text) > names.MAX_NAME_LENGTH:
         digest = hashlib.sha1(str(value).encode()).hexdigest()[:8]
-        text = f"{text[: _MAX_STACK_NAME - 9]}-{digest}"
+        text = f"{text[: names.MAX_NAME_LENGTH - 9]}-{digest}"
     return text
 
 

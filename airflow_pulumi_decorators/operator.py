@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_pulumi_decorators import settings
+from airflow_pulumi_decorators import checks, settings
 from airflow_pulumi_decorators.backend import engine_settings
 from airflow_pulumi_decorators.links import URL_ATTRIBUTE, PulumiUpdateLink
 from airflow_pulumi_decorators.environments import (
@@ -24,7 +24,6 @@ from airflow_pulumi_decorators.environments import (
     resolve_environment,
     validate_environments,
     validate_project_name,
-    validate_stack_name,
 )
 from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
 from airflow_pulumi_decorators.lifecycle import (
@@ -127,6 +126,7 @@ class PulumiStackOperator(BaseOperator):
         emit_asset: bool = True,
         **kwargs: Any,
     ) -> None:
+        checks.check_pulumi_command(pulumi_command)
         self.options = operation_options(
             operation,
             expect_no_changes=expect_no_changes,
@@ -173,8 +173,6 @@ class PulumiStackOperator(BaseOperator):
                 )
             if isinstance(environment, str) and not _is_template(environment) and environment not in self.environments:
                 raise UnknownEnvironmentError(environment, list(self.environments))
-        if stack is not None:
-            validate_stack_name(stack)
         self.stack = stack
         self.environment = environment
         self.push_secret_outputs = bool(push_secret_outputs)
@@ -193,6 +191,17 @@ class PulumiStackOperator(BaseOperator):
         self._engine: Engine | None = None
         self._credential: Any = None
         self._kill_requested = False
+        self._check_at_parse_time()
+
+    def _check_at_parse_time(self) -> None:
+        """What is known when the DAG file is built (see :mod:`airflow_pulumi_decorators.checks`)."""
+        #: Arguments that come from upstream tasks: a None from one of them is refused at task start.
+        self._upstream_arguments = checks.upstream_arguments(self.program, self.op_args, self.op_kwargs)
+        checks.check_names(self)
+        checks.check_credential_lifetimes(self)
+        if self.has_dag():
+            others = [t for t in self.dag.task_dict.values() if isinstance(t, PulumiStackOperator)]
+            checks.check_no_second_up(self, others)
 
     # Steps, each small enough to test alone.
 
@@ -201,7 +210,8 @@ class PulumiStackOperator(BaseOperator):
             jinja_env = self.get_template_env()
         # "pr-{{ params.branch | stack_name }}" / "{{ run_id | stack_name }}": any text as a valid stack name.
         jinja_env.filters.setdefault("stack_name", stack_name_filter)
-        super().render_template_fields(context, jinja_env)
+        # Refuses, with the field and the fix, what the run lacks or rendered wrong, and None from upstream.
+        checks.render_checked(self, context, jinja_env, super().render_template_fields)
 
     def _update_message(self, context: Context, environment_name: str, principal: str | None) -> str:
         ti = context["ti"]

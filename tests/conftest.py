@@ -27,6 +27,7 @@ _HOME = isolate_airflow_home()  # once per process: the kit's home when the kit 
 from airflow_pulumi_decorators.testing.dagrun import DagRunner, StateDir  # noqa: E402
 from airflow_pulumi_decorators.testing.engines import ENGINES, EngineKit, engine_kit  # noqa: E402
 from airflow_pulumi_decorators.testing.google import FakeGoogleTokenServer  # noqa: E402
+from tests.childrun import ChildDag  # noqa: E402
 
 @pytest.fixture(scope="session")
 def airflow_home(apd_airflow_home: Path) -> Path:
@@ -71,6 +72,14 @@ def subject_file(tmp_path: Path, fake: FakeGoogleTokenServer) -> Path:
     path = tmp_path / "oidc-token"
     path.write_text(fake.subject_token)
     return path
+
+
+@pytest.fixture
+def child_dag(airflow_home, backend, engine, tmp_path) -> Iterator[ChildDag]:
+    """Run DAG files of the engine under test in child processes; any still running are killed after."""
+    runner = ChildDag(airflow_home, backend, tmp_path)
+    yield runner
+    runner.close()
 
 
 def pytest_sessionfinish(session, exitstatus):

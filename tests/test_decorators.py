@@ -271,7 +271,30 @@ the_dag = d()
     assert "{{ var.value.db_word }}" not in repr(run.rendered)  # config is no rendered template field
 
 
-def test_config_templates_reach_the_classic_operator_unrendered_and_are_refused():
+def test_a_direct_operator_renders_config_templates_too(run_dag, header, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_DB_WORD", SECRET_WORD)
+    run = run_dag(header + """
+from airflow_pulumi_decorators import PulumiStackOperator
+
+ENVS = {"dev": Environment(stack="dev", config={"tmpl:region": "{{ params.region }}"},
+                           secret_config={"tmpl:word": "{{ var.value.db_word }}"})}
+
+def infra():
+    cfg = pulumi.Config("tmpl")
+    return {"region": cfg.require("region"),
+            "word_length": pulumi.Output.unsecret(cfg.require_secret("word").apply(len))}
+
+@dag(dag_id="{dag_id}", schedule=None, start_date=START, params={"region": "EU"})
+def d():
+    PulumiStackOperator(task_id="infra", project="tmpl", program=infra, environments=ENVS, pulumi_command=ENGINE)
+the_dag = d()
+""")
+    assert run.state == "success", run.output[-3000:]
+    assert run.xcom("infra") == {"region": "EU", "word_length": len(SECRET_WORD)}
+    assert SECRET_WORD not in run.output
+
+
+def test_config_templates_left_unrendered_are_refused_when_the_environment_is_resolved():
     from airflow_pulumi_decorators.environments import resolve_environment
 
     envs = {"dev": Environment(stack="dev", config={"app:region": "{{ params.region }}"})}

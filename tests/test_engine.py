@@ -258,11 +258,12 @@ def test_program_error_carries_the_programs_exception_and_the_resource(stderr, k
         ("error: incorrect passphrase", WrongPassphraseError, "cannot decrypt its secrets"),
         ("error: failed to load checkpoint: place 1: unexpected end of JSON input", StateCorruptError,
          "its checkpoint file /state/.pulumi/stacks/proj/dev.json is not valid JSON"),
-        ("json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)", StateCorruptError,
-         "/state/.pulumi/backups/proj/dev/"),
+        ("error: failed to load checkpoint: place 1: invalid character 'g' looking for beginning of value",
+         StateCorruptError, "/state/.pulumi/backups/proj/dev/"),
         ('error: unable to open state directory "file:///state": stat /state: not a directory', BackendAccessError,
          "the state backend file:///state cannot be opened or written"),
-        ("NotADirectoryError: [Errno 20] Not a directory: '/state'", BackendAccessError, "fix the folder's"),
+        ('error: unable to open state directory "file:///state": mkdir /state/.pulumi: permission denied',
+         BackendAccessError, "fix the folder's"),
     ],
 )
 def test_state_and_secrets_faults_are_typed_errors_with_the_fix(stderr, error_type, words, monkeypatch):

@@ -16,3 +16,11 @@ def test_every_error_class_is_exported_from_the_package():
     assert classes - set(apd.__all__) == set()
     for name in classes:
         assert getattr(apd, name) is getattr(errors, name)
+
+
+def test_program_error_declares_what_the_program_raised_with_none_when_unknown():
+    error = errors.ProgramError("the program raised", stack="dev", operation="up")
+    assert (error.exception_type, error.exception_message, error.resource) == (None, None, None)
+    for name in ("exception_type", "exception_message", "resource"):
+        assert name in errors.ProgramError.__annotations__
+        assert f":ivar {name}:" in errors.ProgramError.__doc__

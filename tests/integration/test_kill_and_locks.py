@@ -1,9 +1,9 @@
 """Kills, timeouts and locks on real DAG runs, on every engine (the ``engine`` fixture).
 
 The program chains :class:`~airflow_pulumi_decorators.testing.resources.Sleep` resources, so an update
-takes seconds on any engine. A DAG run in a child process (``dag.test()``, its own copy of the Airflow
-database) is killed while its ``up`` is in flight; then the stack must be unlocked (or the lock reported
-with the way out), temp files gone, and the next run must succeed. Two runs on one stack: the second
+takes seconds on any engine. A DAG run in a child process (the ``child_dag`` fixture: ``dag.test()``, its
+own copy of the Airflow database) is killed while its ``up`` is in flight; then the stack must be unlocked
+(or the lock reported with the way out), temp files gone, and the next run must succeed. Two runs on one stack: the second
 fails naming the first, or waits.
 """
 
@@ -11,21 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.dagrun import PASSPHRASE
-
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
 
 SLOW = """
 @dag(dag_id="{dag_id}", schedule=None, start_date=START)
@@ -41,58 +35,10 @@ def d():
 the_dag = d()
 """
 
-RUNNER = """
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("slow_dag", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-run = module.the_dag.test()
-print("DAG-STATE", run.state, flush=True)
-"""
-
 
 def slow_dag(header: str, *, options: str = "", count: int = 8, delay: float = 0.5, dag_id: str = "{dag_id}") -> str:
     body = textwrap.dedent(SLOW).format(dag_id="DAG_ID", options=options, count=count, delay=delay)
     return header + body.replace("DAG_ID", dag_id)
-
-
-@pytest.fixture
-def child(airflow_home, backend, engine, tmp_path):
-    """Start ``dag.test()`` of a slow DAG in a child process with its own AIRFLOW_HOME and TMPDIR."""
-    home = tmp_path / "child-home"
-    (home / "dags").mkdir(parents=True)
-    shutil.copy(airflow_home / "airflow.db", home / "airflow.db")
-    temp = tmp_path / "child-tmp"
-    temp.mkdir()
-    runner = tmp_path / "runner.py"
-    runner.write_text(RUNNER)
-    procs: list[subprocess.Popen] = []
-
-    def start(dag_id: str, **kwargs) -> subprocess.Popen:
-        path = home / "dags" / f"{dag_id}.py"
-        path.write_text(slow_dag(engine.header, dag_id=dag_id, **kwargs))
-        env = {
-            **os.environ,
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-            "PULUMI_BACKEND_URL": f"file://{backend}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "TMPDIR": str(temp),
-            "PYTHONPATH": str(REPO),
-        }
-        proc = subprocess.Popen(
-            [sys.executable, str(runner), str(path)], env=env, cwd=str(tmp_path),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        )
-        procs.append(proc)
-        return proc
-
-    start.temp = temp  # type: ignore[attr-defined]
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _locks(backend: Path) -> list[Path]:
@@ -128,8 +74,8 @@ def _sleeps(backend: Path) -> list[str]:
     return [r["urn"].rsplit("::", 1)[-1] for r in latest.get("resources") or [] if r["type"].endswith(":Sleep")]
 
 
-def test_sigterm_mid_up_stops_gracefully_and_the_next_run_succeeds(child, backend, run_dag, header):
-    proc = child("t_kill_term")
+def test_sigterm_mid_up_stops_gracefully_and_the_next_run_succeeds(child_dag, backend, run_dag, header):
+    proc, temp, _ = child_dag.start(slow_dag(header), dag_id="t_kill_term")
     _wait_until_updating(backend, proc)
     os.kill(proc.pid, signal.SIGTERM)  # what the task runner gets when the task is marked failed / stopped
     out, _ = proc.communicate(timeout=120)
@@ -140,8 +86,8 @@ def test_sigterm_mid_up_stops_gracefully_and_the_next_run_succeeds(child, backen
     assert _history(backend)[-1]["result"] == "failed"  # the CLI wrote its state before exiting
     assert 0 < len(_sleeps(backend)) < 8
     assert not _state(backend)["checkpoint"]["latest"].get("pending_operations")
-    assert not list(child.temp.glob("airflow-pulumi-*")), "work directory left behind"
-    assert not list(child.temp.glob("automation-*"))
+    assert not list(temp.glob("airflow-pulumi-*")), "work directory left behind"
+    assert not list(temp.glob("automation-*"))
     # The next run picks up where the killed one stopped, without any manual step.
     again = run_dag(slow_dag(header))
     assert again.state == "success", again.output[-3000:]
@@ -161,8 +107,8 @@ def test_execution_timeout_mid_up_stops_the_engine_gracefully(run_dag, backend, 
     assert again.state == "success", again.output[-3000:]
 
 
-def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(child, backend, run_dag, header):
-    proc = child("t_kill_hard")
+def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(child_dag, backend, run_dag, header):
+    proc, _, _ = child_dag.start(slow_dag(header), dag_id="t_kill_hard")
     _wait_until_updating(backend, proc)
     os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up: like an OOM kill or a lost node
     proc.wait(timeout=30)
@@ -187,9 +133,9 @@ def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(c
     assert not _locks(backend)
 
 
-def test_second_run_on_a_locked_stack_fails_naming_the_first(child, backend, run_dag, header):
+def test_second_run_on_a_locked_stack_fails_naming_the_first(child_dag, backend, run_dag, header):
     # Long enough (~10 s) that the second dag.test() starts, even cold, while the first holds the lock.
-    proc = child("t_first_run", count=20)
+    proc, _, _ = child_dag.start(slow_dag(header, count=20), dag_id="t_first_run")
     _wait_until_updating(backend, proc)
     started = time.monotonic()
     second = run_dag(slow_dag(header, options="lock_wait=0"))
@@ -202,8 +148,8 @@ def test_second_run_on_a_locked_stack_fails_naming_the_first(child, backend, run
     assert "DAG-STATE success" in out, out[-3000:]
 
 
-def test_second_run_waits_for_the_lock_with_backoff_then_succeeds(child, backend, run_dag, header):
-    proc = child("t_first_run", count=16)
+def test_second_run_waits_for_the_lock_with_backoff_then_succeeds(child_dag, backend, run_dag, header):
+    proc, _, _ = child_dag.start(slow_dag(header, count=16), dag_id="t_first_run")
     _wait_until_updating(backend, proc)
     second = run_dag(slow_dag(header, options="lock_wait=120", count=16))
     assert second.state == "success", second.output[-3000:]
@@ -214,8 +160,8 @@ def test_second_run_waits_for_the_lock_with_backoff_then_succeeds(child, backend
     assert not _locks(backend)
 
 
-def test_lock_wait_is_bounded(child, backend, run_dag, header):
-    proc = child("t_first_run", count=30, delay=2.0)
+def test_lock_wait_is_bounded(child_dag, backend, run_dag, header):
+    proc, _, _ = child_dag.start(slow_dag(header, count=30, delay=2.0), dag_id="t_first_run")
     _wait_until_updating(backend, proc)
     started = time.monotonic()
     second = run_dag(slow_dag(header, options="lock_wait=3"))

@@ -70,7 +70,7 @@ HEADER = f"""
 import datetime
 import pendulum
 from airflow.sdk import DAG, dag, task
-from airflow_pulumi_decorators import Environment, pulumi_stack
+from airflow_pulumi_decorators import Environment, PulumiStackOperator, pulumi_stack
 from airflow_pulumi_decorators.identity import (
     ApplicationDefault, GkeMetadataServer, ServiceAccountImpersonation, WorkloadIdentityFederation,
     identity_from_connection,
@@ -108,6 +108,17 @@ def task_with(decorator_args: str, body: str = "return {}", call: str = "TID()")
 
 def in_dag(code: str) -> str:
     return "with a_dag():\n" + textwrap.indent(code, "    ")
+
+
+#: The same task as a direct ``PulumiStackOperator``: it gets the decorator's checks.
+OPERATOR_TASK = (
+    "def TID_program():\n    return {{}}\n"
+    "PulumiStackOperator(task_id='TID', project='infra', program=TID_program, pulumi_command=StandinCommand(), {args})\n"
+)
+
+
+def operator_with(args: str) -> str:
+    return OPERATOR_TASK.format(args=args)
 
 
 PARSE_CASES = [
@@ -174,6 +185,16 @@ PARSE_CASES = [
     parse("token_shorter_than_execution_timeout", L, in_dag(task_with(
         "environments={'dev': Environment(stack='dev', identity=ServiceAccountImpersonation(SA, source=GkeMetadataServer(), lifetime=3600))}, "
         "execution_timeout=datetime.timedelta(hours=2)")), ("lives 3600s", "execution_timeout of 7200s"), ("lifetime=7500", "credential_mode='refreshable'")),
+    # -- the same, on a direct PulumiStackOperator ---------------------------------------------------------------
+    parse("operator_pulumi_command_is_a_path", C, in_dag("PulumiStackOperator(task_id='storage', project='infra', stack='dev', program=dict, pulumi_command='/opt/pulumi/bin/pulumi')"), ("'pulumi_command'", "'/opt/pulumi/bin/pulumi'"), ("cli_path=", "PulumiCommand(root=")),
+    parse("operator_pulumi_command_not_a_command", C, in_dag("PulumiStackOperator(task_id='storage', project='infra', stack='dev', program=dict, pulumi_command=object())"), ("'pulumi_command'", "got object"), ("PulumiCommand(root='/opt/pulumi')", "StandinCommand()")),
+    parse("operator_stack_names_another_project", C, in_dag(operator_with("stack='organization/billing/dev'")), ("'stack'", "'billing'", "'infra'"), ("'organization/infra/dev'",)),
+    parse("operator_environment_stack_names_another_project", C, in_dag(operator_with("environments={'dev': Environment(stack='organization/billing/dev')}")), ("environments['dev'].stack", "'billing'"), ("change 'project'",)),
+    parse("operator_token_shorter_than_execution_timeout", L, in_dag(operator_with(
+        "environments={'dev': Environment(stack='dev', identity=ServiceAccountImpersonation(SA, source=GkeMetadataServer(), lifetime=3600))}, "
+        "execution_timeout=datetime.timedelta(hours=2)")), ("lives 3600s", "execution_timeout of 7200s"), ("lifetime=7500", "credential_mode='refreshable'")),
+    parse("operator_and_decorator_up_on_one_stack", C, in_dag("@pulumi_stack(project='infra', stack='dev')\ndef storage():\n    return {}\nstorage()\n"
+                                                              "PulumiStackOperator(task_id='network', project='infra', stack='dev', program=dict)"), ("'storage'", "'network'", "'dev'"), ("its own stack",)),
     # -- identities --------------------------------------------------------------------------------------------
     parse("impersonation_without_source", C, "ServiceAccountImpersonation(SA)", ("source=...",), ("source=GkeMetadataServer()",)),
     parse("impersonation_of_a_user", C, "ServiceAccountImpersonation('me@gmail.com', source=GkeMetadataServer())", ("target_principal='me@gmail.com'",), ("NAME@PROJECT.iam.gserviceaccount.com",)),
@@ -227,6 +248,20 @@ TASK_START_CASES = [
           "@pulumi_stack(project='infra', stack='TID-inner')\ndef TID_inner():\n    return {}\n"
           "@task(task_id='TID')\ndef TID():\n    TID_inner()\nTID()\n",
           ("TID_inner(...)", "inside the running task 'TID'"), ("in the DAG body",)),
+    # -- the same, on a direct PulumiStackOperator ---------------------------------------------------------------
+    start("operator_upstream_returned_none", C,
+          "@task(task_id='TID_upstream')\ndef TID_upstream():\n    return None\n"
+          "def TID_program(bucket: str):\n    return {'bucket': bucket}\n"
+          "PulumiStackOperator(task_id='TID', project='infra', stack='TID', program=TID_program, pulumi_command=StandinCommand(), "
+          "op_kwargs={'bucket': TID_upstream()})\n",
+          ("argument 'bucket'", "'TID_upstream'", "gave None"), ("return a value", "bucket=None in its signature")),
+    start("operator_stack_template_missing_param", C, operator_with("stack='op-{{ params.missing_branch }}'"), ("'stack'", "'missing_branch'"), ("params.get('missing_branch'",)),
+    start("operator_stack_template_branch_with_slash", C, operator_with("stack='op-{{ params.branch }}'"), ("'op-feature/login'",), ("stack_name filter", "| stack_name")),
+    start("operator_argument_template_missing_param", C, operator_with("stack='TID', op_kwargs={'region': '{{ params.missing_region }}'}").replace("TID_program():", "TID_program(region):"),
+          ("'op_kwargs'", "'{{ params.missing_region }}'", "'missing_region'"), ("params.get('missing_region'",)),
+    start("operator_environment_rendered_none", C, operator_with("environments={'dev': Environment(stack='TID-dev'), 'prod': Environment(stack='TID-prod')}, environment=\"{{ dag_run.conf.get('no_such_key') }}\""), ("'environment' template", "rendered to 'None'"), ("give a default",)),
+    start("operator_config_template_missing_param", C, operator_with("environments={'dev': Environment(stack='TID', config={'gcp:region': '{{ params.missing_region }}'})}"), ("config['gcp:region']", "missing_region"), ("define it",)),
+    start("operator_secret_config_missing_variable", C, operator_with("environments={'dev': Environment(stack='TID', secret_config={'db:password': '{{ var.value.missing_db_password }}'})}"), ("secret_config['db:password']", "'missing_db_password'"), ("var.value.get('missing_db_password'",)),
     start("protected_environment_from_template", P, stack_task("operation='destroy', environments={'dev': Environment(stack='TID-dev'), 'prod': Environment(stack='TID-prod', protected=True)}, environment='{{ params.protected_env }}'"), ("'TID-prod'", "protected"), ("allow_destroy_protected=True",)),
     start("diy_backend_with_an_organization", C, stack_task("stack='acme/TID'"), ("'acme/TID'", "'organization'"), ("Pulumi Cloud backend",)),
     start("connection_missing", C, stack_task("stack='TID', pulumi_conn_id='pulumi_typo'"), ("'pulumi_typo'", "is not defined"), ("AIRFLOW_CONN_PULUMI_TYPO",)),

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.dagrun import PASSPHRASE, all_text_under
-from tests.reliability.conftest import ChildRun
+from tests.childrun import ChildRun
 
 pytestmark = pytest.mark.integration
 
@@ -264,6 +264,8 @@ def test_corrupt_checkpoint_is_a_typed_error_with_the_file_and_the_fix(run_dag, 
     assert f"StateCorruptError: the state of stack 'dev' cannot be read: its checkpoint file {checkpoint} " \
            "is not valid JSON" in result.output, result.output[-4000:]
     assert "operation='refresh'" in result.output
+    # Every engine says it in the CLI's words (the stand-in too: no traceback of its own).
+    assert "error: failed to load checkpoint: place 1: unexpected end of JSON input" in result.output
     checkpoint.write_text("garbled {{{")
     assert "StateCorruptError" in run_dag(_secret_stack(engine)).output
     for value in (PASSPHRASE, SECRET_CONFIG, "state-secret-output-5b21"):
@@ -285,6 +287,8 @@ def test_unusable_backend_folder_is_a_typed_error_naming_it(run_dag, engine, bac
     assert result.task_states["st"] == "failed"
     assert f"BackendAccessError: the state backend file://{unusable} cannot be opened or written" in result.output, \
         result.output[-4000:]
+    # Every engine says it in the CLI's words (the stand-in too: no traceback of its own).
+    assert f'error: unable to open state directory "file://{unusable}"' in result.output
     assert SECRET_CONFIG not in result.output and PASSPHRASE not in result.output
 
 

@@ -121,11 +121,11 @@ def append_record(path: str, record: Mapping[str, Any]) -> None:
 def read_journal(path: str) -> list[dict]:
     """Read all records of a journal file.
 
-    :param path: Journal file (missing file -> empty list).
+    :param path: Journal file (missing file, or a backend path under a regular file -> empty list).
     :returns: Records in the order they were written.
     """
     try:
         with open(path, encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []

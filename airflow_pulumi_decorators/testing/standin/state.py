@@ -61,6 +61,28 @@ def read_json(path: str) -> Any:
         return json.load(handle)
 
 
+#: Python's JSON complaint → Go's (``encoding/json``), which the CLI prints after the offending character.
+_GO_JSON_CONTEXT = {
+    "Expecting value": "looking for beginning of value",
+    "Expecting ':' delimiter": "after object key",
+    "Expecting ',' delimiter": "after object key:value pair",
+    "Expecting property name enclosed in double quotes": "looking for beginning of object key string",
+    "Extra data": "after top-level value",
+}
+
+
+def go_json_error(exc: json.JSONDecodeError) -> str:
+    """A JSON syntax error in the words of Go's ``encoding/json`` (what the Pulumi CLI prints).
+
+    :param exc: Python's error.
+    """
+    if not exc.doc[exc.pos:].strip() or exc.msg.startswith("Unterminated string"):
+        return "unexpected end of JSON input"
+    char = exc.doc[exc.pos]
+    quoted = "'\\''" if char == "'" else f"'{char}'" if char.isprintable() else repr(char)
+    return f"invalid character {quoted} {_GO_JSON_CONTEXT.get(exc.msg, 'in JSON input')}"
+
+
 def iso_now() -> str:
     """Current UTC time in Pulumi's JSON timestamp format (milliseconds)."""
     return iso_from_unix(time.time())
@@ -187,12 +209,29 @@ class Backend:
         return cls(backend_root_from_url(url, env))
 
     def ensure(self) -> None:
-        """Create the backend directory and its ``meta.yaml``."""
-        os.makedirs(self.dir, exist_ok=True)
-        meta = os.path.join(self.dir, "meta.yaml")
-        if not os.path.exists(meta):
-            with open(meta, "w", encoding="utf-8") as handle:
-                handle.write("version: 1\n")
+        """Create the backend directory and its ``meta.yaml``.
+
+        :raises StandinError: With the CLI's wording when the folder cannot be opened or created (a path
+            under a regular file, no permission).
+        """
+        operation = "stat"
+        try:
+            try:
+                os.stat(self.root)
+            except FileNotFoundError:
+                pass  # created below, as the CLI does
+            operation = "mkdir"
+            os.makedirs(self.dir, exist_ok=True)
+            meta = os.path.join(self.dir, "meta.yaml")
+            if not os.path.exists(meta):
+                operation = "open"
+                with open(meta, "w", encoding="utf-8") as handle:
+                    handle.write("version: 1\n")
+        except OSError as exc:
+            raise StandinError(
+                f'unable to open state directory "{self.url}": {operation} {exc.filename}: '
+                f"{(exc.strerror or str(exc)).lower()}"
+            ) from None
 
     # ----- paths
     def checkpoint_path(self, ref: StackRef) -> str:
@@ -241,7 +280,10 @@ class Backend:
         :param ref: Stack.
         """
         self.require(ref)
-        data = read_json(self.checkpoint_path(ref))
+        try:
+            data = read_json(self.checkpoint_path(ref))
+        except json.JSONDecodeError as exc:
+            raise StandinError(f"failed to load checkpoint: place 1: {go_json_error(exc)}") from None
         checkpoint = data.setdefault("checkpoint", {})
         latest = checkpoint.get("latest") or {}
         latest.setdefault("resources", [])

@@ -173,3 +173,38 @@ def test_protected_resource_is_not_deleted(make_stack) -> None:
     assert any(r["type"] == "random:index/randomPet:RandomPet" for r in stack.export_stack().deployment["resources"])
     with pytest.raises(auto.CommandError):
         stack.destroy()
+
+
+@pytest.mark.parametrize(
+    ("garble", "cli_says"),
+    [
+        (lambda good: good[: len(good) // 2], "unexpected end of JSON input"),
+        (lambda good: "garbled {{{", "invalid character 'g' looking for beginning of value"),
+    ],
+    ids=["truncated", "garbled"],
+)
+def test_corrupt_checkpoint_fails_in_the_clis_words(make_stack, backend: Path, garble, cli_says) -> None:
+    stack = make_stack(programs.one_pet)
+    stack.up()
+    checkpoint = backend / ".pulumi" / "stacks" / "proj" / "dev.json"
+    checkpoint.write_text(garble(checkpoint.read_text()))
+    for operation in (stack.up, stack.preview, stack.outputs):
+        with pytest.raises(auto.CommandError) as err:
+            operation()
+        # The Pulumi CLI 3.274's line, exit code 1; no Python traceback.
+        assert f"error: failed to load checkpoint: place 1: {cli_says}" in str(err.value)
+        assert "code: 1\n" in str(err.value)
+        assert "Traceback" not in str(err.value) and "internal error" not in str(err.value)
+
+
+def test_backend_folder_under_a_file_fails_in_the_clis_words(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    url = f"file://{blocker}/state"
+    env = {"PULUMI_BACKEND_URL": url, "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
+    for argv in (["stack", "ls"], ["stack", "select", "--stack", "organization/proj/dev", "--create"]):
+        code, sink = _run(argv, env, str(tmp_path))
+        assert code == 1
+        # The Pulumi CLI 3.274's wording, the whole of stderr.
+        said = f'error: unable to open state directory "{url}": stat {blocker}/state: not a directory'
+        assert sink.stderr.strip() == said

@@ -1,6 +1,6 @@
-"""Fault runs in a child process: a DAG file run with ``dag.test()`` in its own Python, with its own copy of
+"""DAG runs in a child process: a DAG file run with ``dag.test()`` in its own Python, with its own copy of
 the Airflow database and its own TMPDIR, so a test can time how long the process takes to end, kill it, and
-search what it left behind."""
+search what it left behind (the ``child_dag`` fixture of ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,10 +82,15 @@ class ChildDag:
         self.procs: list[subprocess.Popen] = []
         self._count = 0
 
-    def start(self, source: str, *, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path, Path]:
-        """Start ``source`` (``{dag_id}`` filled in); returns the process, its TMPDIR and AIRFLOW_HOME."""
+    def start(
+        self, source: str, *, env: dict[str, str] | None = None, dag_id: str | None = None
+    ) -> tuple[subprocess.Popen, Path, Path]:
+        """Start ``source`` (``{dag_id}`` filled in); returns the process, its TMPDIR and AIRFLOW_HOME.
+
+        :param dag_id: the DAG id (default ``t_fault_<n>``), e.g. to find it in a lock's holder.
+        """
         self._count += 1
-        dag_id = f"t_fault_{self._count}"
+        dag_id = dag_id or f"t_fault_{self._count}"
         home = self.tmp_path / f"child-home-{self._count}"
         (home / "dags").mkdir(parents=True)
         shutil.copy(self.airflow_home / "airflow.db", home / "airflow.db")
@@ -132,10 +136,3 @@ class ChildDag:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
-
-@pytest.fixture
-def child_dag(airflow_home, backend, engine, tmp_path) -> Iterator[ChildDag]:
-    """Run DAG files of the engine under test in child processes; any still running are killed after."""
-    runner = ChildDag(airflow_home, backend, tmp_path)
-    yield runner
-    runner.close()

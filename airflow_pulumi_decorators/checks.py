@@ -1,0 +1,303 @@
+"""The checks a stack task's arguments get, the same for ``@pulumi_stack`` and ``PulumiStackOperator``.
+
+Parse time (when the operator is created): ``pulumi_command``, stack names against the project, a token's
+lifetime against ``execution_timeout``, a second ``up`` on the same stack. Task start (when the templates are
+rendered, :func:`render_checked`): templates that read what the run lacks, rendered stack and environment
+names, ``None`` from an upstream task, templates in the environment's config.
+
+Plain Airflow SDK and Jinja, imported where used: no Pulumi, no google-auth.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow_pulumi_decorators.environments import (
+    _TEMPLATE_PART,
+    Environment,
+    FrozenMapping,
+    _is_template,
+    environment_name,
+    validate_stack_name,
+)
+from airflow_pulumi_decorators.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+# -- parse time -------------------------------------------------------------------------------------------
+
+
+def check_names(task: Any) -> None:
+    """Stack names, literal or the literal text of a template; a fully qualified one must name the task's project."""
+    if task.stack is not None:
+        validate_stack_name(task.stack, project=task.project)
+    for name, env in (task.environments or {}).items():
+        validate_stack_name(env.stack, parameter=f"environments[{name!r}].stack", project=task.project)
+
+
+def check_credential_lifetimes(task: Any) -> None:
+    """A token that cannot outlive ``execution_timeout`` fails now rather than in every run."""
+    if task.execution_timeout is None:
+        return
+    from airflow_pulumi_decorators.identity.handoff import check_lifetime_covers
+
+    for env in (task.environments or {}).values():
+        if env.identity is not None and env.credential_mode == "token":
+            check_lifetime_covers(env.identity, task.execution_timeout, task_id=task.task_id)
+
+
+def check_pulumi_command(value: Any) -> None:
+    """``pulumi_command`` must be a ready command object: a path or a class is the usual slip."""
+    if value is None:
+        return
+    if isinstance(value, (str, bytes, os.PathLike)):
+        raise ConfigurationError(
+            f"'pulumi_command'={os.fsdecode(value)!r} is a path; pulumi_command takes a ready "
+            "pulumi.automation.PulumiCommand object. For a path use cli_path=... (the executable or its folder), "
+            "or wrap it: pulumi_command=PulumiCommand(root='/opt/pulumi')."
+        )
+    if isinstance(value, type):
+        raise ConfigurationError(
+            f"'pulumi_command'={value.__name__} is a class; pass an instance, e.g. pulumi_command={value.__name__}()"
+        )
+    if not callable(getattr(value, "run", None)):
+        raise ConfigurationError(
+            f"'pulumi_command' must be a pulumi.automation.PulumiCommand (e.g. PulumiCommand(root='/opt/pulumi'), "
+            f"or airflow_pulumi_decorators.testing.StandinCommand() in tests), got {type(value).__name__}; "
+            "for a path use cli_path=..."
+        )
+
+
+def upstream_arguments(function: Callable[..., Any], op_args: list, op_kwargs: dict) -> dict[tuple[str, Any], str]:
+    """``{("arg", index) | ("kwarg", name): "upstream task 'x'"}`` for the arguments that are XComArgs."""
+    from airflow.sdk.definitions.xcom_arg import XComArg
+
+    def source(value: XComArg) -> str:
+        operator = getattr(value, "operator", None)
+        key = getattr(value, "key", None)
+        task = f"upstream task {operator.task_id!r}" if operator is not None else "an upstream task"
+        return f"{task} (XCom key {key!r})" if key and key != "return_value" else task
+
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    # A parameter that defaults to None says None is a value the program expects.
+    takes_none = {p.name for p in parameters if p.default is None}
+    found: dict[tuple[str, Any], str] = {}
+    for index, value in enumerate(op_args):
+        if isinstance(value, XComArg) and not (index < len(parameters) and parameters[index].name in takes_none):
+            found[("arg", index)] = source(value)
+    for name, value in op_kwargs.items():
+        if isinstance(value, XComArg) and name not in takes_none:
+            found[("kwarg", name)] = source(value)
+    return found
+
+
+def _targets(task: Any) -> set[tuple]:
+    """What an ``up`` task writes: ``(project, backend, connection, stack, environment template)`` per candidate."""
+    if task.environments is None:
+        return {(task.project, None, task.pulumi_conn_id, task.stack, None)}
+    templated = isinstance(task.environment, str) and _is_template(task.environment)
+    names = list(task.environments) if templated or task.environment is None else [task.environment]
+    return {
+        (
+            task.project,
+            task.environments[name].backend_url,
+            task.environments[name].pulumi_conn_id or task.pulumi_conn_id,
+            task.stack or task.environments[name].stack,
+            task.environment if templated else None,
+        )
+        for name in names
+        if name in task.environments
+    }
+
+
+def check_no_second_up(task: Any, others: Iterable[Any]) -> None:
+    """Refuse a second ``up`` task on the same project and stack in one DAG: each would delete the other's resources.
+
+    :param task: the new task.
+    :param others: the stack tasks already in its DAG.
+    """
+    if task.operation != "up":
+        return
+    mine = task._up_targets = _targets(task)
+    for other in others:
+        if other is task or other.operation != "up":
+            continue
+        shared = mine & (getattr(other, "_up_targets", None) or _targets(other))
+        if shared:
+            project, _, _, stack, _ = sorted(shared, key=repr)[0]
+            raise ConfigurationError(
+                f"tasks {other.task_id!r} and {task.task_id!r} of DAG {task.dag.dag_id!r} both run `up` on stack "
+                f"{stack!r} of project {project!r}: each `up` deletes what the other's program declared, and run "
+                "together they fight over the stack's lock. Give each its own stack (stack=... or another Environment) or project, "
+                "or declare both sets of resources in one function; to use another task's infrastructure, read its "
+                "outputs (XCom) or preview/refresh it instead."
+            )
+
+
+# -- task start -------------------------------------------------------------------------------------------
+
+
+def render_checked(task: Any, context: Context, jinja_env: Any, render: Callable[[Context, Any], None]) -> None:
+    """Render the task's template fields with ``render`` (Airflow's), then check what they rendered to and
+    render the run's environment's config.
+
+    :param task: the operator.
+    :param render: Airflow's ``render_template_fields`` of the operator.
+    """
+    raw = {name: getattr(task, name) for name in ("stack", "environment")}
+    try:
+        render(context, jinja_env)
+    except Exception as exc:
+        if _missing_key(exc) is None:
+            raise
+        raise _undefined_error(task, context, jinja_env, exc) from None
+    _check_rendered_stack(raw["stack"], task.stack)
+    _check_rendered_environment(raw["environment"], task.environment, task.environments)
+    _check_upstream_values(task)
+    _render_environment_config(task, context, jinja_env)
+
+
+def _check_upstream_values(task: Any) -> None:
+    for label, source in task._upstream_arguments.items():
+        kind, key = label
+        value = task.op_args[key] if kind == "arg" else task.op_kwargs.get(key)
+        if value is None:
+            name = key if kind == "kwarg" else _positional_name(task.program, key)
+            raise ConfigurationError(
+                f"argument {name!r} of {task.task_id!r} comes from {source}, which gave None; the program would "
+                f"run with {name}=None. Make the upstream task return a value (check its return value or XCom "
+                f"key), or, if None is a value the program handles, say so with a default: {name}=None in its signature."
+            )
+
+
+def _render_environment_config(task: Any, context: Context, jinja_env: Any) -> None:
+    """Render templates in the run's environment's config and secret config (never stored as rendered fields)."""
+    if not task.environments:
+        return
+    try:
+        name = environment_name(task.environments, task.environment)
+    except ConfigurationError:
+        return  # execute() raises the same error, with the operator's own context
+    env = task.environments[name]
+    from airflow.sdk.log import mask_secret
+
+    def render(field: str, key: str, template: str) -> Any:
+        if field == "secret_config":
+            mask_secret(template)  # it may be a literal secret that merely contains '{{'
+        try:
+            value = task.render_template(template, context, jinja_env)
+        except Exception as exc:  # never chained or quoted: the text may be a secret
+            missing = _missing_key(exc)
+            if missing is not None:
+                raise ConfigurationError(
+                    f"Environment {name!r} {field}[{key!r}]: its template reads {missing!r}, which this run "
+                    f"does not have; {_DEFINE_IT.format(key=missing)}"
+                ) from None
+            raise ConfigurationError(
+                f"Environment {name!r} {field}[{key!r}] contains '{{{{' or '{{%' and is rendered as a Jinja "
+                f"template, which failed ({type(exc).__name__}). If it is a literal value (Go or Helm template "
+                "text, a password), wrap it in {% raw %}...{% endraw %}."
+            ) from None
+        if field == "secret_config":
+            mask_secret(str(value))
+        return value
+
+    rendered = env.render_config(render)
+    if rendered is not env:
+        task.environments = FrozenMapping({**task.environments, name: rendered})
+
+
+def _positional_name(function: Callable[..., Any], index: int) -> str:
+    try:
+        params = list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return f"#{index}"
+    return params[index] if index < len(params) else f"#{index}"
+
+
+_DEFINE_IT = (
+    "define it (a DAG param, a key of the run's conf, or an Airflow Variable) or give a default: "
+    "{{{{ params.get({key!r}, ...) }}}}, {{{{ dag_run.conf.get({key!r}, ...) }}}} or {{{{ var.value.get({key!r}, ...) }}}}"
+)
+
+
+def _missing_key(exc: BaseException) -> str | None:
+    """The name a template read and the run lacks (Jinja's undefined, a missing Variable), else ``None``."""
+    import jinja2
+
+    if isinstance(exc, jinja2.UndefinedError):
+        found = re.search(r"has no attribute '([^']+)'|'([^']+)' is undefined", exc.message or "")
+        return (found.group(1) or found.group(2)) if found else "?"
+    error = getattr(exc, "error", None)
+    if getattr(getattr(error, "error", None), "name", None) == "VARIABLE_NOT_FOUND":
+        found = re.search(r"Variable (\S+) not found", str(getattr(error, "detail", "")))
+        return found.group(1) if found else "?"
+    return None
+
+
+def _undefined_error(task: Any, context: Any, jinja_env: Any, exc: Exception) -> ConfigurationError:
+    """Name the template field, the template and the key behind a template that read something undefined."""
+
+    def failing(value: Any) -> Any:
+        """The first template inside ``value`` that reads something undefined, or ``None``."""
+        if isinstance(value, str):
+            if not _is_template(value):
+                return None
+            try:
+                task.render_template(value, context, jinja_env)
+            except Exception as error:  # noqa: BLE001 - only the kind _missing_key knows counts
+                return value if _missing_key(error) is not None else None
+            return None
+        items = value.values() if isinstance(value, Mapping) else value if isinstance(value, (list, tuple)) else ()
+        return next((found for found in map(failing, items) if found is not None), None)
+
+    field, template = "?", None
+    for name in task.template_fields:
+        template = failing(getattr(task, name, None))
+        if template is not None:
+            field = name
+            break
+    key = _missing_key(exc)
+    return ConfigurationError(
+        f"task {task.task_id!r}: the template {template!r} of {field!r} reads {key!r}, which this run does not "
+        f"have; {_DEFINE_IT.format(key=key)}"
+    )
+
+
+def _check_rendered_stack(template: Any, rendered: Any) -> None:
+    if not (isinstance(template, str) and _is_template(template)):
+        return
+    if not isinstance(rendered, str) or not rendered.strip():
+        raise ConfigurationError(
+            f"'stack' template {template!r} rendered to {rendered!r} (an empty or missing param / conf value?); "
+            "make sure what it refers to is set for this run, or give a default, e.g. "
+            "{{ params.get('branch', 'main') | stack_name }}"
+        )
+    literal = _TEMPLATE_PART.sub("", template)
+    if literal.strip("/") and rendered.count("/") > literal.count("/"):
+        raise ConfigurationError(
+            f"'stack' template {template!r} rendered to {rendered!r}: the '/' came from the value (a branch name?) "
+            "and Pulumi would read it as 'org/stack'. Pass the value through the stack_name filter, e.g. "
+            "'pr-{{ params.branch | stack_name }}'"
+        )
+    validate_stack_name(rendered)
+
+
+def _check_rendered_environment(template: Any, rendered: Any, environments: Mapping[str, Environment] | None) -> None:
+    if not (isinstance(template, str) and _is_template(template)) or environments is None:
+        return
+    if rendered not in environments and (rendered == "None" or (rendered == "" and len(environments) > 1)):
+        raise ConfigurationError(
+            f"'environment' template {template!r} rendered to {rendered!r}: the param or conf value it reads is not "
+            f"set for this run. Set it (one of: {', '.join(sorted(environments))}) or give a default, e.g. "
+            "{{ dag_run.conf.get('env', 'dev') }}"
+        )
