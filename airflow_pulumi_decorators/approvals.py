@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_pulumi_decorators.operations import SUMMARY_KEY
+
 _BODY = """\
-### Planned changes on stack `{{{{ ti.xcom_pull(task_ids='{plan}', key='pulumi_summary')['stack'] }}}}` \
-(project `{{{{ ti.xcom_pull(task_ids='{plan}', key='pulumi_summary')['project'] }}}}`)
+### Planned changes on stack `{{{{ ti.xcom_pull(task_ids='{plan}', key='{summary_key}')['stack'] }}}}` \
+(project `{{{{ ti.xcom_pull(task_ids='{plan}', key='{summary_key}')['project'] }}}}`)
 
 {{% set plan = ti.xcom_pull(task_ids='{plan}') %}}\
 {{% for op, n in plan['changes'] | dictsort %}}- **{{{{ op }}}}**: {{{{ n }}}}
@@ -24,7 +26,7 @@ _BODY = """\
 
 def approval_body(plan_task_id: str) -> str:
     """The templated Markdown body listing a preview task's planned changes (for your own HITL operator)."""
-    return _BODY.format(plan=plan_task_id)
+    return _BODY.format(plan=plan_task_id, summary_key=SUMMARY_KEY)
 
 
 def approval_gate(plan: Any, *, task_id: str | None = None, subject: str | None = None, **kwargs: Any) -> Any:

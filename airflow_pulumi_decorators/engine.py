@@ -43,49 +43,17 @@ from airflow_pulumi_decorators.locks import (
     parse_lock_holder,
     with_airflow_holder,
 )
+from airflow_pulumi_decorators.operations import OperationOptions, check_operation
 from airflow_pulumi_decorators.outputs import StackOutput, check_output_names, plain_output
 
 if TYPE_CHECKING:
     from pulumi.automation import PulumiCommand
 
-OPERATIONS = ("up", "preview", "refresh", "destroy")
 #: Ops that are not changes (for ``has_changes`` and drift).
 _NO_CHANGE_OPS = frozenset({"same", "read", "refresh"})
 #: Text Pulumi prints when the previous update was killed with operations in flight.
 _PENDING_MARKERS = ("pending operations from previous deployment", "interrupted while creating",
                     "interrupted while updating", "interrupted while deleting")
-
-
-@dataclass(frozen=True)
-class OperationOptions:
-    """How an operation runs, beyond which stack and program.
-
-    :param expect_no_changes: fail with :class:`DriftDetectedError` if the operation finds changes.
-    :param refresh: refresh state from the cloud first (``up``, ``preview``, ``destroy``).
-    :param preview_only: ``refresh`` only: report drift, write nothing.
-    :param clear_pending_creates: ``refresh`` only: drop pending creates a hard kill left in the state.
-    :param remove_stack: ``destroy`` only: remove the stack (its state, history and config) afterwards.
-    :param policy_packs: local policy pack folders run with ``up``/``preview``.
-    :param policy_pack_configs: JSON config files of those policy packs (same order).
-    :param lock_wait: seconds to keep retrying while another update holds the stack (0: fail at once).
-    :param lock_retry_delay: first back-off delay in seconds; doubles up to 60 s.
-    :param cancel_stale_lock: when the lock's holder process is gone from this host (a hard kill),
-        cancel the lock (``pulumi cancel``) and go on.
-    :param kill_grace_period: seconds an interrupted engine gets to write state and release its lock
-        before it is terminated (then killed 5 s later).
-    """
-
-    expect_no_changes: bool = False
-    refresh: bool = False
-    preview_only: bool = False
-    clear_pending_creates: bool = False
-    remove_stack: bool = False
-    policy_packs: tuple[str, ...] = ()
-    policy_pack_configs: tuple[str, ...] = ()
-    lock_wait: float = 0.0
-    lock_retry_delay: float = 2.0
-    cancel_stale_lock: bool = False
-    kill_grace_period: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -514,8 +482,7 @@ class Engine:
         :raises OperationInterruptedError: :meth:`stop` was called while it ran.
         :raises PulumiEngineError: any other engine failure.
         """
-        if request.operation not in OPERATIONS:
-            raise ConfigurationError(f"'operation'={request.operation!r} is not one of {', '.join(OPERATIONS)}")
+        check_operation(request.operation)
         # gRPC's C core logs each closed inline-program connection at INFO to stderr (the task log)
         # unless told otherwise before it is first imported; respect an explicit setting.
         os.environ.setdefault("GRPC_VERBOSITY", "ERROR")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
+from airflow_pulumi_decorators.operations import SUMMARY_KEY
+
 _CLOUD_APP = {"api.pulumi.com": "https://app.pulumi.com"}
 
 
@@ -58,5 +60,5 @@ class PulumiUpdateLink(_operator_link_base()):  # type: ignore[misc]
             return url or ""
         from airflow.sdk.execution_time.xcom import XCom
 
-        summary = XCom.get_value(ti_key=ti_key, key="pulumi_summary")
+        summary = XCom.get_value(ti_key=ti_key, key=SUMMARY_KEY)
         return (summary or {}).get("url") or ""

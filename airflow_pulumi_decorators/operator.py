@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_pulumi_decorators import checks, settings
-from airflow_pulumi_decorators.backend import engine_settings
+from airflow_pulumi_decorators import checks, operations, settings
 from airflow_pulumi_decorators.links import URL_ATTRIBUTE, PulumiUpdateLink
 from airflow_pulumi_decorators.environments import (
     Environment,
@@ -26,12 +25,8 @@ from airflow_pulumi_decorators.environments import (
     validate_project_name,
 )
 from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
-from airflow_pulumi_decorators.lifecycle import (
-    check_protected,
-    operation_options,
-    stack_name_filter,
-    summary_line,
-)
+from airflow_pulumi_decorators.lifecycle import stack_name_filter
+from airflow_pulumi_decorators.operations import check_protected, operation_options, summary_line
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -91,7 +86,7 @@ class PulumiStackOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("op_args", "op_kwargs", "environment", "stack")
     #: The second XCom every task pushes: what the operation did (see docs/operations.md).
-    summary_key = "pulumi_summary"
+    summary_key = operations.SUMMARY_KEY
     template_fields_renderers = {"op_args": "py", "op_kwargs": "py"}
     shallow_copy_attrs: Sequence[str] = ("program", "pulumi_command")
     ui_color = "#d7c6f5"
@@ -278,6 +273,7 @@ class PulumiStackOperator(BaseOperator):
             self._credential = None
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_pulumi_decorators.backend import engine_settings
         from airflow_pulumi_decorators.engine import Engine, OperationRequest
         from airflow_pulumi_decorators.outputs import to_xcom
 
@@ -340,7 +336,7 @@ class PulumiStackOperator(BaseOperator):
             for v in result.policy_violations:
                 self.log.warning("pulumi policy (%s) %s/%s: %s", v["level"], v["policy_pack"], v["policy"], v["message"])
         if self.operation != "up":
-            return summary_return(result)
+            return operations.summary_return(result)
         outputs = to_xcom(
             result.outputs, push_secrets=self.push_secret_outputs, mask=_mask, log=self.log.info,
             multiple_outputs=bool(getattr(self, "multiple_outputs", False)),
@@ -357,26 +353,13 @@ class PulumiStackOperator(BaseOperator):
             return dataclasses.replace(self.options, refresh=True)
         return self.options
 
-    def _summary(self, result: OperationResult, env_name: str, backend_url: str, message: str) -> dict[str, Any]:
+    def _summary(self, result: OperationResult, env_name: str, backend_url: str, message: str) -> operations.Summary:
         from airflow_pulumi_decorators.links import update_url
 
-        return {
-            "operation": result.operation,
-            "project": self.project,
-            "stack": result.stack,
-            "environment": env_name,
-            "backend": backend_url,
-            "changes": dict(result.changes),
-            "has_changes": result.has_changes,
-            "version": result.version,
-            "duration_s": round(result.duration_s, 3),
-            "attempts": result.attempts,
-            "stack_removed": result.stack_removed,
-            "pending_operations": len(result.pending_operations),
-            "policy_violations": result.policy_violations,
-            "message": message,
-            "url": update_url(backend_url, self.project, result.stack, result.version),
-        }
+        return operations.summary(
+            result, project=self.project, environment=env_name, backend=backend_url, message=message,
+            url=update_url(backend_url, self.project, result.stack, result.version),
+        )
 
     def _what(self) -> str:
         """The operation as the log names it: a preview or refresh with ``expect_no_changes`` is a drift check."""
@@ -412,13 +395,3 @@ class PulumiStackOperator(BaseOperator):
         if credential is not None:
             credential.close()
 
-
-def summary_return(result: OperationResult) -> dict[str, Any]:
-    """The return value (XCom) of a ``preview``/``refresh``/``destroy`` task: the planned or made changes."""
-    return {
-        "changes": dict(result.changes),
-        "has_changes": result.has_changes,
-        "steps": list(result.steps),
-        "stack": result.stack,
-        "stack_removed": result.stack_removed,
-    }

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_pulumi_decorators.errors import ConfigurationError, OutputValueError, ReservedOutputNameError
+from airflow_pulumi_decorators.operations import SUMMARY_KEY
 
 #: What a withheld secret output is replaced by in the task's XCom.
 WITHHELD: None = None
 
 #: XCom keys a task already uses: Airflow's whole return value and its skip/branch record, our summary.
-RESERVED_KEYS = frozenset({"return_value", "pulumi_summary", "skipmixin_key"})
+RESERVED_KEYS = frozenset({"return_value", SUMMARY_KEY, "skipmixin_key"})
 #: Airflow stores each operator extra link under ``_link_<class name>``.
 RESERVED_PREFIXES = ("_link_",)
 
@@ -52,7 +53,7 @@ def check_output_names(keys: Iterable[Any], *, multiple_outputs: bool) -> None:
 def _reserved_use(key: str) -> str:
     if key == "return_value":
         return "Airflow's return value: the whole dict of outputs"
-    if key == "pulumi_summary":
+    if key == SUMMARY_KEY:
         return "what the operation did"
     if key == "skipmixin_key":
         return "Airflow's record of skipped and followed branches"

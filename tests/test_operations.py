@@ -12,7 +12,8 @@ from airflow.sdk import dag
 
 from airflow_pulumi_decorators import Environment
 from airflow_pulumi_decorators.errors import ConfigurationError, ProtectedStackError
-from airflow_pulumi_decorators.lifecycle import check_protected, operation_options, stack_name_filter
+from airflow_pulumi_decorators.lifecycle import stack_name_filter
+from airflow_pulumi_decorators.operations import check_protected, operation_options
 from airflow_pulumi_decorators.links import update_url
 from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
 
