@@ -11,9 +11,11 @@ Plain Airflow SDK and Jinja, imported where used: no Pulumi, no google-auth.
 from __future__ import annotations
 
 import inspect
+import itertools
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_pulumi_decorators.environments import (
@@ -22,6 +24,7 @@ from airflow_pulumi_decorators.environments import (
     FrozenMapping,
     _is_template,
     environment_name,
+    check_stack_project,
     validate_stack_name,
 )
 from airflow_pulumi_decorators.errors import ConfigurationError
@@ -38,7 +41,8 @@ def check_names(task: Any) -> None:
     if task.stack is not None:
         validate_stack_name(task.stack, project=task.project)
     for name, env in (task.environments or {}).items():
-        validate_stack_name(env.stack, parameter=f"environments[{name!r}].stack", project=task.project)
+        # Environment checked the name itself when it was made; what it could not know is the task's project.
+        check_stack_project(env.stack, parameter=f"environments[{name!r}].stack", project=task.project)
 
 
 def check_credential_lifetimes(task: Any) -> None:
@@ -77,6 +81,9 @@ def check_pulumi_command(value: Any) -> None:
 def upstream_arguments(function: Callable[..., Any], op_args: list, op_kwargs: dict) -> dict[tuple[str, Any], str]:
     """``{("arg", index) | ("kwarg", name): "upstream task 'x'"}`` for the arguments that are XComArgs."""
     from airflow.sdk.definitions.xcom_arg import XComArg
+
+    if not any(isinstance(v, XComArg) for v in itertools.chain(op_args, op_kwargs.values())):
+        return {}  # the usual case: no signature to read
 
     def source(value: XComArg) -> str:
         operator = getattr(value, "operator", None)
@@ -119,28 +126,79 @@ def _targets(task: Any) -> set[tuple]:
     }
 
 
-def check_no_second_up(task: Any, others: Iterable[Any]) -> None:
+class _UpIndex:
+    """The ``up`` targets of one DAG's stack tasks, each with the first task that claimed it.
+
+    Kept in step with ``dag.task_dict`` (tasks added with ``dag.add_task`` or ``task.dag = ...`` count too),
+    so each new task is checked against the index instead of against every task before it.
+    """
+
+    __slots__ = ("seen", "owners")
+
+    def __init__(self) -> None:
+        self.seen = 0  # how many entries of task_dict are indexed
+        self.owners: dict[tuple, Any] = {}  # target -> first task that runs `up` on it
+
+    def catch_up(self, tasks: dict[str, Any], new: Any, kind: type) -> None:
+        """Index the ``kind`` tasks added since the last call, except ``new`` (the task being checked)."""
+        if len(tasks) < self.seen:  # something was removed: start over
+            self.seen, self.owners = 0, {}
+        for other in itertools.islice(tasks.values(), self.seen, None):
+            if other is not new and isinstance(other, kind):
+                self.add(other)
+        self.seen = len(tasks)
+
+    def add(self, task: Any) -> None:
+        if task.operation != "up":
+            return
+        try:
+            targets = getattr(task, "_up_targets", None) or _targets(task)
+        except AttributeError:
+            return  # a task whose __init__ failed (the error was caught) before its arguments were set
+        for target in targets:
+            self.owners.setdefault(target, task)
+
+
+#: DAG (by identity: a DAG's ``==`` compares its attributes) -> its index; dropped with the DAG.
+_INDEXES: dict[int, tuple[weakref.ref, _UpIndex]] = {}
+
+
+def _index_of(dag: Any) -> _UpIndex:
+    key = id(dag)
+    entry = _INDEXES.get(key)
+    if entry is None or entry[0]() is not dag:
+        entry = _INDEXES[key] = (weakref.ref(dag, lambda _, key=key: _INDEXES.pop(key, None)), _UpIndex())
+    return entry[1]
+
+
+def check_no_second_up(task: Any, kind: type) -> None:
     """Refuse a second ``up`` task on the same project and stack in one DAG: each would delete the other's resources.
 
-    :param task: the new task.
-    :param others: the stack tasks already in its DAG.
+    :param task: the new task, already in its DAG.
+    :param kind: the class of stack tasks (the others in the DAG it is checked against).
     """
-    if task.operation != "up":
+    if task.operation != "up" or not task.has_dag():
         return
+    dag = task.dag
+    index = _index_of(dag)
+    index.catch_up(dag.task_dict, task, kind)
     mine = task._up_targets = _targets(task)
-    for other in others:
-        if other is task or other.operation != "up":
-            continue
-        shared = mine & (getattr(other, "_up_targets", None) or _targets(other))
-        if shared:
-            project, _, _, stack, _ = sorted(shared, key=repr)[0]
-            raise ConfigurationError(
-                f"tasks {other.task_id!r} and {task.task_id!r} of DAG {task.dag.dag_id!r} both run `up` on stack "
-                f"{stack!r} of project {project!r}: each `up` deletes what the other's program declared, and run "
-                "together they fight over the stack's lock. Give each its own stack (stack=... or another Environment) or project, "
-                "or declare both sets of resources in one function; to use another task's infrastructure, read its "
-                "outputs (XCom) or preview/refresh it instead."
-            )
+    taken = [index.owners[target] for target in mine if target in index.owners]
+    index.add(task)
+    if not taken:
+        return
+    # The first of them in the DAG, as a walk over the DAG's tasks would find it.
+    position = {id(t): i for i, t in enumerate(dag.task_dict.values())}
+    other = min(taken, key=lambda t: position.get(id(t), len(position)))
+    shared = mine & (getattr(other, "_up_targets", None) or _targets(other))
+    project, _, _, stack, _ = sorted(shared, key=repr)[0]
+    raise ConfigurationError(
+        f"tasks {other.task_id!r} and {task.task_id!r} of DAG {dag.dag_id!r} both run `up` on stack "
+        f"{stack!r} of project {project!r}: each `up` deletes what the other's program declared, and run "
+        "together they fight over the stack's lock. Give each its own stack (stack=... or another Environment) or project, "
+        "or declare both sets of resources in one function; to use another task's infrastructure, read its "
+        "outputs (XCom) or preview/refresh it instead."
+    )
 
 
 # -- task start -------------------------------------------------------------------------------------------

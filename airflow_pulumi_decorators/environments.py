@@ -57,8 +57,20 @@ def validate_stack_name(stack: str, *, parameter: str = "stack", project: str | 
     problem = names.stack_reference_problem(stack)
     if problem:
         raise ConfigurationError(f"{parameter!r}={stack!r} is not a valid Pulumi stack name ({problem}); {_STACK_NAME_FIX}")
+    return check_stack_project(stack, parameter=parameter, project=project)
+
+
+def check_stack_project(stack: str, *, parameter: str = "stack", project: str | None = None) -> str:
+    """The part of :func:`validate_stack_name` that needs the task: an ``org/project/name`` must name its project.
+
+    :param stack: a stack name already checked by :func:`validate_stack_name` (a template is left alone).
+    :param parameter: the parameter to name in the error.
+    :param project: the task's Pulumi project.
+    """
+    if not project or stack.count("/") != 2 or _is_template(stack):
+        return stack
     parts = stack.split("/")
-    if project and len(parts) == 3 and parts[1] != project:
+    if parts[1] != project:
         raise ConfigurationError(
             f"{parameter!r}={stack!r} names project {parts[1]!r}, but the task's project is {project!r}; "
             f"use {parts[0] + '/' + project + '/' + parts[2]!r} or just {parts[2]!r}, or change 'project'"

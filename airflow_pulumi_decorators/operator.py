@@ -194,9 +194,7 @@ class PulumiStackOperator(BaseOperator):
         self._upstream_arguments = checks.upstream_arguments(self.program, self.op_args, self.op_kwargs)
         checks.check_names(self)
         checks.check_credential_lifetimes(self)
-        if self.has_dag():
-            others = [t for t in self.dag.task_dict.values() if isinstance(t, PulumiStackOperator)]
-            checks.check_no_second_up(self, others)
+        checks.check_no_second_up(self, PulumiStackOperator)
 
     # Steps, each small enough to test alone.
 
