@@ -63,3 +63,54 @@ def test_parsing_a_dag_file_that_uses_the_decorator_loads_no_heavy_module():
         analytics()
         """
     ) == []
+
+
+#: Our modules a DAG file that uses @pulumi_stack loads: the decorator, the operator and its parse-time checks.
+#: A running task needs the engine, the CLI, the locks, the backend and the outputs; the parse does not.
+PARSE_MODULES = {
+    "airflow_pulumi_decorators",
+    "airflow_pulumi_decorators.assets",
+    "airflow_pulumi_decorators.checks",
+    "airflow_pulumi_decorators.connections",
+    "airflow_pulumi_decorators.decorators",
+    "airflow_pulumi_decorators.environments",
+    "airflow_pulumi_decorators.errors",
+    "airflow_pulumi_decorators.lifecycle",
+    "airflow_pulumi_decorators.links",
+    "airflow_pulumi_decorators.names",
+    "airflow_pulumi_decorators.operations",
+    "airflow_pulumi_decorators.operator",
+    "airflow_pulumi_decorators.provider",
+    "airflow_pulumi_decorators.settings",
+}
+
+
+def test_parsing_a_dag_file_loads_only_the_parse_time_modules_of_ours():
+    body = textwrap.dedent(
+        """
+        import sys
+        import pendulum
+        from airflow.sdk import dag
+        from airflow_pulumi_decorators import pulumi_stack, Environment, PulumiStackOperator
+
+        ENVS = {"dev": Environment(stack="dev"), "prod": Environment(stack="prod", protected=True)}
+
+        @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1), params={"env": "dev"})
+        def analytics():
+            @pulumi_stack(project="analytics-infra", environments=ENVS, environment="{{ params.env }}")
+            def storage(region: str):
+                return {"region": region}
+
+            storage(region="EU")
+            storage.preview(region="EU")
+            storage.override(allow_destroy_protected=True).destroy(region="EU")
+            PulumiStackOperator(task_id="direct", program=lambda: {}, project="other", stack="dev")
+
+        analytics()
+        print("OURS:" + ",".join(sorted(m for m in sys.modules if m.split(".")[0] == "airflow_pulumi_decorators")))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, check=True).stdout
+    loaded = set([x for x in out.splitlines() if x.startswith("OURS:")][-1][len("OURS:"):].split(","))
+    assert not loaded & {f"airflow_pulumi_decorators.{m}" for m in ("engine", "cli", "locks", "outputs", "backend")}
+    assert loaded == PARSE_MODULES
