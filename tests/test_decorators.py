@@ -186,6 +186,34 @@ def test_a_second_up_on_the_same_stack_is_refused_naming_both_tasks(first, secon
         _dag_of(build)
 
 
+def test_an_up_task_added_to_the_dag_after_it_was_made_counts_for_the_next_one():
+    from airflow.sdk import DAG
+
+    from airflow_pulumi_decorators import PulumiStackOperator
+
+    the_dag = DAG("d", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+    PulumiStackOperator(task_id="x", program=lambda: {}, project="infra", stack="other", dag=the_dag)
+    the_dag.add_task(PulumiStackOperator(task_id="a", program=lambda: {}, project="infra", stack="dev"))
+    with pytest.raises(ConfigurationError, match="tasks 'a' and 'b' of DAG 'd' both run `up` on stack 'dev'"):
+        PulumiStackOperator(task_id="b", program=lambda: {}, project="infra", stack="dev", dag=the_dag)
+
+
+def test_the_first_task_on_the_stack_is_named_and_equal_dags_do_not_share_their_tasks():
+    def build():
+        _fn("a", stack="dev")()
+        _fn("b", stack="prod")()
+        _fn("c", stack="dev")()
+
+    with pytest.raises(ConfigurationError, match="tasks 'a' and 'c' of DAG 'd'"):
+        _dag_of(build)
+
+    def ok():
+        _fn("a", stack="dev")()
+
+    # Two DAGs with the same id compare equal; each is checked against its own tasks only.
+    assert _dag_of(ok) == _dag_of(ok)
+
+
 # -- calling it where no task can be made ------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import socket
@@ -13,7 +14,13 @@ from airflow.sdk import dag
 from airflow_pulumi_decorators import Environment
 from airflow_pulumi_decorators.errors import ConfigurationError, ProtectedStackError
 from airflow_pulumi_decorators.lifecycle import stack_name_filter
-from airflow_pulumi_decorators.operations import check_protected, operation_options
+from airflow_pulumi_decorators.operations import (
+    OPERATIONS,
+    SUMMARY_KEY,
+    OperationOptions,
+    check_protected,
+    operation_options,
+)
 from airflow_pulumi_decorators.links import update_url
 from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
 
@@ -51,6 +58,29 @@ def test_policy_pack_configs_must_match_the_packs():
         operation_options("up", policy_packs=["a", "b"], policy_pack_configs=["a.json"])
     with pytest.raises(ConfigurationError, match="list of paths"):
         operation_options("up", policy_packs="a")
+
+
+def test_operation_options_check_and_normalise_themselves():
+    options = OperationOptions(lock_wait=datetime.timedelta(seconds=90), policy_packs=["p"], refresh=1)
+    assert (options.lock_wait, options.policy_packs, options.refresh) == (90.0, ("p",), True)
+    assert dataclasses.replace(options, refresh=False).policy_packs == ("p",)
+    with pytest.raises(ConfigurationError, match="'kill_grace_period'=-1"):
+        OperationOptions(kill_grace_period=-1)
+    with pytest.raises(ConfigurationError, match="one config file per pack"):
+        OperationOptions(policy_pack_configs=["a.json"])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.refresh = False  # type: ignore[misc]
+
+
+def test_one_vocabulary_for_operations_and_the_summary_key():
+    from airflow_pulumi_decorators import PulumiStackOperator
+    from airflow_pulumi_decorators.approvals import approval_body
+    from airflow_pulumi_decorators.outputs import RESERVED_KEYS
+
+    assert OPERATIONS == ("up", "preview", "refresh", "destroy")
+    assert PulumiStackOperator.summary_key == SUMMARY_KEY == "pulumi_summary"
+    assert SUMMARY_KEY in RESERVED_KEYS
+    assert f"key='{SUMMARY_KEY}'" in approval_body("x_preview")
 
 
 def test_protected_environment_refuses_destroy_unless_allowed():
