@@ -15,8 +15,8 @@ from typing import Any
 from airflow_pulumi_decorators import names
 from airflow_pulumi_decorators.connections import validate_backend_url
 from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
+from airflow_pulumi_decorators.identity.engine_env import CREDENTIAL_MODES, CredentialMode
 
-CREDENTIAL_MODES = ("token", "refreshable")
 # Project IDs (6-30 chars); legacy domain-scoped ones look like 'example.com:my-project'.
 _PROJECT_ID_RE = re.compile(r"^(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
@@ -239,7 +239,7 @@ class Environment:
                 "'identity' must be one of airflow_pulumi_decorators.identity's classes "
                 f"(GkeMetadataServer, WorkloadIdentityFederation, ...), got {type(self.identity).__name__}"
             )
-        if self.identity is not None and self.credential_mode == "refreshable":
+        if self.identity is not None and self.credential_mode == CredentialMode.REFRESHABLE:
             from airflow_pulumi_decorators.identity.handoff import check_refreshable
 
             check_refreshable(self.identity, read_files=False)

@@ -225,7 +225,18 @@ class PulumiStackOperator(BaseOperator):
         from airflow.sdk.bases.decorator import determine_kwargs
 
         kwargs = determine_kwargs(self.program, self.op_args, {**context, **self.op_kwargs})
-        return functools.partial(self.program, *self.op_args, **kwargs)
+        bound = functools.partial(self.program, *self.op_args, **kwargs)
+        self._declared_outputs: list[str] = []
+
+        @functools.wraps(self.program)
+        def program() -> Any:
+            # The returned keys, so outputs that end up without a value can be named after the update.
+            result = bound()
+            if isinstance(result, Mapping):
+                self._declared_outputs = [str(key) for key in result]
+            return result
+
+        return program
 
     def _credential_budget(self) -> datetime.timedelta | None:
         """How long the credential must last: the task's ``execution_timeout``, else ``[pulumi] credential_budget``."""
@@ -273,7 +284,7 @@ class PulumiStackOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_pulumi_decorators.backend import engine_settings
         from airflow_pulumi_decorators.engine import Engine, OperationRequest
-        from airflow_pulumi_decorators.outputs import to_xcom
+        from airflow_pulumi_decorators.outputs import to_xcom, warn_missing_outputs
 
         setattr(self, URL_ATTRIBUTE, None)  # the extra link: no URL until an update reports one
         env_name, env = resolve_environment(
@@ -339,6 +350,7 @@ class PulumiStackOperator(BaseOperator):
             result.outputs, push_secrets=self.push_secret_outputs, mask=_mask, log=self.log.info,
             multiple_outputs=bool(getattr(self, "multiple_outputs", False)),
         )
+        warn_missing_outputs(self._declared_outputs, result.outputs, warn=self.log.warning)
         if self.emit_asset:
             from airflow_pulumi_decorators.assets import emit_stack_event
 

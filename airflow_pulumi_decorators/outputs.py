@@ -198,3 +198,31 @@ def to_xcom(
             "(pass push_secret_outputs=True to push them, masked in logs)"
         )
     return result
+
+
+def warn_missing_outputs(
+    declared: Iterable[str], outputs: Mapping[str, StackOutput], *, warn: Callable[[str], None]
+) -> list[str]:
+    """Warn about each output the program returned that the stack has no value for after ``up``.
+
+    A downstream task reading ``infra["bucket"]`` would get ``None`` and run on it; the warning names the
+    key so the cause (a value the provider did not compute, an ``Output`` that resolved to ``None``, an
+    output the engine dropped) is found in the task that made it.
+
+    :param declared: the keys of the dict the program returned.
+    :param outputs: the stack outputs after the update.
+    :param warn: writes one warning line to the task log.
+    :return: the keys warned about, in the order declared.
+    """
+    missing = []
+    for key in declared:
+        output = outputs.get(key)
+        if output is None or output.value is None:
+            state = "has no value" if output is None else "is None"
+            warn(
+                f"stack output {key!r} {state} after the update: downstream tasks reading it get None. Check "
+                "that the resource computes it (an unknown value in a preview, or a property the provider "
+                "leaves unset) or drop the key from the returned dict"
+            )
+            missing.append(key)
+    return missing

@@ -1,4 +1,4 @@
-from airflow_pulumi_decorators.outputs import WITHHELD, StackOutput, to_xcom
+from airflow_pulumi_decorators.outputs import WITHHELD, StackOutput, to_xcom, warn_missing_outputs
 
 
 def test_plain_outputs_pass_through_as_json_values():
@@ -112,3 +112,23 @@ def test_to_xcom_refuses_a_reserved_name_exported_by_the_program_itself():
     with pytest.raises(ReservedOutputNameError):
         to_xcom({"pulumi_summary": StackOutput(1)}, push_secrets=False, mask=print, log=print, multiple_outputs=True)
     assert to_xcom({"pulumi_summary": StackOutput(1)}, push_secrets=False, mask=print, log=print) == {"pulumi_summary": 1}
+
+
+def test_declared_outputs_without_a_value_are_each_warned_about_by_name():
+    warned = []
+    missing = warn_missing_outputs(
+        ["bucket", "url", "count", "secret"],
+        {"bucket": StackOutput("b-1"), "url": StackOutput(None), "secret": StackOutput("x", secret=True)},
+        warn=warned.append,
+    )
+    assert missing == ["url", "count"]
+    assert len(warned) == 2
+    assert "stack output 'url' is None after the update" in warned[0]
+    assert "stack output 'count' has no value after the update" in warned[1]
+    assert all("downstream tasks reading it get None" in line for line in warned)
+
+
+def test_no_warning_when_every_declared_output_has_a_value():
+    warned = []
+    assert warn_missing_outputs(["a"], {"a": StackOutput(0), "extra": StackOutput(None)}, warn=warned.append) == []
+    assert warned == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -212,10 +213,12 @@ def test_errors_say_what_failed_and_how_to_fix_it(run_dag, engine, backend):
     text = result.output
     assert set(result.task_states.values()) == {"failed"}, result.task_states
     assert "ProgramError: the Pulumi program of stack 'body' raised KeyError: 'missing-thing'. Fix the program" in text
-    assert (
-        "ProgramError: the Pulumi program of stack 'applied' raised ValueError: bad value in apply, in an apply or "
-        "input of resource 'second' (type pulumi-python:dynamic/apd:Sleep)"
-    ) in text, text[-5000:]
+    applied = re.search(r"ProgramError: the Pulumi program of stack 'applied' raised ValueError: bad value in apply"
+                        r"(, in an apply or input of resource [^.]*)?\. Fix the program", text)
+    assert applied, text[-5000:]
+    # Pulumi's SDK fails both the apply and the registration waiting on it, and reports whichever its run loop
+    # awaits first: only the registration's error names the resource. When it is named, it is the right one.
+    assert applied.group(1) in (None, ", in an apply or input of resource 'second' (type pulumi-python:dynamic/apd:Sleep)")
     assert "DriftDetectedError: stack 'drifted' has drifted" in text
     assert "pulumi.automation.errors.CommandError" not in text  # not chained in front of the drift
     assert "pulumi: drift check (preview, refresh first; fails on any change) project=errs stack=drifted" in text

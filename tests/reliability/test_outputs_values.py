@@ -132,3 +132,31 @@ def test_output_names_that_are_the_tasks_own_xcom_keys_are_refused(run_dag, head
     assert states["single"] == "success", text[-3000:]
     assert result.xcom("single") == {"pulumi_summary": 1}
     assert result.xcom("single", "pulumi_summary")["operation"] == "up"
+
+
+MISSING = """
+@dag(dag_id="{dag_id}", schedule=None, start_date=START)
+def d():
+    @pulumi_stack(project="missing", stack="dev", pulumi_command=ENGINE, task_id="infra")
+    def infra():
+        from airflow_pulumi_decorators.testing.resources import Sleep
+        first = Sleep("first", seconds=0.01)
+        return {"ok": first.seconds, "none": None, "later_none": first.seconds.apply(lambda _: None)}
+
+    @task
+    def load(ok, none):
+        print(f"load got ok={ok!r} none={none!r}")
+
+    out = infra()
+    load(out["ok"], out["none"])
+the_dag = d()
+"""
+
+
+def test_declared_outputs_without_a_value_are_warned_about_on_every_engine(run_dag, header, engine):
+    result = run_dag(header + MISSING)
+    assert result.state == "success", result.output[-3000:]
+    text = result.output
+    assert "stack output 'none'" in text and "stack output 'later_none'" in text, text[-3000:]
+    assert "downstream tasks reading it get None" in text
+    assert "stack output 'ok'" not in text
