@@ -15,7 +15,6 @@ from typing import Any
 from airflow_pulumi_decorators import names
 from airflow_pulumi_decorators.connections import validate_backend_url
 from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
-from airflow_pulumi_decorators.identity.engine_env import CREDENTIAL_MODES, CredentialMode
 
 # Project IDs (6-30 chars); legacy domain-scoped ones look like 'example.com:my-project'.
 _PROJECT_ID_RE = re.compile(r"^(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -230,16 +229,20 @@ class Environment:
             raise ConfigurationError(
                 f"config keys {both} appear in both 'config' and 'secret_config'; keep each key in one of them"
             )
-        if self.credential_mode not in CREDENTIAL_MODES:
-            raise ConfigurationError(
-                f"'credential_mode'={self.credential_mode!r} is not one of {', '.join(CREDENTIAL_MODES)}"
-            )
+        # Checked here, not at module level: the default (token mode, no identity) loads no identity module.
+        if self.credential_mode != "token" or self.identity is not None:
+            from airflow_pulumi_decorators.identity.engine_env import CREDENTIAL_MODES
+
+            if self.credential_mode not in CREDENTIAL_MODES:
+                raise ConfigurationError(
+                    f"'credential_mode'={self.credential_mode!r} is not one of {', '.join(CREDENTIAL_MODES)}"
+                )
         if self.identity is not None and not callable(getattr(self.identity, "describe", None)):
             raise ConfigurationError(
                 "'identity' must be one of airflow_pulumi_decorators.identity's classes "
                 f"(GkeMetadataServer, WorkloadIdentityFederation, ...), got {type(self.identity).__name__}"
             )
-        if self.identity is not None and self.credential_mode == CredentialMode.REFRESHABLE:
+        if self.identity is not None and self.credential_mode == "refreshable":  # CredentialMode.REFRESHABLE
             from airflow_pulumi_decorators.identity.handoff import check_refreshable
 
             check_refreshable(self.identity, read_files=False)

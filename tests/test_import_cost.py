@@ -66,7 +66,7 @@ def test_parsing_a_dag_file_that_uses_the_decorator_loads_no_heavy_module():
 
 
 #: Our modules a DAG file that uses @pulumi_stack loads: the decorator, the operator and its parse-time checks
-#: (a subpackage counts as one: ``identity`` comes with ``environments``, for the credential modes).
+#: (a subpackage would count as one).
 #: A running task needs the engine, the CLI, the locks, the backend and the outputs; the parse does not.
 PARSE_MODULES = {
     "airflow_pulumi_decorators",
@@ -76,7 +76,6 @@ PARSE_MODULES = {
     "airflow_pulumi_decorators.decorators",
     "airflow_pulumi_decorators.environments",
     "airflow_pulumi_decorators.errors",
-    "airflow_pulumi_decorators.identity",
     "airflow_pulumi_decorators.lifecycle",
     "airflow_pulumi_decorators.links",
     "airflow_pulumi_decorators.names",
