@@ -39,7 +39,9 @@ def approval_gate(plan: Any, *, task_id: str | None = None, subject: str | None 
         ``notifiers``, ``fail_on_reject`` …).
     """
     try:
-        from airflow.providers.standard.operators.hitl import ApprovalOperator
+        from airflow_pulumi_decorators._airflow import approval_operator
+
+        ApprovalOperator = approval_operator()  # noqa: N806 - a class
     except ImportError as exc:  # pragma: no cover - Airflow < 3.1
         from airflow_pulumi_decorators.errors import ConfigurationError
 

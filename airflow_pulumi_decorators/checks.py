@@ -80,7 +80,7 @@ def check_pulumi_command(value: Any) -> None:
 
 def upstream_arguments(function: Callable[..., Any], op_args: list, op_kwargs: dict) -> dict[tuple[str, Any], str]:
     """``{("arg", index) | ("kwarg", name): "upstream task 'x'"}`` for the arguments that are XComArgs."""
-    from airflow.sdk.definitions.xcom_arg import XComArg
+    from airflow.sdk import XComArg
 
     if not any(isinstance(v, XComArg) for v in itertools.chain(op_args, op_kwargs.values())):
         return {}  # the usual case: no signature to read

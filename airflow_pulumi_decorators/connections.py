@@ -269,10 +269,9 @@ def fetch_connection(conn_id: str, *, missing_hint: str, setting: str | None = N
     """
     from airflow.sdk import BaseHook
 
-    try:
-        from airflow.sdk.exceptions import AirflowNotFoundException
-    except ImportError:  # pragma: no cover - older task SDKs
-        from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef]
+    from airflow_pulumi_decorators._airflow import not_found_exception
+
+    AirflowNotFoundException = not_found_exception()  # noqa: N806 - a class
 
     origin = f" (from {setting})" if setting else ""
     try:

@@ -57,9 +57,10 @@ class PulumiStackTask:
     def _require_dag(self, method: str) -> None:
         """Refuse to create a task where Airflow would make one that belongs to no DAG and never runs."""
         from airflow.sdk import get_current_context
-        from airflow.sdk.definitions._internal.contextmanager import DagContext
 
-        if DagContext.get_current() is not None or self._decorator.kwargs.get("dag") is not None:
+        from airflow_pulumi_decorators._airflow import in_dag_context
+
+        if in_dag_context() or self._decorator.kwargs.get("dag") is not None:
             return
         call = f"{self.__name__}{method}(...)"
         try:

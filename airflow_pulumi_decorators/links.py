@@ -58,7 +58,7 @@ class PulumiUpdateLink(_operator_link_base()):  # type: ignore[misc]
         url = getattr(operator, URL_ATTRIBUTE, _NOT_RUN)
         if url is not _NOT_RUN:
             return url or ""
-        from airflow.sdk.execution_time.xcom import XCom
+        from airflow_pulumi_decorators._airflow import xcom_value
 
-        summary = XCom.get_value(ti_key=ti_key, key=SUMMARY_KEY)
+        summary = xcom_value(ti_key, SUMMARY_KEY)
         return (summary or {}).get("url") or ""

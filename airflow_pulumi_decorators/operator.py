@@ -222,7 +222,7 @@ class PulumiStackOperator(BaseOperator):
         return "airflow: " + " ".join(parts)
 
     def _bound_program(self, context: Context) -> Callable[[], Any]:
-        from airflow.sdk.bases.decorator import determine_kwargs
+        from airflow_pulumi_decorators._airflow import determine_kwargs
 
         kwargs = determine_kwargs(self.program, self.op_args, {**context, **self.op_kwargs})
         bound = functools.partial(self.program, *self.op_args, **kwargs)

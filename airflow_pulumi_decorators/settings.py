@@ -115,11 +115,9 @@ def get_option(key: str, fallback: str | None = None) -> str | None:
     env_value = os.environ.get(f"AIRFLOW__{SECTION.upper()}__{key.upper()}")
     if env_value is not None:
         return env_value.strip() or fallback
-    try:
-        from airflow.sdk.configuration import conf
-    except ImportError:  # pragma: no cover - Airflow < 3.1 exposes it elsewhere
-        from airflow.configuration import conf
-    value = conf.get(SECTION, key, fallback=fallback)
+    from airflow_pulumi_decorators._airflow import config_get
+
+    value = config_get(SECTION, key, fallback=fallback)
     value = value.strip() if isinstance(value, str) else value
     return value if value not in ("", None) else fallback
 

@@ -70,6 +70,7 @@ def test_parsing_a_dag_file_that_uses_the_decorator_loads_no_heavy_module():
 #: A running task needs the engine, the CLI, the locks, the backend and the outputs; the parse does not.
 PARSE_MODULES = {
     "airflow_pulumi_decorators",
+    "airflow_pulumi_decorators._airflow",
     "airflow_pulumi_decorators.assets",
     "airflow_pulumi_decorators.checks",
     "airflow_pulumi_decorators.connections",

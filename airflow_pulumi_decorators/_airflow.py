@@ -1,0 +1,87 @@
+"""The one place that touches Airflow internals: anything outside ``airflow.sdk``'s public top-level API.
+
+Airflow 3.1–3.3 moves these names between releases and gives them no stability promise, so each is reached
+through one small function here, imported inside it (parsing a DAG imports nothing until a function runs):
+
+- :func:`determine_kwargs` – which context keys a program's signature accepts, exactly as ``@task`` passes them.
+- :func:`in_dag_context` – whether a ``with DAG(...)`` / ``@dag`` body is being evaluated; Airflow exposes no
+  public question for it, and a task created outside one silently never runs.
+- :func:`xcom_value` – an XCom read by task-instance key, for an operator link (which gets no context).
+- :func:`approval_operator` – the HITL ``ApprovalOperator`` of the standard provider (Airflow >= 3.1).
+- :func:`config_get` – Airflow's configuration (``airflow.sdk.configuration`` since 3.1, ``airflow.configuration``
+  before).
+- :func:`not_found_exception` – what ``BaseHook.get_connection`` raises for a missing connection
+  (``airflow.sdk.exceptions``, ``airflow.exceptions`` in older task SDKs).
+
+Public ``airflow.sdk`` names (``BaseOperator``, ``BaseHook``, ``XComArg``, ``Asset``, ``get_current_context``,
+``airflow.sdk.log.mask_secret``) and the documented decorator extension API (``airflow.sdk.bases.decorator``'s
+``DecoratedOperator`` and ``task_decorator_factory``) are imported where they are used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+
+def determine_kwargs(function: Callable[..., Any], args: Collection[Any], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The keyword arguments ``function`` accepts from ``kwargs`` (the context merged with the call's), as ``@task`` does.
+
+    :param function: the program.
+    :param args: its positional arguments (those parameters are not filled from ``kwargs``).
+    :param kwargs: the candidates.
+    """
+    from airflow.sdk.bases.decorator import determine_kwargs as airflow_determine_kwargs
+
+    return airflow_determine_kwargs(function, args, kwargs)
+
+
+def in_dag_context() -> bool:
+    """Whether a DAG body (``with DAG(...)`` or a ``@dag`` function) is being evaluated right now."""
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+    return DagContext.get_current() is not None
+
+
+def xcom_value(ti_key: Any, key: str) -> Any:
+    """The value of one XCom of a task instance (``None`` when there is none).
+
+    :param ti_key: the task instance's key (what an operator link's ``get_link`` receives).
+    :param key: the XCom key.
+    """
+    from airflow.sdk.execution_time.xcom import XCom
+
+    return XCom.get_value(ti_key=ti_key, key=key)
+
+
+def approval_operator() -> type:
+    """The standard provider's ``ApprovalOperator``.
+
+    :raises ImportError: on Airflow < 3.1 or without ``apache-airflow-providers-standard``.
+    """
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    return ApprovalOperator
+
+
+def config_get(section: str, key: str, fallback: str | None = None) -> Any:
+    """One option from Airflow's configuration (its files and ``AIRFLOW__SECTION__KEY`` variables).
+
+    :param section: e.g. ``pulumi``.
+    :param key: the option.
+    :param fallback: returned when it is not set.
+    """
+    try:
+        from airflow.sdk.configuration import conf
+    except ImportError:  # pragma: no cover - Airflow < 3.1 exposes it elsewhere
+        from airflow.configuration import conf
+    return conf.get(section, key, fallback=fallback)
+
+
+def not_found_exception() -> type[Exception]:
+    """The exception ``airflow.sdk.BaseHook.get_connection`` raises for a connection that does not exist."""
+    try:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+    except ImportError:  # pragma: no cover - older task SDKs
+        from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef]
+    return AirflowNotFoundException
