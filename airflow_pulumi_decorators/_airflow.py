@@ -24,8 +24,10 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 
-def determine_kwargs(function: Callable[..., Any], args: Collection[Any], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The keyword arguments ``function`` accepts from ``kwargs`` (the context merged with the call's), as ``@task`` does.
+def determine_kwargs(
+    function: Callable[..., Any], args: Collection[Any], kwargs: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """The keyword arguments ``function`` takes from ``kwargs`` (context and call merged), as ``@task`` passes them.
 
     :param function: the program.
     :param args: its positional arguments (those parameters are not filled from ``kwargs``).

@@ -92,7 +92,9 @@ PACKAGE = Path(airflow_pulumi_decorators.__file__).parent
 #: Everything else (``airflow.sdk.definitions``, ``airflow.sdk.execution_time``, ``airflow.providers``,
 #: ``airflow.models``, ``airflow.configuration``, ``airflow.exceptions`` …) goes through _airflow.py.
 PUBLIC = {"airflow.sdk": None, "airflow.sdk.log": {"mask_secret"}}
-ALLOWED = {("decorators.py", "airflow.sdk.bases.decorator"): {"DecoratedOperator", "task_decorator_factory", "TaskDecorator"}}
+ALLOWED = {
+    ("decorators.py", "airflow.sdk.bases.decorator"): {"DecoratedOperator", "task_decorator_factory", "TaskDecorator"},
+}
 
 
 def _internal_imports(path: Path, root: Path = PACKAGE) -> list[tuple[str, str, int]]:
@@ -119,7 +121,9 @@ def _internal_imports(path: Path, root: Path = PACKAGE) -> list[tuple[str, str, 
 
 
 def test_only_the_compat_module_imports_airflow_internals():
-    files = [p for p in PACKAGE.rglob("*.py") if p.name != "_airflow.py" and "testing" not in p.relative_to(PACKAGE).parts]
+    files = [
+        p for p in PACKAGE.rglob("*.py") if p.name != "_airflow.py" and "testing" not in p.relative_to(PACKAGE).parts
+    ]
     assert len(files) > 20  # the scan sees the package
     assert [hit for path in files for hit in _internal_imports(path)] == []
 
