@@ -37,6 +37,7 @@ from airflow_pulumi_decorators.errors import (
 
 if TYPE_CHECKING:
     from airflow_pulumi_decorators.decorators import pulumi_stack
+    from airflow_pulumi_decorators.operations import OperationOptions
     from airflow_pulumi_decorators.operator import PulumiStackOperator
 
 __version__ = "0.1.0.dev0"
@@ -51,6 +52,7 @@ __all__ = [
     "Environment",
     "IdentityError",
     "OperationInterruptedError",
+    "OperationOptions",
     "OutputError",
     "OutputValueError",
     "PluginInstallError",
@@ -72,6 +74,7 @@ __all__ = [
 _LAZY = {
     "pulumi_stack": "airflow_pulumi_decorators.decorators",
     "PulumiStackOperator": "airflow_pulumi_decorators.operator",
+    "OperationOptions": "airflow_pulumi_decorators.operations",
 }
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
 
 from airflow_pulumi_decorators.errors import ConfigurationError
+from airflow_pulumi_decorators.operations import OperationOptions, pop_option_keywords, refine
 from airflow_pulumi_decorators.operator import PulumiStackOperator
 
 if TYPE_CHECKING:
@@ -25,6 +26,13 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
     custom_operator_name = "@pulumi_stack"
 
     def __init__(self, *, python_callable: Callable[..., Any], op_args=None, op_kwargs=None, **kwargs) -> None:
+        # The option keywords (from @pulumi_stack, .override() or a method such as .drift_check()) refine
+        # options=OperationOptions(...) given to the decorator; the operator itself refuses the two together.
+        keywords = pop_option_keywords(kwargs)
+        if isinstance(kwargs.get("options"), OperationOptions):
+            kwargs["options"] = refine(kwargs["options"], keywords)
+        else:
+            kwargs.update(keywords)
         # PulumiStackOperator checks the arguments, at parse time and at task start, as for a direct operator.
         super().__init__(
             kwargs_to_upstream={"program": python_callable, "op_args": op_args, "op_kwargs": op_kwargs},
@@ -200,6 +208,9 @@ def pulumi_stack(
     ``infra["bucket"]`` chains into downstream tasks. Parameters are those of
     :class:`~airflow_pulumi_decorators.operator.PulumiStackOperator` (``project``, ``stack``,
     ``environments``, ``environment``, ``push_secret_outputs`` …) plus any ``BaseOperator`` argument.
+    Operation options are keywords of their own here (``@pulumi_stack(refresh=True, lock_wait=600)``,
+    ``.override(remove_stack=True)``); given with ``options=OperationOptions(...)``, they replace those
+    fields of it.
 
     :param python_callable: the function (when used as ``@pulumi_stack`` without arguments).
     :param multiple_outputs: push each output as its own XCom key; on by default.

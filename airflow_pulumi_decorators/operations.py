@@ -7,6 +7,7 @@ The operator, the engine, the links and the approval gates all speak it. Plain P
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 from collections.abc import Mapping, Sequence
@@ -122,21 +123,84 @@ _APPLIES_TO = (
 )
 
 
-def operation_options(operation: str, **options: Any) -> OperationOptions:
+#: The options a task also takes as keywords of its own (``@pulumi_stack(lock_wait=600)``, ``.override(...)``);
+#: ``lock_retry_delay`` is only an :class:`OperationOptions` field.
+OPTION_KEYWORDS: tuple[str, ...] = (*_FLAGS, "policy_packs", "policy_pack_configs", "lock_wait", "kill_grace_period")
+
+
+def pop_option_keywords(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Take the :data:`OPTION_KEYWORDS` out of a task's keyword arguments.
+
+    :param kwargs: the task's keyword arguments; the option keywords are removed from it.
+    :returns: the option keywords given, by name.
+    """
+    return {name: kwargs.pop(name) for name in OPTION_KEYWORDS if name in kwargs}
+
+
+def refine(options: Any, keywords: Mapping[str, Any]) -> Any:
+    """``options`` with the fields the option keywords name replaced (checked as any :class:`OperationOptions`).
+
+    :param options: the options to refine; anything that is not an :class:`OperationOptions` is returned as
+        it is, for :func:`operation_options` to refuse.
+    :param keywords: option keywords, by name.
+    """
+    if not keywords or not isinstance(options, OperationOptions):
+        return options
+    return dataclasses.replace(options, **keywords)
+
+
+def task_options(operation: str, options: Any, keywords: Mapping[str, Any],
+                 default_args: Mapping[str, Any] | None) -> OperationOptions:
+    """A task's options from how it gave them, checked against its operation (see :func:`operation_options`).
+
+    ``default_args`` are defaults, as for any operator argument: ``options`` there is refined by the task's
+    option keywords; option keywords there fill in for a task that gives no ``options`` (the task's own
+    keywords win).
+
+    :param operation: the task's ``operation``.
+    :param options: the task's ``options`` (possibly from ``default_args``), or ``None``.
+    :param keywords: the task's option keywords (:func:`pop_option_keywords`).
+    :param default_args: the task's merged ``default_args``.
+    """
+    default_args = default_args or {}
+    if options is not None and options is default_args.get("options"):
+        return operation_options(operation, refine(options, keywords))
+    if options is None:
+        keywords = {**{k: v for k, v in default_args.items() if k in OPTION_KEYWORDS}, **keywords}
+    return operation_options(operation, options, **keywords)
+
+
+def operation_options(operation: str, options: OperationOptions | None = None, /, **keywords: Any) -> OperationOptions:
     """Check a task's operation and its options when the DAG is parsed.
 
     :param operation: the task's ``operation``.
-    :param options: the task's :class:`OperationOptions` fields (``lock_wait``, ``refresh`` …).
-    :raises ConfigurationError: an unknown operation or an option that does not apply to it, naming both.
+    :param options: the task's ``options``, if it gave them grouped.
+    :param keywords: the task's options given as keywords of their own (``lock_wait``, ``refresh`` …).
+    :raises ConfigurationError: an unknown operation, ``options`` that is not an :class:`OperationOptions`,
+        ``options`` and option keywords together, or an option that does not apply to the operation, naming
+        them.
     """
     check_operation(operation)
+    if options is None:
+        options = OperationOptions(**keywords)
+    elif not isinstance(options, OperationOptions):
+        raise ConfigurationError(
+            f"'options' must be an OperationOptions, e.g. options=OperationOptions(lock_wait=600), "
+            f"got {type(options).__name__}"
+        )
+    elif keywords:
+        names = ", ".join(repr(name) for name in keywords)
+        raise ConfigurationError(
+            f"'options' and {names} both give operation options; give them in one place: "
+            f"options=OperationOptions({', '.join(f'{name}=...' for name in keywords)}, ...) or only keywords"
+        )
     for flag, allowed in _APPLIES_TO:
-        if options.get(flag) and operation not in allowed:
+        if getattr(options, flag) and operation not in allowed:
             raise ConfigurationError(
                 f"{flag!r} applies to operation={' or '.join(repr(a) for a in allowed)}, not {operation!r}; "
                 f"drop it or change 'operation'"
             )
-    return OperationOptions(**options)
+    return options
 
 
 def check_protected(name: str, env: Environment, options: OperationOptions, *, allow: bool, operation: str,

@@ -26,7 +26,7 @@ from airflow_pulumi_decorators.environments import (
 )
 from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
 from airflow_pulumi_decorators.lifecycle import stack_name_filter
-from airflow_pulumi_decorators.operations import check_protected, operation_options, summary_line
+from airflow_pulumi_decorators.operations import check_protected, summary_line
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -44,7 +44,12 @@ class PulumiStackOperator(BaseOperator):
     """Run a Python function as a Pulumi inline program on the stack of the run's environment.
 
     The task's return value (its XCom) is the stack outputs as plain JSON values; secret outputs are
-    withheld unless ``push_secret_outputs`` is on.
+    withheld unless ``push_secret_outputs`` is on. How the operation runs is one argument, ``options``::
+
+        PulumiStackOperator(
+            task_id="storage_destroy", program=storage, project="analytics-infra", stack="dev",
+            operation="destroy", options=OperationOptions(remove_stack=True, lock_wait=600),
+        )
 
     :param program: the function that declares resources; it returns a dict of stack outputs (or calls
         ``pulumi.export``) and may take Airflow context keys (``params``, ``run_id`` …) as arguments.
@@ -63,23 +68,21 @@ class PulumiStackOperator(BaseOperator):
         ``PulumiCommand(root=...)``. A stock one merges the worker's environment back in, so the credential
         variables the library removes reach it set empty (read as unset); a command that drops a ``None``
         value itself says so with a class attribute ``removes_unset_env = True``.
+        ``cli_path`` and ``pulumi_command`` choose the engine, not how the operation runs, and a task gives
+        one of them at most (usually neither): they stay keywords of their own rather than a group.
     :param pulumi_conn_id: the ``pulumi`` connection (backend, access token, passphrase) for environments
         that do not name their own.
     :param operation: ``up`` (default), ``preview`` (plan only; returns the planned changes and steps),
         ``refresh`` (read the cloud into the state) or ``destroy`` (delete the stack's resources).
-    :param expect_no_changes: fail with ``DriftDetectedError`` when the operation finds changes (drift check).
-    :param refresh: refresh from the cloud before ``up``/``preview``/``destroy``.
-    :param preview_only: with ``refresh``: report drift, change nothing.
-    :param clear_pending_creates: with ``refresh``: drop the pending creates a hard kill left behind.
-    :param remove_stack: with ``destroy``: remove the stack (state, history, config) afterwards.
-    :param allow_destroy_protected: let ``destroy`` run on a protected environment (refused otherwise).
-    :param policy_packs: local policy pack folders run with ``up``/``preview``; mandatory violations fail.
-    :param policy_pack_configs: JSON config files for those packs.
-    :param lock_wait: how long to keep retrying (with back-off) while another update holds the stack:
-        seconds or a ``timedelta``; 0 fails at once.
-    :param cancel_stale_lock: cancel a lock whose holder process is gone from this host (a hard kill).
-    :param kill_grace_period: seconds the engine gets, when the task is killed or times out, to write its
-        state and release the lock before it is terminated.
+    :param options: how the operation runs:
+        :class:`~airflow_pulumi_decorators.OperationOptions` (``refresh``, ``expect_no_changes``, ``lock_wait``,
+        ``policy_packs``, ``remove_stack`` …, see docs/operations.md), e.g.
+        ``options=OperationOptions(refresh=True, lock_wait=600)``. An option that does not apply to
+        ``operation`` fails when the DAG is parsed. Each option also works as a keyword of its own
+        (``lock_wait=600``), the form ``@pulumi_stack`` and ``.override()`` take; giving ``options`` and such
+        a keyword together is a ``ConfigurationError`` naming both.
+    :param allow_destroy_protected: let ``destroy`` run on a protected environment (refused otherwise). A
+        keyword of its own, not an option, so allowing it is visible on the task.
     :param emit_asset: emit an Airflow asset event ``pulumi://<project>/<stack>`` after each successful
         ``up`` (extra: output keys, change counts, version; never values).
     """
@@ -107,33 +110,15 @@ class PulumiStackOperator(BaseOperator):
         pulumi_command: Any = None,
         pulumi_conn_id: str | None = None,
         operation: str = "up",
-        expect_no_changes: bool = False,
-        refresh: bool = False,
-        preview_only: bool = False,
-        clear_pending_creates: bool = False,
-        remove_stack: bool = False,
+        options: operations.OperationOptions | None = None,
         allow_destroy_protected: bool = False,
-        policy_packs: Sequence[str] | None = None,
-        policy_pack_configs: Sequence[str] | None = None,
-        lock_wait: float | datetime.timedelta = 0,
-        cancel_stale_lock: bool = False,
-        kill_grace_period: float | datetime.timedelta = 60,
         emit_asset: bool = True,
         **kwargs: Any,
     ) -> None:
         checks.check_pulumi_command(pulumi_command)
-        self.options = operation_options(
-            operation,
-            expect_no_changes=expect_no_changes,
-            refresh=refresh,
-            preview_only=preview_only,
-            clear_pending_creates=clear_pending_creates,
-            remove_stack=remove_stack,
-            policy_packs=policy_packs,
-            policy_pack_configs=policy_pack_configs,
-            lock_wait=lock_wait,
-            cancel_stale_lock=cancel_stale_lock,
-            kill_grace_period=kill_grace_period,
+        # The options also work as keywords of their own (lock_wait=600), as @pulumi_stack takes them.
+        self.options = operations.task_options(
+            operation, options, operations.pop_option_keywords(kwargs), kwargs.get("default_args")
         )
         self.operation = operation
         self.allow_destroy_protected = bool(allow_destroy_protected)
@@ -187,6 +172,21 @@ class PulumiStackOperator(BaseOperator):
         self._credential: Any = None
         self._kill_requested = False
         self._check_at_parse_time()
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """Airflow's ``partial`` for mapped tasks; option keywords (``lock_wait=600``) become ``options``.
+
+        Airflow checks ``partial``'s and ``expand``'s keywords against the signature, which has ``options``
+        only: map over ``options`` (``.expand(options=[...])``) to vary them per mapped task.
+        """
+        keywords = operations.pop_option_keywords(kwargs)
+        if keywords:
+            options = kwargs.get("options")
+            if options is not None:
+                operations.operation_options(kwargs.get("operation", "up"), options, **keywords)  # refuses both
+            kwargs["options"] = operations.OperationOptions(**keywords)
+        return super().partial(**kwargs)
 
     def _check_at_parse_time(self) -> None:
         """What is known when the DAG file is built (see :mod:`airflow_pulumi_decorators.checks`)."""
