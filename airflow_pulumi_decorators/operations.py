@@ -191,8 +191,9 @@ def operation_options(operation: str, options: OperationOptions | None = None, /
     elif keywords:
         names = ", ".join(repr(name) for name in keywords)
         raise ConfigurationError(
-            f"'options' and {names} both give operation options; give them in one place: "
-            f"options=OperationOptions({', '.join(f'{name}=...' for name in keywords)}, ...) or only keywords"
+            f"both 'options' and the option keyword{'s' if len(keywords) > 1 else ''} {names} were given; give "
+            f"the options in one place: options=OperationOptions({', '.join(f'{name}=...' for name in keywords)}, "
+            "...), or keywords only"
         )
     for flag, allowed in _APPLIES_TO:
         if getattr(options, flag) and operation not in allowed:

@@ -283,7 +283,7 @@ class PulumiStackOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_pulumi_decorators.backend import engine_settings
-        from airflow_pulumi_decorators.engine import Engine, OperationRequest
+        from airflow_pulumi_decorators.engine import OperationRequest
         from airflow_pulumi_decorators.outputs import to_xcom, warn_missing_outputs
 
         setattr(self, URL_ATTRIBUTE, None)  # the extra link: no URL until an update reports one
@@ -308,7 +308,7 @@ class PulumiStackOperator(BaseOperator):
                 engine_cfg.backend_url,
             )
             engine_env: dict[str, str | None] = {**engine_cfg.env, **credential_env}
-            self._engine = Engine(
+            self._engine = self._make_engine(
                 cli_path=self.cli_path or settings.get_option("cli_path"),
                 pulumi_command=self.pulumi_command,
                 on_output=self.log.info,
@@ -356,6 +356,15 @@ class PulumiStackOperator(BaseOperator):
 
             emit_stack_event(context, self.project, result, log=self.log.info)
         return outputs
+
+    def _make_engine(self, **settings: Any) -> Engine:
+        """The engine that runs this task's operation: :class:`~airflow_pulumi_decorators.engine.Engine`.
+
+        A test's subclass returns a fake one instead: anything with ``run(request) -> result`` and ``stop()``.
+        """
+        from airflow_pulumi_decorators.engine import Engine
+
+        return Engine(**settings)
 
     def _options_for_run(self, engine_cfg: Any) -> Any:
         """The task's options, with ``[pulumi] refresh_before_up`` applied to ``up``."""
