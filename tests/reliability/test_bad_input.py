@@ -70,7 +70,7 @@ HEADER = f"""
 import datetime
 import pendulum
 from airflow.sdk import DAG, dag, task
-from airflow_pulumi_decorators import Environment, PulumiStackOperator, pulumi_stack
+from airflow_pulumi_decorators import Environment, OperationOptions, PulumiStackOperator, pulumi_stack
 from airflow_pulumi_decorators.identity import (
     ApplicationDefault, GkeMetadataServer, ServiceAccountImpersonation, WorkloadIdentityFederation,
     identity_from_connection,
@@ -193,6 +193,9 @@ PARSE_CASES = [
     parse("operator_token_shorter_than_execution_timeout", L, in_dag(operator_with(
         "environments={'dev': Environment(stack='dev', identity=ServiceAccountImpersonation(SA, source=GkeMetadataServer(), lifetime=3600))}, "
         "execution_timeout=datetime.timedelta(hours=2)")), ("lives 3600s", "execution_timeout of 7200s"), ("lifetime=7500", "credential_mode='refreshable'")),
+    parse("operator_options_and_an_option_keyword", C, in_dag(operator_with("stack='dev', options=OperationOptions(refresh=True), lock_wait=600")), ("'options'", "'lock_wait'"), ("options=OperationOptions(lock_wait=...", "keywords only")),
+    parse("operator_options_a_dict", C, in_dag(operator_with("stack='dev', options={'lock_wait': 600}")), ("'options'", "got dict"), ("options=OperationOptions(lock_wait=600)",)),
+    parse("operator_options_for_another_operation", C, in_dag(operator_with("stack='dev', options=OperationOptions(remove_stack=True)")), ("'remove_stack'", "'up'"), ("drop it or change 'operation'",)),
     parse("operator_and_decorator_up_on_one_stack", C, in_dag("@pulumi_stack(project='infra', stack='dev')\ndef storage():\n    return {}\nstorage()\n"
                                                               "PulumiStackOperator(task_id='network', project='infra', stack='dev', program=dict)"), ("'storage'", "'network'", "'dev'"), ("its own stack",)),
     # -- identities --------------------------------------------------------------------------------------------
