@@ -87,9 +87,13 @@ class FakeEngineOperator(PulumiStackOperator):
         return self.fake_engine
 
 
+def no_resources() -> dict[str, Any]:
+    return {}
+
+
 def make(engine: FakeEngine | None = None, **kwargs: Any) -> FakeEngineOperator:
     """A task outside any DAG (as ``execute`` sees it), with the fake engine."""
-    arguments = {"task_id": "storage", "program": lambda: {}, "project": "infra", "stack": "dev", **kwargs}
+    arguments = {"task_id": "storage", "program": no_resources, "project": "infra", "stack": "dev", **kwargs}
     op = FakeEngineOperator(**arguments)
     op.fake_engine = engine if engine is not None else FakeEngine()
     return op
