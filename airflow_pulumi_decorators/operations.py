@@ -170,31 +170,42 @@ def task_options(operation: str, options: Any, keywords: Mapping[str, Any],
     return operation_options(operation, options, **keywords)
 
 
-def operation_options(operation: str, options: OperationOptions | None = None, /, **keywords: Any) -> OperationOptions:
-    """Check a task's operation and its options when the DAG is parsed.
+def grouped_options(options: Any, keywords: Mapping[str, Any]) -> OperationOptions:
+    """A task's options as one :class:`OperationOptions`, whichever way it gave them.
 
-    :param operation: the task's ``operation``.
-    :param options: the task's ``options``, if it gave them grouped.
+    :param options: the task's ``options``, or ``None``.
     :param keywords: the task's options given as keywords of their own (``lock_wait``, ``refresh`` …).
-    :raises ConfigurationError: an unknown operation, ``options`` that is not an :class:`OperationOptions`,
-        ``options`` and option keywords together, or an option that does not apply to the operation, naming
-        them.
+    :raises ConfigurationError: ``options`` that is not an :class:`OperationOptions`, or ``options`` and
+        option keywords together, naming them.
     """
-    check_operation(operation)
     if options is None:
-        options = OperationOptions(**keywords)
-    elif not isinstance(options, OperationOptions):
+        return OperationOptions(**keywords)
+    if not isinstance(options, OperationOptions):
         raise ConfigurationError(
             f"'options' must be an OperationOptions, e.g. options=OperationOptions(lock_wait=600), "
             f"got {type(options).__name__}"
         )
-    elif keywords:
+    if keywords:
         names = ", ".join(repr(name) for name in keywords)
         raise ConfigurationError(
             f"both 'options' and the option keyword{'s' if len(keywords) > 1 else ''} {names} were given; give "
             f"the options in one place: options=OperationOptions({', '.join(f'{name}=...' for name in keywords)}, "
             "...), or keywords only"
         )
+    return options
+
+
+def operation_options(operation: str, options: OperationOptions | None = None, /, **keywords: Any) -> OperationOptions:
+    """Check a task's operation and its options when the DAG is parsed.
+
+    :param operation: the task's ``operation``.
+    :param options: the task's ``options``, if it gave them grouped.
+    :param keywords: the task's options given as keywords of their own (``lock_wait``, ``refresh`` …).
+    :raises ConfigurationError: an unknown operation, options given wrong (:func:`grouped_options`), or an
+        option that does not apply to the operation, naming both.
+    """
+    check_operation(operation)
+    options = grouped_options(options, keywords)
     for flag, allowed in _APPLIES_TO:
         if getattr(options, flag) and operation not in allowed:
             raise ConfigurationError(

@@ -182,10 +182,7 @@ class PulumiStackOperator(BaseOperator):
         """
         keywords = operations.pop_option_keywords(kwargs)
         if keywords:
-            options = kwargs.get("options")
-            if options is not None:
-                operations.operation_options(kwargs.get("operation", "up"), options, **keywords)  # refuses both
-            kwargs["options"] = operations.OperationOptions(**keywords)
+            kwargs["options"] = operations.grouped_options(kwargs.get("options"), keywords)
         return super().partial(**kwargs)
 
     def _check_at_parse_time(self) -> None:

@@ -17,9 +17,13 @@ from airflow_pulumi_decorators.lifecycle import stack_name_filter
 from airflow_pulumi_decorators.operations import (
     OPERATIONS,
     SUMMARY_KEY,
+    OPTION_KEYWORDS,
     OperationOptions,
     check_protected,
+    grouped_options,
     operation_options,
+    pop_option_keywords,
+    task_options,
 )
 from airflow_pulumi_decorators.links import update_url
 from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
@@ -58,6 +62,34 @@ def test_policy_pack_configs_must_match_the_packs():
         operation_options("up", policy_packs=["a", "b"], policy_pack_configs=["a.json"])
     with pytest.raises(ConfigurationError, match="list of paths"):
         operation_options("up", policy_packs="a")
+
+
+def test_options_are_given_grouped_or_as_keywords_never_both():
+    kwargs = {"lock_wait": 5, "refresh": True, "retries": 2}
+    keywords = pop_option_keywords(kwargs)
+    assert keywords == {"refresh": True, "lock_wait": 5} and kwargs == {"retries": 2}
+    assert grouped_options(None, keywords) == OperationOptions(refresh=True, lock_wait=5)
+    assert grouped_options(OperationOptions(lock_wait=5), {}) == OperationOptions(lock_wait=5)
+    with pytest.raises(ConfigurationError, match="both 'options' and the option keyword 'refresh' were given"):
+        grouped_options(OperationOptions(), {"refresh": True})
+    with pytest.raises(ConfigurationError, match="'options' must be an OperationOptions"):
+        grouped_options({"refresh": True}, {})
+    assert {f.name for f in dataclasses.fields(OperationOptions)} - set(OPTION_KEYWORDS) == {"lock_retry_delay"}
+
+
+def test_default_args_options_are_defaults():
+    grouped = OperationOptions(lock_wait=11)
+    # options from default_args: the task's keywords refine them
+    assert task_options("up", grouped, {"refresh": True}, {"options": grouped}) == OperationOptions(
+        lock_wait=11, refresh=True
+    )
+    # option keywords from default_args: the task's own win; a task's own options are the whole set
+    assert task_options("up", None, {"lock_wait": 3}, {"lock_wait": 7, "refresh": True}) == OperationOptions(
+        lock_wait=3, refresh=True
+    )
+    assert task_options("up", OperationOptions(), {}, {"lock_wait": 7}) == OperationOptions()
+    with pytest.raises(ConfigurationError, match="'remove_stack' applies to operation='destroy'"):
+        task_options("up", OperationOptions(remove_stack=True), {}, None)
 
 
 def test_operation_options_check_and_normalise_themselves():
