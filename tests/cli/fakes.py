@@ -23,10 +23,9 @@ def version_cli(folder: Path, version: str, *, log: Path | None = None, body: st
     return path
 
 
-# The installer seam: installer(root, version) must leave <root>/bin/pulumi.
-
-
 def fake_installer(calls: list):
+    """An installer (the seam: ``installer(root, version)`` leaves ``<root>/bin/pulumi``) that records its calls."""
+
     def install(root, version):
         calls.append((root, version))
         version_cli(Path(root) / "bin", f"v{version}")
@@ -34,7 +33,8 @@ def fake_installer(calls: list):
     return install
 
 
-#: ``pulumi plugin install`` into ``$PULUMI_HOME/plugins``, logging to ``$PLUGIN_LOG`` (``OVERLAP`` when two run at once).
+#: ``pulumi plugin install`` into ``$PULUMI_HOME/plugins``, logged to ``$PLUGIN_LOG``
+#: (``OVERLAP`` when two installs run at once; the plugin ``broken`` fails).
 PLUGIN_CLI_BODY = textwrap.dedent(
     """\
     if [ "$1" = "plugin" ] && [ "$2" = "install" ]; then
