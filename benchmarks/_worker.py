@@ -272,52 +272,21 @@ def measure_task(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fork_task(spec: dict[str, Any], name: str) -> int:
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        log = os.open(os.path.join(spec["out_dir"], f"{name}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        from airflow_pulumi_decorators.operator import PulumiStackOperator
+    from airflow_pulumi_decorators.operator import PulumiStackOperator
+    from airflow_pulumi_decorators.testing.forked import fork_task
 
-        n = spec["resources"]
+    n = spec["resources"]
 
-        def program():
-            from airflow_pulumi_decorators.testing.resources import FakeName
+    def program():
+        from airflow_pulumi_decorators.testing.resources import FakeName
 
-            names = [FakeName(f"name{i}", prefix=f"r{i}", length=2) for i in range(n)]
-            return {"first": names[0].name}
+        names = [FakeName(f"name{i}", prefix=f"r{i}", length=2) for i in range(n)]
+        return {"first": names[0].name}
 
-        class TI:
-            dag_id, run_id, task_id, try_number, map_index = "bench", "manual__1", name, 1, -1
+    def make():
+        return PulumiStackOperator(task_id=name, program=program, project=PROJECT, stack=name, cli_path=spec["cli"])
 
-            def xcom_push(self, key, value):
-                pass
-
-        class OutletEvents(dict):
-            def __missing__(self, key):
-                class Accessor:
-                    extra: dict = {}
-
-                    def add(self, *args, **kwargs):
-                        pass
-
-                self[key] = value = Accessor()
-                return value
-
-        op = PulumiStackOperator(task_id=name, program=program, project=PROJECT, stack=name, cli_path=spec["cli"])
-        op.execute({"ti": TI(), "params": {}, "run_id": "manual__1", "outlet_events": OutletEvents()})
-        code = 0
-    except BaseException:  # noqa: BLE001 - the child reports everything and exits
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    return fork_task(make, dag_id=PROJECT, log_path=os.path.join(spec["out_dir"], f"{name}.log"))
 
 
 def measure_concurrency(spec: dict[str, Any]) -> dict[str, Any]:
@@ -325,16 +294,14 @@ def measure_concurrency(spec: dict[str, Any]) -> dict[str, Any]:
 
     import airflow_pulumi_decorators.operator  # noqa: F401
 
-    def wait(pid: int) -> int:
-        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    from airflow_pulumi_decorators.testing.forked import wait_all
 
     n, prefix = spec["tasks"], spec["prefix"]
     wall = time.perf_counter()
-    serial = [wait(_fork_task(spec, f"{prefix}-serial-{i}")) for i in range(n)]
+    serial = [wait_all([_fork_task(spec, f"{prefix}-serial-{i}")])[0] for i in range(n)]
     serial_s = time.perf_counter() - wall
     wall = time.perf_counter()
-    pids = [_fork_task(spec, f"{prefix}-parallel-{i}") for i in range(n)]
-    parallel = [wait(pid) for pid in pids]
+    parallel = wait_all([_fork_task(spec, f"{prefix}-parallel-{i}") for i in range(n)])
     parallel_s = time.perf_counter() - wall
     return {"serial_codes": serial, "serial_s": serial_s, "parallel_codes": parallel, "parallel_s": parallel_s}
 

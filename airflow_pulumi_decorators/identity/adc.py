@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_pulumi_decorators.errors import ConfigurationError
-from airflow_pulumi_decorators.identity.base import DEFAULT_SCOPES, DEFAULT_UNIVERSE_DOMAIN, Identity, normalize_scopes
+from airflow_pulumi_decorators.identity.base import (
+    DEFAULT_SCOPES,
+    DEFAULT_UNIVERSE_DOMAIN,
+    Identity,
+    ambient_refreshable_env,
+    check_ambient_refreshable,
+    normalize_scopes,
+)
 from airflow_pulumi_decorators.identity.engine_env import EngineEnv, cleared_env
 from airflow_pulumi_decorators.identity.metadata import METADATA_HOST_ENV_VARS, metadata_host_env
 
@@ -149,11 +156,9 @@ class ApplicationDefault(Identity):
     def check_refreshable(
         self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
     ) -> None:
-        if impersonated_by is not None:
-            impersonated_by.check_impersonation_variable()
+        check_ambient_refreshable(impersonated_by)
 
     def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
         # The engine finds the worker's ADC itself: GOOGLE_APPLICATION_CREDENTIALS passes through.
         env = {**cleared_env(keep=("GOOGLE_APPLICATION_CREDENTIALS",)), **metadata_host_env(self.metadata_host_override())}
-        handoff = EngineEnv(env)
-        return impersonated_by.with_impersonation_variable(handoff) if impersonated_by else handoff
+        return ambient_refreshable_env(env, impersonated_by)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_pulumi_decorators.errors import ConfigurationError
@@ -168,6 +168,31 @@ class Identity(abc.ABC):
 
     def __str__(self) -> str:
         return self.describe()
+
+
+# Sources the engine finds by itself in refreshable mode (the worker's ADC, the metadata server) share these.
+
+
+def check_ambient_refreshable(impersonated_by: ServiceAccountImpersonation | None) -> None:
+    """Refreshable mode for a source the engine finds by itself: only an impersonation on top needs checking.
+
+    :param impersonated_by: the impersonation this identity is the source of, if any.
+    :raises ConfigurationError: when that impersonation cannot be handed to the engine.
+    """
+    if impersonated_by is not None:
+        impersonated_by.check_impersonation_variable()
+
+
+def ambient_refreshable_env(
+    env: Mapping[str, str | None], impersonated_by: ServiceAccountImpersonation | None
+) -> EngineEnv:
+    """The hand-off of a source the engine finds by itself: *env*, plus the impersonation on top, if any.
+
+    :param env: the variables to set, or remove (``None``).
+    :param impersonated_by: the impersonation this identity is the source of, if any.
+    """
+    handoff = EngineEnv(dict(env))
+    return impersonated_by.with_impersonation_variable(handoff) if impersonated_by else handoff
 
 
 def normalize_scopes(value: Any, *, owner: str, param: str = "scopes") -> tuple[str, ...]:

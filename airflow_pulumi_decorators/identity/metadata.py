@@ -12,6 +12,8 @@ from airflow_pulumi_decorators.identity.base import (
     DEFAULT_SCOPES,
     DEFAULT_UNIVERSE_DOMAIN,
     Identity,
+    ambient_refreshable_env,
+    check_ambient_refreshable,
     check_service_account_email,
     normalize_scopes,
 )
@@ -104,10 +106,9 @@ class GkeMetadataServer(Identity):
     def check_refreshable(
         self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
     ) -> None:
-        if impersonated_by is not None:
-            impersonated_by.check_impersonation_variable()
+        check_ambient_refreshable(impersonated_by)
 
     def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
         # GOOGLE_APPLICATION_CREDENTIALS removed too: the engine's ADC falls through to this server.
-        handoff = EngineEnv({**cleared_env(), **metadata_host_env(self.metadata_host_override())})
-        return impersonated_by.with_impersonation_variable(handoff) if impersonated_by else handoff
+        env = {**cleared_env(), **metadata_host_env(self.metadata_host_override())}
+        return ambient_refreshable_env(env, impersonated_by)

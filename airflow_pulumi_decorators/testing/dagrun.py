@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_pulumi_decorators.testing.engines import OPERATIONS, EngineCall, EngineKit
+from airflow_pulumi_decorators.operations import OPERATIONS
+from airflow_pulumi_decorators.testing.engines import EngineCall, EngineKit
 from airflow_pulumi_decorators.testing.standin.journal import read_journal
 
 if TYPE_CHECKING:

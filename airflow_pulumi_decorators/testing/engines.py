@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from airflow_pulumi_decorators import operations
 from airflow_pulumi_decorators.testing.standin.journal import read_journal
 
 #: Every engine name, in the order a test parametrised over all of them runs.
@@ -45,8 +46,8 @@ NO_REAL_CLI = (
 _ARG_SEP = "\x1f"
 _ENV_SEP = "\x1e"
 
-#: The deployment operations, as the first word of a CLI call.
-OPERATIONS = ("preview", "up", "refresh", "destroy")
+#: The deployment operations, each the first word of its CLI call (the operation vocabulary's names).
+OPERATIONS = operations.OPERATIONS
 
 
 def real_pulumi() -> str | None:

@@ -1,8 +1,9 @@
 """Run PulumiStackOperator tasks in separate processes on one worker, the way Airflow's task runner does.
 
 The parent imports Airflow and the operator once, then forks one child per task (Airflow's supervisor
-forks its task processes too); each child runs ``operator.execute(context)`` against the executable
-stand-in engine. Prints one JSON line: per-task results and wall times.
+forks its task processes too) with ``airflow_pulumi_decorators.testing.forked``; each child runs
+``operator.execute(context)`` against the executable stand-in engine. Prints one JSON line: per-task
+results and wall times.
 
 Usage: python parallel_driver.py CLI OUT_DIR N
 """
@@ -13,7 +14,8 @@ import json
 import os
 import sys
 import time
-import traceback
+
+from airflow_pulumi_decorators.testing.forked import fork_task, wait_all
 
 
 def program(i: int):
@@ -24,62 +26,16 @@ def program(i: int):
     return {"i": i, "stack": pulumi.get_stack(), "prefix": pet.prefix}
 
 
-class FakeTI:
-    """What the operator reads from ``context["ti"]``."""
-
-    def __init__(self, task_id: str) -> None:
-        self.dag_id, self.run_id, self.task_id, self.try_number, self.map_index = "parallel", "manual__1", task_id, 1, -1
-        self.pushed: dict = {}
-
-    def xcom_push(self, key, value):
-        self.pushed[key] = value
-
-
-class FakeOutletEvents(dict):
-    """``context["outlet_events"]``: records what the task emits."""
-
-    class Accessor:
-        def __init__(self) -> None:
-            self.extra: dict = {}
-            self.added: list = []
-
-        def add(self, asset, extra=None):
-            self.added.append((asset, extra))
-
-    def __missing__(self, key):
-        self[key] = value = self.Accessor()
-        return value
-
-
 def run_task(cli: str, out_dir: str, name: str, i: int) -> int:
     """Fork one task process; returns its pid."""
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        log = os.open(os.path.join(out_dir, f"{name}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        from airflow_pulumi_decorators.operator import PulumiStackOperator
+    from airflow_pulumi_decorators.operator import PulumiStackOperator
 
-        op = PulumiStackOperator(task_id=name, program=program, project="parallel", stack=name,
-                                 op_kwargs={"i": i}, cli_path=cli)
-        ti = FakeTI(name)
-        result = op.execute({"ti": ti, "params": {}, "run_id": ti.run_id, "outlet_events": FakeOutletEvents()})
-        with open(os.path.join(out_dir, f"{name}.json"), "w") as handle:
-            json.dump(result, handle)
-        code = 0
-    except BaseException:  # noqa: BLE001 - the child reports everything and exits
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    def make():
+        return PulumiStackOperator(task_id=name, program=program, project="parallel", stack=name,
+                                   op_kwargs={"i": i}, cli_path=cli)
 
-
-def wait_all(pids: list[int]) -> list[int]:
-    return [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+    return fork_task(make, dag_id="parallel", log_path=os.path.join(out_dir, f"{name}.log"),
+                     result_path=os.path.join(out_dir, f"{name}.json"))
 
 
 def main() -> None:

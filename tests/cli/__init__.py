@@ -1,0 +1,1 @@
+"""Tests of the ``airflow_pulumi_decorators.cli`` package, one module per module."""

@@ -1,0 +1,51 @@
+"""Running the CLI: its environment, its version check, signals."""
+
+import pytest
+from semver import VersionInfo
+
+from airflow_pulumi_decorators import PulumiCliNotFoundError
+from airflow_pulumi_decorators.cli import prepare_cli
+from airflow_pulumi_decorators.cli.process import CliProcess, engine_environment
+from tests.cli.fakes import SDK_MIN, version_cli
+from tests.fake_cli import fake_cli as _fake_cli
+
+
+def test_engine_environment_sets_and_removes():
+    env = engine_environment({"KEEP": "1", "GOOGLE_APPLICATION_CREDENTIALS": "/k.json"},
+                             {"NEW": "2", "GOOGLE_APPLICATION_CREDENTIALS": None})
+    assert env == {"KEEP": "1", "NEW": "2"}
+
+
+def test_interrupt_without_a_running_process_is_a_no_op(tmp_path):
+    assert CliProcess(str(_fake_cli(tmp_path, "exit 0\n"))).interrupt() is False
+
+
+@pytest.mark.parametrize("printed", ["v3.272.0", "3.272.0", "v3.272.0+standin", "v3.300.0-alpha.1"])
+def test_version_check_accepts(tmp_path, printed):
+    process = CliProcess(str(version_cli(tmp_path, printed)))
+    assert str(process.check_version({"PATH": "/usr/bin:/bin"}, SDK_MIN, sdk_major=3)) == printed.lstrip("v")
+
+
+@pytest.mark.parametrize(
+    "printed, minimum, fragment",
+    [
+        ("v3.0.5", SDK_MIN, "3.0.5 .* is older than the minimum 3.1.0 \\(this Pulumi SDK\\)"),
+        ("v4.0.0", SDK_MIN, "has major version 4, but the Pulumi SDK on this worker is 3.x; install a 3.x CLI"),
+        ("v2.25.0", VersionInfo.parse("2.0.0"), "has major version 2"),
+        ("hello", SDK_MIN, "printed 'hello' for `version`, not a Pulumi CLI version"),
+    ],
+)
+def test_version_check_refuses(tmp_path, printed, minimum, fragment):
+    with pytest.raises(PulumiCliNotFoundError, match=fragment) as exc:
+        CliProcess(str(version_cli(tmp_path, printed))).check_version({}, minimum, sdk_major=3)
+    assert "get.pulumi.com" in str(exc.value)
+
+
+def test_version_is_checked_once_per_task_not_per_call(tmp_path, worker):
+    log = tmp_path / "calls.log"
+    cli = version_cli(tmp_path / "bin", "v3.272.0", log=log)
+    process = prepare_cli(str(cli), {}, sdk_minimum=SDK_MIN)
+    for _ in range(3):
+        assert process.run(["stack", "ls"], str(tmp_path), {})[0] == 0
+    calls = [line.split(" | ")[0] for line in log.read_text().splitlines()]
+    assert calls == ["version", "stack ls", "stack ls", "stack ls"]
