@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import os
@@ -71,8 +72,12 @@ def wait_for_lock(backend: Path, timeout: float) -> Path:
     """The first stack lock file under ``backend``, once one appears within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        locks = list((backend / ".pulumi" / "locks").rglob("*.json"))
-        if locks:
-            return locks[0]
+        for lock in (backend / ".pulumi" / "locks").rglob("*.json"):
+            # The file exists a moment before its content is written: wait until it reads whole.
+            try:
+                json.loads(lock.read_text())
+            except (OSError, ValueError):
+                continue
+            return lock
         time.sleep(0.01)
     raise AssertionError("no lock file appeared")
