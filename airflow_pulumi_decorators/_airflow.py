@@ -85,5 +85,5 @@ def not_found_exception() -> type[Exception]:
     try:
         from airflow.sdk.exceptions import AirflowNotFoundException
     except ImportError:  # pragma: no cover - older task SDKs
-        from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef]
+        from airflow.exceptions import AirflowNotFoundException  # type: ignore[attr-defined]  # re-exported there
     return AirflowNotFoundException

@@ -54,4 +54,5 @@ def emit_stack_event(
     """Attach the stack's asset event to the task's alias outlet (Airflow stores it when the task succeeds)."""
     extra = event_extra(project, result)
     context["outlet_events"][stack_alias(project)].add(stack_asset(project, result.stack), extra=extra)
-    log(f"pulumi: asset event {stack_uri(project, result.stack)} (output keys: {', '.join(extra['output_keys']) or '-'})")
+    keys = ", ".join(extra["output_keys"]) or "-"
+    log(f"pulumi: asset event {stack_uri(project, result.stack)} (output keys: {keys})")

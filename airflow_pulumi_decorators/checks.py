@@ -23,8 +23,8 @@ from airflow_pulumi_decorators.environments import (
     Environment,
     FrozenMapping,
     _is_template,
-    environment_name,
     check_stack_project,
+    environment_name,
     validate_stack_name,
 )
 from airflow_pulumi_decorators.errors import ConfigurationError
@@ -78,7 +78,9 @@ def check_pulumi_command(value: Any) -> None:
         )
 
 
-def upstream_arguments(function: Callable[..., Any], op_args: list, op_kwargs: dict) -> dict[tuple[str, Any], str]:
+def upstream_arguments(
+    function: Callable[..., Any], op_args: list[Any], op_kwargs: dict[str, Any]
+) -> dict[tuple[str, Any], str]:
     """``{("arg", index) | ("kwarg", name): "upstream task 'x'"}`` for the arguments that are XComArgs."""
     from airflow.sdk import XComArg
 
@@ -107,7 +109,11 @@ def upstream_arguments(function: Callable[..., Any], op_args: list, op_kwargs: d
     return found
 
 
-def _targets(task: Any) -> set[tuple]:
+#: What an ``up`` task writes: ``(project, backend, connection, stack, environment template)``.
+_Target = tuple[str, str | None, str | None, str | None, str | None]
+
+
+def _targets(task: Any) -> set[_Target]:
     """What an ``up`` task writes: ``(project, backend, connection, stack, environment template)`` per candidate."""
     if task.environments is None:
         return {(task.project, None, task.pulumi_conn_id, task.stack, None)}
@@ -137,7 +143,7 @@ class _UpIndex:
 
     def __init__(self) -> None:
         self.seen = 0  # how many entries of task_dict are indexed
-        self.owners: dict[tuple, Any] = {}  # target -> first task that runs `up` on it
+        self.owners: dict[_Target, Any] = {}  # target -> first task that runs `up` on it
 
     def catch_up(self, tasks: dict[str, Any], new: Any, kind: type) -> None:
         """Index the ``kind`` tasks added since the last call, except ``new`` (the task being checked)."""
@@ -160,14 +166,18 @@ class _UpIndex:
 
 
 #: DAG (by identity: a DAG's ``==`` compares its attributes) -> its index; dropped with the DAG.
-_INDEXES: dict[int, tuple[weakref.ref, _UpIndex]] = {}
+_INDEXES: dict[int, tuple[weakref.ref[Any], _UpIndex]] = {}
 
 
 def _index_of(dag: Any) -> _UpIndex:
     key = id(dag)
     entry = _INDEXES.get(key)
     if entry is None or entry[0]() is not dag:
-        entry = _INDEXES[key] = (weakref.ref(dag, lambda _, key=key: _INDEXES.pop(key, None)), _UpIndex())
+
+        def drop(_: weakref.ref[Any]) -> None:
+            _INDEXES.pop(key, None)
+
+        entry = _INDEXES[key] = (weakref.ref(dag, drop), _UpIndex())
     return entry[1]
 
 
@@ -195,7 +205,8 @@ def check_no_second_up(task: Any, kind: type) -> None:
     raise ConfigurationError(
         f"tasks {other.task_id!r} and {task.task_id!r} of DAG {dag.dag_id!r} both run `up` on stack "
         f"{stack!r} of project {project!r}: each `up` deletes what the other's program declared, and run "
-        "together they fight over the stack's lock. Give each its own stack (stack=... or another Environment) or project, "
+        "together they fight over the stack's lock. Give each its own stack (stack=... or another Environment) or "
+        "project, "
         "or declare both sets of resources in one function; to use another task's infrastructure, read its "
         "outputs (XCom) or preview/refresh it instead."
     )
@@ -233,7 +244,8 @@ def _check_upstream_values(task: Any) -> None:
             raise ConfigurationError(
                 f"argument {name!r} of {task.task_id!r} comes from {source}, which gave None; the program would "
                 f"run with {name}=None. Make the upstream task return a value (check its return value or XCom "
-                f"key), or, if None is a value the program handles, say so with a default: {name}=None in its signature."
+                f"key), or, if None is a value the program handles, say so with a default: {name}=None in its "
+                "signature."
             )
 
 
@@ -284,7 +296,8 @@ def _positional_name(function: Callable[..., Any], index: int) -> str:
 
 _DEFINE_IT = (
     "define it (a DAG param, a key of the run's conf, or an Airflow Variable) or give a default: "
-    "{{{{ params.get({key!r}, ...) }}}}, {{{{ dag_run.conf.get({key!r}, ...) }}}} or {{{{ var.value.get({key!r}, ...) }}}}"
+    "{{{{ params.get({key!r}, ...) }}}}, {{{{ dag_run.conf.get({key!r}, ...) }}}} or "
+    "{{{{ var.value.get({key!r}, ...) }}}}"
 )
 
 

@@ -56,7 +56,7 @@ def backend_kind(url: str) -> str:
     return "cloud"
 
 
-def validate_backend_url(url: Any, *, where: str) -> str:
+def validate_backend_url(url: object, *, where: str) -> str:
     """Check a backend URL; returns it stripped.
 
     :param url: the URL.
@@ -92,7 +92,7 @@ def validate_backend_url(url: Any, *, where: str) -> str:
     return url
 
 
-def validate_secrets_provider(value: Any, *, where: str) -> str | None:
+def validate_secrets_provider(value: object, *, where: str) -> str | None:
     """Check a secrets provider; ``None`` (or ``default``) is the backend's default.
 
     :param value: ``default``, ``passphrase`` or a KMS URL.
@@ -258,7 +258,9 @@ def parse_connection(
     )
 
 
-def fetch_connection(conn_id: str, *, missing_hint: str, setting: str | None = None, expected_type: str | None = None) -> Any:
+def fetch_connection(
+    conn_id: str, *, missing_hint: str, setting: str | None = None, expected_type: str | None = None
+) -> Any:
     """Read an Airflow connection through ``airflow.sdk`` (imported here: call at task start only).
 
     :param conn_id: the connection id.

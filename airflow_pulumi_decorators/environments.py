@@ -55,7 +55,9 @@ def validate_stack_name(stack: str, *, parameter: str = "stack", project: str | 
         )
     problem = names.stack_reference_problem(stack)
     if problem:
-        raise ConfigurationError(f"{parameter!r}={stack!r} is not a valid Pulumi stack name ({problem}); {_STACK_NAME_FIX}")
+        raise ConfigurationError(
+            f"{parameter!r}={stack!r} is not a valid Pulumi stack name ({problem}); {_STACK_NAME_FIX}"
+        )
     return check_stack_project(stack, parameter=parameter, project=project)
 
 
@@ -220,7 +222,8 @@ class Environment:
             raise ConfigurationError(
                 f"Environment(stack={self.stack!r}) is not rendered (an Environment is fixed when the DAG is "
                 "parsed); put the template in the task's 'stack' argument instead, e.g. "
-                "@pulumi_stack(..., stack='pr-{{ params.branch | stack_name }}'), which overrides the environment's stack"
+                "@pulumi_stack(..., stack='pr-{{ params.branch | stack_name }}'), which overrides the environment's "
+                "stack"
             )
         object.__setattr__(self, "config", _frozen_config("config", self.config))
         object.__setattr__(self, "secret_config", _frozen_config("secret_config", self.secret_config))
@@ -250,7 +253,8 @@ class Environment:
             _check_project_id(self.project_id)
         if self.backend_url is not None:
             validate_backend_url(self.backend_url, where="Environment(backend_url=...)")
-        if self.pulumi_conn_id is not None and (not isinstance(self.pulumi_conn_id, str) or not self.pulumi_conn_id.strip()):
+        conn_id = self.pulumi_conn_id
+        if conn_id is not None and (not isinstance(conn_id, str) or not conn_id.strip()):
             raise ConfigurationError(
                 f"Environment(pulumi_conn_id={self.pulumi_conn_id!r}) must be an Airflow connection id (a "
                 "non-empty string), e.g. 'pulumi_prod'"
@@ -350,7 +354,8 @@ def resolve_environment(
         if not stack:
             raise ConfigurationError(
                 f"'stack' is {stack!r} at task start; if it is a template, it rendered empty (a param or conf value "
-                "missing for this run?): set it, or give a default, e.g. {{ params.get('branch', 'main') | stack_name }}"
+                "missing for this run?): set it, or give a default, e.g. "
+                "{{ params.get('branch', 'main') | stack_name }}"
             )
         validate_stack_name(stack)
         return stack, Environment(stack=stack)

@@ -7,6 +7,8 @@ author only ever catches or reads ours. Nothing here imports Pulumi or google-au
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class PulumiDecoratorError(Exception):
     """Base class of every error raised by airflow-pulumi-decorators."""
@@ -123,7 +125,7 @@ class DriftDetectedError(PulumiEngineError):
     """
 
     def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None,
-                 changes: dict | None = None, steps: list | None = None) -> None:
+                 changes: Mapping[str, int] | None = None, steps: list[dict[str, str]] | None = None) -> None:
         super().__init__(message, stack=stack, operation=operation)
         self.changes = dict(changes or {})
         self.steps = list(steps or [])
@@ -136,7 +138,7 @@ class PolicyViolationError(PulumiEngineError):
     """
 
     def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None,
-                 violations: list | None = None) -> None:
+                 violations: list[dict[str, str]] | None = None) -> None:
         super().__init__(message, stack=stack, operation=operation)
         self.violations = list(violations or [])
 

@@ -28,13 +28,13 @@ OPERATIONS: tuple[str, ...] = get_args(Operation)
 SUMMARY_KEY = "pulumi_summary"
 
 
-def check_operation(operation: Any) -> str:
+def check_operation(operation: object) -> str:
     """Refuse an operation name that is not one of :data:`OPERATIONS`.
 
     :param operation: the task's ``operation``.
     :raises ConfigurationError: naming the operations there are.
     """
-    if operation not in OPERATIONS:
+    if not isinstance(operation, str) or operation not in OPERATIONS:
         raise ConfigurationError(f"'operation'={operation!r} is not one of {', '.join(OPERATIONS)}")
     return operation
 

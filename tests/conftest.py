@@ -29,6 +29,7 @@ from airflow_pulumi_decorators.testing.engines import ENGINES, EngineKit, engine
 from airflow_pulumi_decorators.testing.google import FakeGoogleTokenServer  # noqa: E402
 from tests.childrun import ChildDag  # noqa: E402
 
+
 @pytest.fixture(scope="session")
 def airflow_home(apd_airflow_home: Path) -> Path:
     return apd_airflow_home

@@ -94,7 +94,9 @@ def test_fully_qualified_names_are_checked():
 
 def test_pulumi_cloud_without_any_token_fails_naming_the_field(monkeypatch):
     add_conn(monkeypatch, "pulumi_cloud", host="https://api.pulumi.com", login="acme")
-    with pytest.raises(ConfigurationError, match=r"field 'password' \(Access token\) of the pulumi connection 'pulumi_cloud'"):
+    with pytest.raises(
+        ConfigurationError, match=r"field 'password' \(Access token\) of the pulumi connection 'pulumi_cloud'"
+    ):
         resolve(Environment(stack="dev"), pulumi_conn_id="pulumi_cloud")
     monkeypatch.setenv("PULUMI_ACCESS_TOKEN", TOKEN)  # the worker's own token is fine
     cfg, masked, _ = resolve(Environment(stack="dev"), pulumi_conn_id="pulumi_cloud")

@@ -129,7 +129,9 @@ def test_organization_is_validated_and_only_for_pulumi_cloud():
 
 def test_unknown_extra_is_refused_listing_the_known_ones():
     # Astronomer's connection took stack config one key at a time from extras; ours refuses it clearly.
-    with pytest.raises(ConfigurationError, match=r"unknown extra field\(s\) \['gcp:project', 'secret_provider'\]") as exc:
+    with pytest.raises(
+        ConfigurationError, match=r"unknown extra field\(s\) \['gcp:project', 'secret_provider'\]"
+    ) as exc:
         parse(host="gs://b", extra={"secret_provider": "passphrase", "gcp:project": "p"})
     assert "secrets_provider" in str(exc.value) and "secret_config" in str(exc.value)
 
@@ -169,7 +171,9 @@ def test_read_through_airflow_from_an_env_var_json_connection(monkeypatch):
 
 
 def test_missing_connection_names_where_the_id_came_from():
-    with pytest.raises(ConfigurationError, match=r"'nope' \(from \[pulumi\] default_conn_id\) is not defined.*AIRFLOW_CONN_NOPE"):
+    with pytest.raises(
+        ConfigurationError, match=r"'nope' \(from \[pulumi\] default_conn_id\) is not defined.*AIRFLOW_CONN_NOPE"
+    ):
         get_pulumi_connection("nope", setting="[pulumi] default_conn_id")
 
 
@@ -188,16 +192,24 @@ class _Conn:
 def test_malformed_extra_json_names_the_position_never_the_text():
     from airflow_pulumi_decorators.connections import connection_extras
 
-    with pytest.raises(ConfigurationError, match=r"'pulumi_x' field 'extra' is not valid JSON: .* line 2 column 23") as caught:
-        connection_extras(_Conn('{"secrets_provider": "passphrase",\n "config_passphrase": hunter2-secret}'), "pulumi_x")
+    with pytest.raises(
+        ConfigurationError, match=r"'pulumi_x' field 'extra' is not valid JSON: .* line 2 column 23"
+    ) as caught:
+        connection_extras(
+            _Conn('{"secrets_provider": "passphrase",\n "config_passphrase": hunter2-secret}'), "pulumi_x"
+        )
     assert "hunter2-secret" not in str(caught.value)
     with pytest.raises(ConfigurationError, match="must be a JSON object"):
         connection_extras(_Conn('["passphrase"]'), "pulumi_x")
-    assert connection_extras(_Conn('{"secrets_provider": "passphrase"}'), "pulumi_x") == {"secrets_provider": "passphrase"}
+    assert connection_extras(_Conn('{"secrets_provider": "passphrase"}'), "pulumi_x") == {
+        "secrets_provider": "passphrase"
+    }
     assert connection_extras(_Conn(None), "pulumi_x") == {} and connection_extras(_Conn("  "), "pulumi_x") == {}
 
 
 def test_malformed_extra_fails_at_task_start_instead_of_dropping_every_extra(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_PULUMI_X", json.dumps({"conn_type": "pulumi", "extra": '{"secrets_provider": passphrase}'}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PULUMI_X", json.dumps({"conn_type": "pulumi", "extra": '{"secrets_provider": passphrase}'})
+    )
     with pytest.raises(ConfigurationError, match="line 1 column 22"):
         get_pulumi_connection("pulumi_x")

@@ -171,10 +171,17 @@ def test_ups_that_may_touch_different_stacks_are_accepted(first, second):
     [
         ({"stack": "dev"}, {"stack": "dev"}, "'dev'"),
         ({"environments": ENVS, "environment": "prod"}, {"environments": ENVS, "environment": "prod"}, "'prod'"),
-        ({"environments": ENVS, "environment": "{{ params.env }}"},
-         {"environments": ENVS, "environment": "{{ params.env }}"}, "'dev'"),
+        (
+            {"environments": ENVS, "environment": "{{ params.env }}"},
+            {"environments": ENVS, "environment": "{{ params.env }}"},
+            "'dev'",
+        ),
         ({"stack": "pr-{{ params.n }}"}, {"stack": "pr-{{ params.n }}"}, "'pr-{{ params.n }}'"),
-        ({"environments": ENVS, "environment": "prod"}, {"stack": "prod", "environments": ENVS, "environment": "dev"}, "'prod'"),
+        (
+            {"environments": ENVS, "environment": "prod"},
+            {"stack": "prod", "environments": ENVS, "environment": "dev"},
+            "'prod'",
+        ),
     ],
 )
 def test_a_second_up_on_the_same_stack_is_refused_naming_both_tasks(first, second, stack):
@@ -182,7 +189,9 @@ def test_a_second_up_on_the_same_stack_is_refused_naming_both_tasks(first, secon
         _fn("a", **first)()
         _fn("b", **second)()
 
-    with pytest.raises(ConfigurationError, match=rf"tasks 'a' and 'b' of DAG 'd' both run `up` on stack {re.escape(stack)}"):
+    with pytest.raises(
+        ConfigurationError, match=rf"tasks 'a' and 'b' of DAG 'd' both run `up` on stack {re.escape(stack)}"
+    ):
         _dag_of(build)
 
 
@@ -256,7 +265,11 @@ def test_token_lifetime_must_cover_execution_timeout():
     from airflow_pulumi_decorators.identity import GkeMetadataServer, ServiceAccountImpersonation
 
     sa = "deployer@acme-prod.iam.gserviceaccount.com"
-    envs = {"dev": Environment(stack="dev", identity=ServiceAccountImpersonation(sa, source=GkeMetadataServer(), lifetime=3600))}
+    envs = {
+        "dev": Environment(
+            stack="dev", identity=ServiceAccountImpersonation(sa, source=GkeMetadataServer(), lifetime=3600)
+        )
+    }
     with pytest.raises(CredentialLifetimeError, match="lives 3600s.*execution_timeout of 3600s"):
         _build(environments=envs, execution_timeout=datetime.timedelta(hours=1))
     assert _build(environments=envs, execution_timeout=datetime.timedelta(minutes=55)).task_id == "storage"

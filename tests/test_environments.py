@@ -100,7 +100,9 @@ def test_resolve_single_environment_needs_no_name():
 
 def test_gcp_project_defaults_to_config():
     assert ENVS["dev"].gcp_project == "acme-dev"
-    assert Environment(stack="x", project_id="other-project", config={"gcp:project": "a"}).gcp_project == "other-project"
+    assert (
+        Environment(stack="x", project_id="other-project", config={"gcp:project": "a"}).gcp_project == "other-project"
+    )
 
 
 @pytest.mark.parametrize("project_id", ["acme-dev", "a23456", "example.com:acme-prod", "p" * 30])
@@ -108,13 +110,26 @@ def test_valid_project_ids_pass(project_id):
     assert Environment(stack="x", project_id=project_id).gcp_project == project_id
 
 
-@pytest.mark.parametrize("project_id", [123456789012, True, "acme", "Acme-Dev", "acme_dev", "1acme-dev", "acme-dev-", "p" * 31])
+@pytest.mark.parametrize(
+    "project_id", [123456789012, True, "acme", "Acme-Dev", "acme_dev", "1acme-dev", "acme-dev-", "p" * 31]
+)
 def test_invalid_project_ids_are_refused_naming_the_parameter(project_id):
     with pytest.raises(ConfigurationError, match=r"Environment\(project_id="):
         Environment(stack="x", project_id=project_id)
 
 
-@pytest.mark.parametrize("url", ["file:///srv/state", "file://~/state", "gs://b/p", "s3://b", "azblob://c", "https://api.pulumi.com", "http://127.0.0.1:8080"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///srv/state",
+        "file://~/state",
+        "gs://b/p",
+        "s3://b",
+        "azblob://c",
+        "https://api.pulumi.com",
+        "http://127.0.0.1:8080",
+    ],
+)
 def test_valid_backend_urls_pass_at_parse_time(url):
     assert Environment(stack="x", backend_url=url).backend_url == url
 

@@ -14,6 +14,8 @@ from airflow.sdk import dag
 from airflow_pulumi_decorators import Environment
 from airflow_pulumi_decorators.errors import ConfigurationError, ProtectedStackError
 from airflow_pulumi_decorators.lifecycle import stack_name_filter
+from airflow_pulumi_decorators.links import update_url
+from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
 from airflow_pulumi_decorators.operations import (
     OPERATIONS,
     SUMMARY_KEY,
@@ -25,8 +27,6 @@ from airflow_pulumi_decorators.operations import (
     pop_option_keywords,
     task_options,
 )
-from airflow_pulumi_decorators.links import update_url
-from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
 
 
 def test_unknown_operation_is_refused_with_the_known_ones():
@@ -155,7 +155,9 @@ def test_protected_destroy_refusal_gives_the_exact_way_to_allow_it_and_that_way_
         with storage.ephemeral():
             pass
 
-    with pytest.raises(ProtectedStackError, match=r"storage\.override\(allow_destroy_protected=True\)\.ephemeral\(\.\.\.\)"):
+    with pytest.raises(
+        ProtectedStackError, match=r"storage\.override\(allow_destroy_protected=True\)\.ephemeral\(\.\.\.\)"
+    ):
         teardown()
 
 

@@ -1,4 +1,18 @@
-from airflow_pulumi_decorators.outputs import WITHHELD, StackOutput, to_xcom, warn_missing_outputs
+import dataclasses
+import datetime
+import decimal
+
+import pytest
+
+from airflow_pulumi_decorators.errors import OutputValueError, ReservedOutputNameError
+from airflow_pulumi_decorators.outputs import (
+    WITHHELD,
+    StackOutput,
+    check_output_names,
+    plain_output,
+    to_xcom,
+    warn_missing_outputs,
+)
 
 
 def test_plain_outputs_pass_through_as_json_values():
@@ -37,16 +51,6 @@ def test_pushed_secret_outputs_are_masked_including_nested_strings():
     )
     assert out == {"creds": {"user": "admin-user", "pw": "nested-secret"}}
     assert "nested-secret" in masked and "admin-user" in masked
-
-
-import dataclasses
-import datetime
-import decimal
-
-import pytest
-
-from airflow_pulumi_decorators.errors import OutputValueError, ReservedOutputNameError
-from airflow_pulumi_decorators.outputs import check_output_names, plain_output
 
 
 @pytest.mark.parametrize(
@@ -111,7 +115,9 @@ def test_output_names_the_task_pushes_itself_are_refused_with_multiple_outputs(n
 def test_to_xcom_refuses_a_reserved_name_exported_by_the_program_itself():
     with pytest.raises(ReservedOutputNameError):
         to_xcom({"pulumi_summary": StackOutput(1)}, push_secrets=False, mask=print, log=print, multiple_outputs=True)
-    assert to_xcom({"pulumi_summary": StackOutput(1)}, push_secrets=False, mask=print, log=print) == {"pulumi_summary": 1}
+    assert to_xcom({"pulumi_summary": StackOutput(1)}, push_secrets=False, mask=print, log=print) == {
+        "pulumi_summary": 1
+    }
 
 
 def test_declared_outputs_without_a_value_are_each_warned_about_by_name():

@@ -46,19 +46,27 @@ def test_providers_manager_registers_connection_type_form_and_config(tmp_path):
             "behaviour": behaviour,
             "warnings": ours,
             "widgets": sorted(k for k in pm.connection_form_widgets if k.startswith("extra__pulumi__")),
-            "sensitive": [k for k, v in pm.connection_form_widgets.items() if k.startswith("extra__pulumi__") and v.is_sensitive],
+            "sensitive": [
+                k for k, v in pm.connection_form_widgets.items() if k.startswith("extra__pulumi__") and v.is_sensitive
+            ],
             "config": {k: conf.get("pulumi", k) for k in ("pulumi_home", "plugins", "install_cli", "cli_path")},
         }))
         """
     )
     env = {"AIRFLOW_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["hook"] == ["airflow_pulumi_decorators.hooks.PulumiHook", "pulumi_conn_id", "Pulumi", True]
     assert seen["warnings"] == []
     assert seen["behaviour"]["hidden_fields"] == ["schema", "port"]
-    assert seen["behaviour"]["relabeling"] == {"host": "Backend URL", "login": "Organization", "password": "Access token"}
+    assert seen["behaviour"]["relabeling"] == {
+        "host": "Backend URL",
+        "login": "Organization",
+        "password": "Access token",
+    }
     assert seen["widgets"] == ["extra__pulumi__config_passphrase", "extra__pulumi__secrets_provider"]
     assert seen["sensitive"] == ["extra__pulumi__config_passphrase"]
     assert seen["config"] == {"pulumi_home": "per_task", "plugins": "auto", "install_cli": "False", "cli_path": ""}

@@ -85,11 +85,17 @@ def test_bad_values_name_the_option_and_the_fix(monkeypatch, key, value, fragmen
 def test_airflow_cfg_values_are_read_through_airflow_conf(monkeypatch):
     from airflow.sdk.configuration import conf
 
-    monkeypatch.setattr(conf, "get", lambda section, key, fallback=None: "inherit" if (section, key) == ("pulumi", "pulumi_home") else fallback)
+    monkeypatch.setattr(
+        conf,
+        "get",
+        lambda section, key, fallback=None: "inherit" if (section, key) == ("pulumi", "pulumi_home") else fallback,
+    )
     assert settings.pulumi_home_strategy() == "inherit"
 
 
 def test_every_option_is_documented():
     text = DOCS.read_text()
     for option in OPTIONS:
-        assert re.search(rf"^\| `{option.name}` \| `AIRFLOW__PULUMI__{option.name.upper()}` \|", text, re.MULTILINE), option.name
+        assert re.search(rf"^\| `{option.name}` \| `AIRFLOW__PULUMI__{option.name.upper()}` \|", text, re.MULTILINE), (
+            option.name
+        )

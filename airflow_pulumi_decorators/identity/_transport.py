@@ -84,7 +84,7 @@ class SecretBook:
     def __contains__(self, value: str) -> bool:
         return value in self._secrets
 
-    def scrub(self, text: Any) -> str:
+    def scrub(self, text: object) -> str:
         text = str(text)
         with self._lock:
             secrets = sorted(self._secrets, key=len, reverse=True)
@@ -125,7 +125,8 @@ class GuardedRequest:
         if not self._metadata_host:
             return url
         parts = urlsplit(url)
-        if parts.path.startswith("/computeMetadata/") or (parts.path in ("", "/") and parts.hostname in ("169.254.169.254", "metadata.google.internal")):
+        root = parts.path in ("", "/") and parts.hostname in ("169.254.169.254", "metadata.google.internal")
+        if parts.path.startswith("/computeMetadata/") or root:
             return urlunsplit(("http", self._metadata_host, parts.path or "/", parts.query, ""))
         return url
 

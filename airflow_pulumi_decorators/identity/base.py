@@ -73,7 +73,9 @@ class Identity(abc.ABC):
         """
         factory = Identity._connection_identity
         if factory is None:  # pragma: no cover - the package imports identity.connection
-            raise ConfigurationError(f"{cls.__name__}.from_connection() needs airflow_pulumi_decorators.identity imported.")
+            raise ConfigurationError(
+                f"{cls.__name__}.from_connection() needs airflow_pulumi_decorators.identity imported."
+            )
         return factory(conn_id, kind=cls.__name__)  # type: ignore[call-arg]
 
     def resolve(self) -> Identity:
@@ -89,7 +91,7 @@ class Identity(abc.ABC):
         connection's ``project`` extra), else ``None``."""
         return self.resolve(), None
 
-    def check_runtime(self) -> None:
+    def check_runtime(self) -> None:  # noqa: B027 - optional hook: most identities have nothing to check
         """Validate what can only be validated on the worker (files that exist only there).
 
         :raises ConfigurationError: naming the parameter and the fix.
@@ -145,9 +147,12 @@ class Identity(abc.ABC):
         """
         if impersonated_by is not None:
             raise ConfigurationError(
-                f"credential_mode='refreshable' cannot hand {impersonated_by.describe()} to the engine; use credential_mode='token'."
+                f"credential_mode='refreshable' cannot hand {impersonated_by.describe()} to the engine; "
+                "use credential_mode='token'."
             )
-        raise ConfigurationError(f"credential_mode='refreshable' does not support {type(self).__name__}; use credential_mode='token'.")
+        raise ConfigurationError(
+            f"credential_mode='refreshable' does not support {type(self).__name__}; use credential_mode='token'."
+        )
 
     def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
         """What the engine needs to refresh this identity's credential itself (refreshable mode).

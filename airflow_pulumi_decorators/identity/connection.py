@@ -190,7 +190,8 @@ class FromConnection(Identity, reads_connection=True):
         return resolved.refreshable_env(impersonated_by=impersonated_by)
 
 
-_KINDS = {
+# `type`, not `type[Identity]`: mypy would read `isinstance(identity, _KINDS[kind])` as always true.
+_KINDS: dict[str, type] = {
     "ApplicationDefault": ApplicationDefault,
     "GkeMetadataServer": GkeMetadataServer,
     "ServiceAccountImpersonation": ServiceAccountImpersonation,

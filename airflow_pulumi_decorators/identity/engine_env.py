@@ -58,7 +58,9 @@ CREDENTIAL_ENV_VARS: Mapping[str, str] = {
     "GOOGLE_CREDENTIALS": "credential JSON; wins over GOOGLE_OAUTH_ACCESS_TOKEN in the gs:// backend and gcpkms://",
     "GOOGLE_CLOUD_KEYFILE_JSON": "pulumi-gcp/Terraform alias of GOOGLE_CREDENTIALS (key files)",
     "GCLOUD_KEYFILE_JSON": "older pulumi-gcp/Terraform alias of GOOGLE_CREDENTIALS (key files)",
-    "GOOGLE_APPLICATION_CREDENTIALS": "ADC file; would be used by anything not reading the token (and by refreshable mode)",
+    "GOOGLE_APPLICATION_CREDENTIALS": (
+        "ADC file; would be used by anything not reading the token (and by refreshable mode)"
+    ),
     "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT": "pulumi-gcp would impersonate again on top of our credential",
     "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": "gcloud (called by programs or kubectl auth plugins) would use another token",
     "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE": "gcloud would use another credential file",
@@ -78,7 +80,7 @@ def project_env(project: str | None) -> dict[str, str | None]:
     """``GOOGLE_CLOUD_PROJECT`` set to *project*, the other project variables removed; nothing without one."""
     if not project:
         return {}
-    env: dict[str, str | None] = {name: None for name in OTHER_PROJECT_ENV_VARS}
+    env: dict[str, str | None] = dict.fromkeys(OTHER_PROJECT_ENV_VARS)
     env["GOOGLE_CLOUD_PROJECT"] = project
     return env
 

@@ -40,7 +40,7 @@ def impersonation_target(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def validate_external_account_config(info: Any, *, where: str) -> dict[str, Any]:
+def validate_external_account_config(info: object, *, where: str) -> dict[str, Any]:
     """Check *info* is a usable ``external_account`` credential configuration and return a deep copy.
 
     Only ``file`` and ``url`` credential sources are accepted: an ``executable`` source runs an
@@ -51,9 +51,14 @@ def validate_external_account_config(info: Any, *, where: str) -> dict[str, Any]
     :param where: where it came from (``credential_config`` or a file path), for messages.
     :raises ConfigurationError: naming what is wrong and how to fix it.
     """
-    fix = "generate it with `gcloud iam workload-identity-pools create-cred-config` (see docs/identity/workload-identity-federation.md)"
+    fix = (
+        "generate it with `gcloud iam workload-identity-pools create-cred-config` "
+        "(see docs/identity/workload-identity-federation.md)"
+    )
     if not isinstance(info, Mapping):
-        raise ConfigurationError(f"{_OWNER}: {where} must be a JSON object (an external_account credential configuration); {fix}.")
+        raise ConfigurationError(
+            f"{_OWNER}: {where} must be a JSON object (an external_account credential configuration); {fix}."
+        )
     info = copy.deepcopy(dict(info))
     kind = info.get("type")
     if kind != "external_account":
@@ -69,7 +74,8 @@ def validate_external_account_config(info: Any, *, where: str) -> dict[str, Any]
     if not _AUDIENCE.match(info["audience"].strip()):
         raise ConfigurationError(
             f"{_OWNER}: {where} has audience {info['audience']!r}, which is not a pool provider; expected "
-            f"'//iam.googleapis.com/projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER' "
+            "'//iam.googleapis.com/projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/"
+            "providers/PROVIDER' "
             f"(the project NUMBER, not its ID) or, for workforce pools, "
             f"'//iam.googleapis.com/locations/global/workforcePools/POOL/providers/PROVIDER'; {fix}."
         )
@@ -116,7 +122,8 @@ def validate_external_account_config(info: Any, *, where: str) -> dict[str, Any]
         check_service_account_email(target, owner=_OWNER, param="service_account_impersonation_url")
     options = info.get("service_account_impersonation") or {}
     lifetime = options.get("token_lifetime_seconds") if isinstance(options, Mapping) else None
-    if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 1 <= lifetime <= MAX_LIFETIME_SECONDS):
+    in_range = isinstance(lifetime, int) and not isinstance(lifetime, bool) and 1 <= lifetime <= MAX_LIFETIME_SECONDS
+    if lifetime is not None and not in_range:
         raise ConfigurationError(
             f"{_OWNER}: {where} service_account_impersonation.token_lifetime_seconds must be an integer "
             f"1..{MAX_LIFETIME_SECONDS}, got {lifetime!r}."
@@ -190,8 +197,9 @@ class WorkloadIdentityFederation(Identity):
 
         :raises ConfigurationError: if the file is missing, unreadable or not a valid configuration.
         """
-        if self.credential_config is not None:
-            return copy.deepcopy(dict(self.credential_config))
+        config = self._inline_config()
+        if config is not None:
+            return copy.deepcopy(dict(config))
         path = str(self.credential_config_file)
         try:
             with open(path, encoding="utf-8") as handle:
@@ -214,7 +222,11 @@ class WorkloadIdentityFederation(Identity):
         info = self.load_config()
         token_file = info["credential_source"].get("file")
         if token_file and not os.path.isfile(token_file):
-            where = "credential_config" if self.credential_config is not None else f"credential_config_file {self.credential_config_file!r}"
+            where = (
+                "credential_config"
+                if self.credential_config is not None
+                else f"credential_config_file {self.credential_config_file!r}"
+            )
             raise ConfigurationError(
                 f"{_OWNER}: the subject token file {token_file!r} (credential_source.file of {where}) does not "
                 f"exist on this worker. It is the workload's OIDC token, read at every exchange: on Kubernetes mount a "
@@ -223,9 +235,16 @@ class WorkloadIdentityFederation(Identity):
                 f"at where it is."
             )
 
+    def _inline_config(self) -> Mapping[str, Any] | None:
+        """The configuration given in the DAG: ``__post_init__`` parsed a JSON string, and a path moved to
+        ``credential_config_file``."""
+        config = self.credential_config
+        assert not isinstance(config, str)
+        return config
+
     def describe(self) -> str:
-        if self.credential_config is not None:
-            info = self.credential_config
+        info = self._inline_config()
+        if info is not None:
             source = info["credential_source"]
             origin = f"file {source['file']!r}" if source.get("file") else f"url {source['url']!r}"
             target = impersonation_target(info.get("service_account_impersonation_url") or "")
@@ -245,7 +264,10 @@ class WorkloadIdentityFederation(Identity):
     def google_credentials(self) -> google.auth.credentials.Credentials:
         from google.auth import identity_pool
 
-        return identity_pool.Credentials.from_info(self.load_config(), scopes=list(self.scopes))
+        credentials: google.auth.credentials.Credentials = identity_pool.Credentials.from_info(
+            self.load_config(), scopes=list(self.scopes)
+        )
+        return credentials
 
     def principal(self, credentials: google.auth.credentials.Credentials) -> str:
         email = getattr(credentials, "service_account_email", None)
@@ -258,7 +280,7 @@ class WorkloadIdentityFederation(Identity):
 
     def configured_lifetime(self) -> int | None:
         # Known before the task runs only when the configuration is in the DAG and impersonates.
-        info = self.credential_config
+        info = self._inline_config()
         if info is None or not info.get("service_account_impersonation_url"):
             return None
         options = info.get("service_account_impersonation") or {}
@@ -271,16 +293,17 @@ class WorkloadIdentityFederation(Identity):
             return
         if impersonated_by.delegates:
             raise ConfigurationError(
-                f"credential_mode='refreshable' cannot express delegates {list(impersonated_by.delegates)} after workload identity "
-                f"federation (a credential configuration has no delegates field). Grant the federated principal "
-                f"roles/iam.serviceAccountTokenCreator on {impersonated_by.target_principal} directly, or use credential_mode='token'."
+                f"credential_mode='refreshable' cannot express delegates {list(impersonated_by.delegates)} after "
+                f"workload identity federation (a credential configuration has no delegates field). Grant the "
+                f"federated principal roles/iam.serviceAccountTokenCreator on {impersonated_by.target_principal} "
+                f"directly, or use credential_mode='token'."
             )
         if not read_files and self.credential_config is None:
             return
         if self.load_config().get("service_account_impersonation_url"):
             raise ConfigurationError(
-                "credential_mode='refreshable' cannot express impersonation on top of a credential configuration that already "
-                "impersonates; put the final service account in the configuration's "
+                "credential_mode='refreshable' cannot express impersonation on top of a credential configuration "
+                "that already impersonates; put the final service account in the configuration's "
                 "service_account_impersonation_url, or use credential_mode='token'."
             )
 
@@ -291,6 +314,6 @@ class WorkloadIdentityFederation(Identity):
         if impersonated_by is not None:
             config["service_account_impersonation_url"] = impersonated_by.generate_access_token_url
             config["service_account_impersonation"] = {
-                "token_lifetime_seconds": min(int(impersonated_by.lifetime), MAX_LIFETIME_SECONDS)
+                "token_lifetime_seconds": min(impersonated_by.lifetime_seconds, MAX_LIFETIME_SECONDS)
             }
         return EngineEnv(cleared_env(), credential_config=config)

@@ -286,7 +286,8 @@ def check_lifetime_covers(identity: Identity, budget: timedelta | None, *, task_
         f"execution_timeout of {int(budget.total_seconds())}s plus a {int(LIFETIME_MARGIN.total_seconds())}s margin "
         f"(the engine could lose its credential mid-update). Raise the lifetime (ServiceAccountImpersonation("
         f"lifetime={int(needed.total_seconds())}) or more, up to {MAX_LIFETIME_SECONDS}; above 3600s the organisation "
-        f"policy constraints/iam.allowServiceAccountCredentialLifetimeExtension must allow it), lower execution_timeout, "
+        f"policy constraints/iam.allowServiceAccountCredentialLifetimeExtension must allow it), lower "
+        f"execution_timeout, "
         f"or use Environment(credential_mode='refreshable').",
         identity=identity.describe(),
         detail=f"lifetime={lifetime}s budget={budget}",
@@ -329,8 +330,8 @@ def _check_budget(
         f"time budget of {int(budget.total_seconds())}s plus a {int(LIFETIME_MARGIN.total_seconds())}s margin ends. "
         f"Ask for a longer lifetime with ServiceAccountImpersonation(lifetime=...) (up to {MAX_LIFETIME_SECONDS}s; "
         f"above 3600s the organisation policy constraints/iam.allowServiceAccountCredentialLifetimeExtension must "
-        f"allow it), shorten the task's execution_timeout, or use Environment(credential_mode='refreshable') so the engine refreshes its "
-        f"own credential.",
+        f"allow it), shorten the task's execution_timeout, or use Environment(credential_mode='refreshable') so "
+        f"the engine refreshes its own credential.",
         identity=identity.describe(),
         detail=f"expires_at={expires_at.isoformat()} budget={budget}",
     )
@@ -390,7 +391,9 @@ def _identity_error(
     )
 
 
-def _permanent_error(identity: Identity, guard: GuardedRequest, secrets: SecretBook, exc: BaseException) -> IdentityError:
+def _permanent_error(
+    identity: Identity, guard: GuardedRequest, secrets: SecretBook, exc: BaseException
+) -> IdentityError:
     failed = guard.last_failure
     if failed is not None and failed.status is not None:
         detail = google_error_text(failed.body_excerpt) or secrets.scrub(exc)

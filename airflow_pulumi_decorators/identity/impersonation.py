@@ -72,7 +72,7 @@ class ServiceAccountImpersonation(Identity):
                 f"{_OWNER}(source={self.source!r}) must be an identity such as GkeMetadataServer(), "
                 f"WorkloadIdentityFederation(...) or ApplicationDefault()."
             )
-        delegates = self.delegates
+        delegates: object = self.delegates  # what the user passed: a string or a list works too
         if isinstance(delegates, str):
             delegates = [d for d in delegates.split(",") if d.strip()]
         if not isinstance(delegates, Sequence):
@@ -95,6 +95,11 @@ class ServiceAccountImpersonation(Identity):
         object.__setattr__(self, "lifetime", _lifetime_seconds(self.lifetime))
         object.__setattr__(self, "scopes", normalize_scopes(self.scopes, owner=_OWNER))
         object.__setattr__(self, "iam_endpoint", check_url(self.iam_endpoint, owner=_OWNER, param="iam_endpoint"))
+
+    @property
+    def lifetime_seconds(self) -> int:
+        """:attr:`lifetime` in seconds (a :class:`~datetime.timedelta` given to the constructor is stored so)."""
+        return _lifetime_seconds(self.lifetime)
 
     @classmethod
     def from_impersonation_chain(
@@ -173,7 +178,7 @@ class ServiceAccountImpersonation(Identity):
             target_scopes=list(self.scopes),
             # IAM documents delegates as resource names; bare e-mails are accepted but not specified.
             delegates=[f"projects/-/serviceAccounts/{d}" for d in self.delegates] or None,
-            lifetime=int(self.lifetime),
+            lifetime=self.lifetime_seconds,
             iam_endpoint_override=self.generate_access_token_url,
         )
 
@@ -183,7 +188,7 @@ class ServiceAccountImpersonation(Identity):
     # -- the hand-off to the engine: the source says how impersonation travels with it ----------
 
     def configured_lifetime(self) -> int | None:
-        return int(self.lifetime)
+        return self.lifetime_seconds
 
     def check_refreshable(
         self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
@@ -207,8 +212,9 @@ class ServiceAccountImpersonation(Identity):
         """
         if self.delegates:
             raise ConfigurationError(
-                f"credential_mode='refreshable' passes impersonation to the engine as GOOGLE_IMPERSONATE_SERVICE_ACCOUNT, which "
-                f"has no delegates; remove delegates {list(self.delegates)} or use credential_mode='token'."
+                f"credential_mode='refreshable' passes impersonation to the engine as "
+                f"GOOGLE_IMPERSONATE_SERVICE_ACCOUNT, which has no delegates; remove delegates "
+                f"{list(self.delegates)} or use credential_mode='token'."
             )
 
     def with_impersonation_variable(self, source_env: EngineEnv) -> EngineEnv:
@@ -230,7 +236,7 @@ class ServiceAccountImpersonation(Identity):
         )
 
 
-def _lifetime_seconds(value: Any) -> int:
+def _lifetime_seconds(value: object) -> int:
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):

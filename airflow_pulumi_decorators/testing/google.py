@@ -38,6 +38,7 @@ Point a :class:`~airflow_pulumi_decorators.identity.GkeMetadataServer` at it wit
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import socket
@@ -391,7 +392,9 @@ class FakeGoogleTokenServer:
 
 
 class _Reply(Exception):
-    def __init__(self, status: int, body: Any, content_type: str = "application/json", headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, body: Any, content_type: str = "application/json", headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(status)
         self.status = status
         self.body = body
@@ -642,11 +645,14 @@ def _serve_iam(
         )
     if fake.grants is not None:
         chain = [caller.principal, *[d.split("/")[-1] for d in delegates], target]
-        for granter, grantee in zip(chain, chain[1:]):
+        for granter, grantee in itertools.pairwise(chain):
             if granter not in fake.grants.get(grantee, frozenset()):
                 raise _Reply(
                     403,
-                    _google_error(403, "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist)."),
+                    _google_error(
+                        403,
+                        "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).",
+                    ),
                 )
     # IAM grants the lifetime asked for (a short_lifetime fault overrides it).
     issued = fake._issue(target, scopes, lifetime if lifetime is not None else seconds, "iam")

@@ -10,9 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 
-def _imports() -> tuple:
+def _imports() -> tuple[Any, ...]:
     # dag.test() imports and configures Airflow's models lazily; doing that in two threads at once
     # deadlocks (import locks vs SQLAlchemy's mapper configuration), so do all of it here first.
     import airflow.dag_processing.dagbag
@@ -42,7 +43,7 @@ def respond(
     *,
     user: str = "approver",
     timeout: float = 120.0,
-    params_input: dict | None = None,
+    params_input: dict[str, Any] | None = None,
 ) -> None:
     """Wait for the task's HITL request, then answer it with ``chosen`` (e.g. ``"Approve"`` / ``"Reject"``).
 
@@ -79,7 +80,7 @@ def respond(
     raise TimeoutError(f"no Human-in-the-loop request from {dag_id}.{task_id} within {timeout:.0f}s")
 
 
-def respond_in_background(dag_id: str, task_id: str, chosen: str | Sequence[str], **kwargs) -> threading.Thread:
+def respond_in_background(dag_id: str, task_id: str, chosen: str | Sequence[str], **kwargs: Any) -> threading.Thread:
     """Start :func:`respond` in a daemon thread (start it before ``dag.test()``); join it afterwards."""
     _imports()  # import here, not in the thread: a thread importing Airflow next to dag.test() can deadlock
     thread = threading.Thread(target=respond, args=(dag_id, task_id, chosen), kwargs=kwargs, daemon=True)

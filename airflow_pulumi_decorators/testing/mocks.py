@@ -131,8 +131,8 @@ def run_program(
 
 
 def _run(
-    function: Callable[..., Any], args: tuple, kwargs: dict, config: dict[str, Any], secret_config: list[str],
-    project: str, stack: str, preview: bool, outputs: Computed, invokes: Computed,
+    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], config: dict[str, Any],
+    secret_config: list[str], project: str, stack: str, preview: bool, outputs: Computed, invokes: Computed,
 ) -> ProgramRun:
     import pulumi
     from pulumi.runtime import settings
@@ -177,7 +177,7 @@ def _recorder(outputs: Computed, invokes: Computed) -> Any:
             self.resources: list[MockedResource] = []
             self.invokes: list[MockedInvoke] = []
 
-        def new_resource(self, args: Any) -> tuple[str, dict]:
+        def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
             extra = dict((outputs(args) if callable(outputs) else outputs.get(args.typ)) or {})
             resource_id = str(extra.pop("id", None) or args.resource_id or f"{args.name}-id")
             state = {**args.inputs, **extra}
@@ -186,7 +186,8 @@ def _recorder(outputs: Computed, invokes: Computed) -> Any:
                                                      bool(args.custom)))
             return resource_id, state
 
-        def call(self, args: Any) -> dict:
+        # Pulumi's mock monitor also takes a plain dict (no check failures), which its annotation omits.
+        def call(self, args: Any) -> dict[str, Any]:  # type: ignore[override]
             self.invokes.append(MockedInvoke(args.token, dict(args.args)))
             return dict((invokes(args) if callable(invokes) else invokes.get(args.token)) or {})
 

@@ -146,7 +146,7 @@ class FakeName(pulumi.dynamic.Resource, module="apd", name="FakeName"):
 
     name: pulumi.Output[str]
     prefix: pulumi.Output[str]
-    keepers: pulumi.Output[dict]
+    keepers: pulumi.Output[dict[str, Any]]
 
     def __init__(
         self,
@@ -154,7 +154,7 @@ class FakeName(pulumi.dynamic.Resource, module="apd", name="FakeName"):
         prefix: pulumi.Input[str] = "",
         length: int = 2,
         separator: str = "-",
-        keepers: pulumi.Input[dict] | None = None,
+        keepers: pulumi.Input[dict[str, Any]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(

@@ -57,7 +57,15 @@ def test_missing_explicit_file(monkeypatch, tmp_path) -> None:  # noqa: ANN001
 
 def test_gcloud_user_file_loads_without_http(_empty_gcloud_config: Path) -> None:
     (_empty_gcloud_config / "application_default_credentials.json").write_text(
-        json.dumps({"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r", "account": "dev@example.com"})
+        json.dumps(
+            {
+                "type": "authorized_user",
+                "client_id": "c",
+                "client_secret": "s",
+                "refresh_token": "r",
+                "account": "dev@example.com",
+            }
+        )
     )
     identity = ApplicationDefault()
     creds = identity.google_credentials()
@@ -98,7 +106,9 @@ def test_refreshable_hand_off_passes_the_workers_adc_through(tmp_path, monkeypat
     # No ADC file: the engine's ADC falls to the metadata server, which it is pointed at.
     assert ApplicationDefault().refreshable_env().env == {**passed_through, "GCE_METADATA_HOST": "127.0.0.1:9"}
     path = tmp_path / "adc.json"
-    path.write_text(json.dumps({"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"}))
+    path.write_text(
+        json.dumps({"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"})
+    )
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
     handoff = ApplicationDefault().refreshable_env()  # the file wins: no metadata host
     assert handoff.env == passed_through and handoff.credential_config is None

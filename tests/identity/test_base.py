@@ -85,7 +85,7 @@ def test_token_mode_is_the_same_for_every_source_and_refreshable_is_opt_in() -> 
 
     custom = _Custom()
     handoff = custom.engine_env(CredentialMode.TOKEN, token="ya29.token-value")
-    assert handoff.env == {**{n: None for n in CREDENTIAL_ENV_VARS}, "GOOGLE_OAUTH_ACCESS_TOKEN": "ya29.token-value"}
+    assert handoff.env == {**dict.fromkeys(CREDENTIAL_ENV_VARS), "GOOGLE_OAUTH_ACCESS_TOKEN": "ya29.token-value"}
     with pytest.raises(ConfigurationError, match="does not support _Custom; use credential_mode='token'"):
         custom.check_refreshable()
     with pytest.raises(ConfigurationError, match="does not support _Custom"):

@@ -22,7 +22,9 @@ from .conftest import CLOUD, DELEGATE, IAM, SA
 PREFIX = "extra__google_cloud_platform__"
 
 
-def _set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, extra: dict, conn_type: str = "google_cloud_platform") -> None:
+def _set_conn(
+    monkeypatch: pytest.MonkeyPatch, conn_id: str, extra: dict, conn_type: str = "google_cloud_platform"
+) -> None:
     from airflow.sdk import Connection
 
     conn = Connection(conn_id=conn_id, conn_type=conn_type, extra=json.dumps(extra))
@@ -47,7 +49,9 @@ def test_federation_with_impersonation_chain_and_scopes(fake, subject_file, pref
 
 
 def test_plain_name_wins_over_prefixed() -> None:
-    identity, project = identity_from_extras({"project": "plain", PREFIX + "project": "prefixed", PREFIX + "scope": IAM})
+    identity, project = identity_from_extras(
+        {"project": "plain", PREFIX + "project": "prefixed", PREFIX + "scope": IAM}
+    )
     assert project == "plain" and identity.scopes == (IAM,)  # type: ignore[attr-defined]
 
 
@@ -60,7 +64,9 @@ def test_config_as_path_or_object_and_default_adc(fake, tmp_path) -> None:  # no
     assert identity == ApplicationDefault(quota_project_id="billing") and project is None
 
 
-@pytest.mark.parametrize("key", ["key_path", "keyfile_dict", PREFIX + "key_path", PREFIX + "keyfile_dict", "key_secret_name"])
+@pytest.mark.parametrize(
+    "key", ["key_path", "keyfile_dict", PREFIX + "key_path", PREFIX + "keyfile_dict", "key_secret_name"]
+)
 def test_key_files_refused(key: str) -> None:
     with pytest.raises(ConfigurationError, match="keyless identities only") as caught:
         identity_from_extras({key: "/secrets/key.json"}, conn_id="legacy")
@@ -162,7 +168,9 @@ def test_malformed_extra_is_refused_not_read_as_empty(monkeypatch) -> None:  # n
 
     from airflow_pulumi_decorators.identity.connection import resolve_connection
 
-    monkeypatch.setenv("AIRFLOW_CONN_GCP_BAD", _json.dumps({"conn_type": "google_cloud_platform", "extra": "{'project': 'acme'}"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GCP_BAD", _json.dumps({"conn_type": "google_cloud_platform", "extra": "{'project': 'acme'}"})
+    )
     with pytest.raises(ConfigurationError, match="'gcp_bad' field 'extra' is not valid JSON: .* line 1 column 2"):
         resolve_connection("gcp_bad")  # not ApplicationDefault, as an empty extra would have meant
 

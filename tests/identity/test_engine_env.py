@@ -32,17 +32,17 @@ def test_an_unknown_mode_names_the_parameter_and_the_choices(value: object) -> N
 
 def test_token_hand_off_is_the_token_alone() -> None:
     handoff = EngineEnv.token("ya29.secret-token")
-    assert handoff.env == {**{name: None for name in CREDENTIAL_ENV_VARS}, "GOOGLE_OAUTH_ACCESS_TOKEN": "ya29.secret-token"}
+    assert handoff.env == {**dict.fromkeys(CREDENTIAL_ENV_VARS), "GOOGLE_OAUTH_ACCESS_TOKEN": "ya29.secret-token"}
     assert handoff.credential_config is None and handoff.notice is None
     assert "ya29" not in repr(handoff)
 
 
 def test_cleared_env_keeps_only_what_it_is_told_to() -> None:
-    assert cleared_env() == {name: None for name in CREDENTIAL_ENV_VARS}
+    assert cleared_env() == dict.fromkeys(CREDENTIAL_ENV_VARS)
     kept = cleared_env(keep=("GOOGLE_APPLICATION_CREDENTIALS",))
     assert set(kept) == set(CREDENTIAL_ENV_VARS) - {"GOOGLE_APPLICATION_CREDENTIALS"}
 
 
 def test_project_env_makes_ours_the_only_project() -> None:
     assert project_env(None) == {} and project_env("") == {}
-    assert project_env("acme") == {**{name: None for name in OTHER_PROJECT_ENV_VARS}, "GOOGLE_CLOUD_PROJECT": "acme"}
+    assert project_env("acme") == {**dict.fromkeys(OTHER_PROJECT_ENV_VARS), "GOOGLE_CLOUD_PROJECT": "acme"}

@@ -30,7 +30,10 @@ def _config(fake: FakeGoogleTokenServer, **changes: object) -> dict:
         ({"subject_token_type": ""}, "lacks 'subject_token_type'"),
         ({"token_url": None}, "lacks 'token_url'"),
         ({"credential_source": None}, "lacks 'credential_source'"),
-        ({"credential_source": {"executable": {"command": "/bin/get-token"}}}, "'executable' credential_source, which is refused"),
+        (
+            {"credential_source": {"executable": {"command": "/bin/get-token"}}},
+            "'executable' credential_source, which is refused",
+        ),
         ({"credential_source": {"environment_id": "aws1"}}, "AWS or X.509"),
         ({"credential_source": {"file": "/a", "url": "http://b"}}, "exactly one of 'file' or 'url'"),
         ({"service_account_impersonation_url": "https://x/y"}, "must end in"),
@@ -177,7 +180,7 @@ def test_refreshable_hand_off_is_the_configuration_itself(fake) -> None:  # noqa
     assert handoff.credential_config == identity.load_config()
     assert handoff.credential_config is not identity.credential_config  # a copy: the identity stays as it was
     # Every inherited variable removed; the orchestration names the written file.
-    assert handoff.env == {name: None for name in CREDENTIAL_ENV_VARS} and handoff.notice is None
+    assert handoff.env == dict.fromkeys(CREDENTIAL_ENV_VARS) and handoff.notice is None
 
 
 def test_refreshable_impersonation_is_written_into_the_configuration(fake) -> None:  # noqa: ANN001

@@ -33,7 +33,7 @@ from airflow_pulumi_decorators.testing.google import (
 
 from .conftest import DELEGATE, SA, no_sleep
 
-REMOVED = {name: None for name in CREDENTIAL_ENV_VARS}
+REMOVED = dict.fromkeys(CREDENTIAL_ENV_VARS)
 OTHER_PROJECTS = {"GOOGLE_PROJECT": None, "GCLOUD_PROJECT": None, "CLOUDSDK_CORE_PROJECT": None}
 
 
@@ -59,7 +59,12 @@ def test_token_mode_env_is_exact(fake, metadata, federation, masked, source: str
     identity = {"metadata": metadata, "federation": federation, "impersonation": _impersonate(fake, metadata)}[source]
     with obtain_engine_credentials(identity, project="acme-prod", mask=masked.append) as creds:
         token = creds.env["GOOGLE_OAUTH_ACCESS_TOKEN"]
-        assert creds.env == {**REMOVED, **OTHER_PROJECTS, "GOOGLE_OAUTH_ACCESS_TOKEN": token, "GOOGLE_CLOUD_PROJECT": "acme-prod"}
+        assert creds.env == {
+            **REMOVED,
+            **OTHER_PROJECTS,
+            "GOOGLE_OAUTH_ACCESS_TOKEN": token,
+            "GOOGLE_CLOUD_PROJECT": "acme-prod",
+        }
         assert token in fake.issued_tokens()
         assert creds.mode is CredentialMode.TOKEN and creds.expires_at is not None
         assert token in masked  # handed to the masker
@@ -109,10 +114,17 @@ def _assert_private_file(path: str) -> None:
 
 def test_refreshable_federation_writes_private_config_without_token(fake, federation, tmp_path, masked) -> None:  # noqa: ANN001
     root = tmp_path / "creds"
-    with obtain_engine_credentials(federation, project="p", mode="refreshable", temp_root=root, mask=masked.append) as creds:
+    with obtain_engine_credentials(
+        federation, project="p", mode="refreshable", temp_root=root, mask=masked.append
+    ) as creds:
         path = creds.credentials_file
         assert path and Path(path).parent.parent == root
-        assert creds.env == {**REMOVED, **OTHER_PROJECTS, "GOOGLE_APPLICATION_CREDENTIALS": path, "GOOGLE_CLOUD_PROJECT": "p"}
+        assert creds.env == {
+            **REMOVED,
+            **OTHER_PROJECTS,
+            "GOOGLE_APPLICATION_CREDENTIALS": path,
+            "GOOGLE_CLOUD_PROJECT": "p",
+        }
         _assert_private_file(path)
         text = Path(path).read_text()
         assert json.loads(text) == federation.load_config()
@@ -347,7 +359,12 @@ def test_token_mode_hands_over_what_the_identity_says_plus_the_project(fake, met
     monkeypatch.setattr(GkeMetadataServer, "engine_env", engine_env)
     with obtain_engine_credentials(metadata, project="p", mask=masked.append) as creds:
         token = creds.env["GOOGLE_OAUTH_ACCESS_TOKEN"]
-        assert creds.env == {**OTHER_PROJECTS, "GOOGLE_OAUTH_ACCESS_TOKEN": token, "EXTRA": "1", "GOOGLE_CLOUD_PROJECT": "p"}
+        assert creds.env == {
+            **OTHER_PROJECTS,
+            "GOOGLE_OAUTH_ACCESS_TOKEN": token,
+            "EXTRA": "1",
+            "GOOGLE_CLOUD_PROJECT": "p",
+        }
     assert seen == [(CredentialMode.TOKEN, token)]
 
 

@@ -15,7 +15,10 @@ CHECK = """
 import sys
 import airflow_pulumi_decorators.identity as identity
 from airflow_pulumi_decorators.identity import *  # noqa: F403
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("pulumi", "grpc") or m.startswith(("google.auth", "airflow.sdk")) or m == "airflow")
+heavy = sorted(
+    m for m in sys.modules
+    if m.split(".")[0] in ("pulumi", "grpc") or m.startswith(("google.auth", "airflow.sdk")) or m == "airflow"
+)
 assert not heavy, heavy
 print(len(identity.__all__))
 """
@@ -63,7 +66,11 @@ def _imports_of(path: Path) -> set[str]:
             names = [alias.name for alias in node.names]
         else:
             continue
-        found.update(name.rsplit(".", 1)[-1] for name in names if name.startswith(PACKAGE + ".") and name.rsplit(".", 1)[-1] in MODULES)
+        found.update(
+            name.rsplit(".", 1)[-1]
+            for name in names
+            if name.startswith(PACKAGE + ".") and name.rsplit(".", 1)[-1] in MODULES
+        )
     return found
 
 
@@ -91,7 +98,8 @@ def test_each_module_imports_alone_in_a_fresh_interpreter(module: str) -> None:
     check = (
         "import sys\n"
         f"import {PACKAGE}.{module}\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'grpc') or m.startswith(('google.auth', 'airflow.sdk')) or m == 'airflow')\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'grpc')\n"
+        "    or m.startswith(('google.auth', 'airflow.sdk')) or m == 'airflow')\n"
         "assert not heavy, heavy\n"
     )
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)

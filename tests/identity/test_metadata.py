@@ -48,7 +48,9 @@ def test_metadata_host_read_from_environment_at_call_time(fake, masked, monkeypa
 def test_not_found_is_permanent_with_hint(fake, masked) -> None:  # noqa: ANN001
     fake.inject("metadata_info", status(404, description="no such account"))
     with pytest.raises(IdentityError) as caught:
-        obtain_engine_credentials(GkeMetadataServer(metadata_host=fake.metadata_host), mask=masked.append, sleep=no_sleep)
+        obtain_engine_credentials(
+            GkeMetadataServer(metadata_host=fake.metadata_host), mask=masked.append, sleep=no_sleep
+        )
     err = caught.value
     assert err.status == 404 and "computeMetadata" in (err.endpoint or "")
     assert "iam.gke.io/gcp-service-account" in str(err)
@@ -77,9 +79,9 @@ def test_unreachable_metadata_server_is_transient_then_fails(masked) -> None:  #
 
 
 def test_refreshable_hand_off_points_the_engine_at_the_same_server(monkeypatch) -> None:  # noqa: ANN001
-    from airflow_pulumi_decorators.identity import CREDENTIAL_ENV_VARS, ServiceAccountImpersonation
+    from airflow_pulumi_decorators.identity import CREDENTIAL_ENV_VARS
 
-    removed = {name: None for name in CREDENTIAL_ENV_VARS}
+    removed = dict.fromkeys(CREDENTIAL_ENV_VARS)
     handoff = GkeMetadataServer(metadata_host="127.0.0.1:9").refreshable_env()
     assert handoff.env == {**removed, "GCE_METADATA_HOST": "127.0.0.1:9"}  # ADC falls through to it
     assert handoff.credential_config is None and handoff.notice is None

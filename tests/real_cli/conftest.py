@@ -55,7 +55,9 @@ class GcsBackend:
 def fake() -> Iterator[FakeGoogleTokenServer]:
     """Google's token endpoints on loopback, with a random subject token (the test-wide ``subject_file``
     writes it), so the leak searches look for a value no other test shares."""
-    with FakeGoogleTokenServer(subject_token="oidc-subject-" + secrets.token_urlsafe(24), check_subject_token=True) as fake:
+    with FakeGoogleTokenServer(
+        subject_token="oidc-subject-" + secrets.token_urlsafe(24), check_subject_token=True
+    ) as fake:
         yield fake
 
 

@@ -100,7 +100,9 @@ class FakeGcs:
                 if status == 200:
                     return self
             self.close()
-        raise RuntimeError(f"fake-gcs-server did not start; its log: {self.log_path.read_text(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"fake-gcs-server did not start; its log: {self.log_path.read_text(errors='replace')[-2000:]}"
+        )
 
     def close(self) -> None:
         process, self._process = self._process, None

@@ -198,7 +198,9 @@ def _through_proxy(proxy: RecordingProxy, host: str, method: str, path: str, hea
 
 def test_the_proxy_records_storage_requests_and_refuses_other_hosts(gcs_backend):
     proxy, bucket = gcs_backend.proxy, gcs_backend.bucket
-    status, body = _through_proxy(proxy, STORAGE_HOST, "GET", f"/storage/v1/b/{bucket}/o", {"Authorization": "Bearer t-1"})
+    status, body = _through_proxy(
+        proxy, STORAGE_HOST, "GET", f"/storage/v1/b/{bucket}/o", {"Authorization": "Bearer t-1"}
+    )
     assert status == 200 and json.loads(body)["kind"] == "storage#objects"
     status, _ = _through_proxy(proxy, STORAGE_HOST, "GET", f"/storage/v1/b/{bucket}/o/missing", {})
     assert status == 404

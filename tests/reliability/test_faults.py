@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dagrun import PASSPHRASE, all_text_under
 from tests.childrun import ChildRun
+from tests.dagrun import PASSPHRASE, all_text_under
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,10 @@ pytestmark = pytest.mark.integration
 SECRET_CONFIG = "fault-secret-config-7d41c9e2"
 
 #: The DAG reads it from the environment: the DAG file's own text (and Airflow's copy of it) holds no secret.
-ENVS = 'import os\nENVS = {"dev": Environment(stack="dev", secret_config={"fault:password": os.environ["FAULT_SECRET"]})}\n'
+ENVS = (
+    "import os\n"
+    'ENVS = {"dev": Environment(stack="dev", secret_config={"fault:password": os.environ["FAULT_SECRET"]})}\n'
+)
 
 #: Seconds a hung or killed task's process may take to end: generous, it is about not hanging forever.
 EXIT_BOUND = 60.0
@@ -218,7 +221,10 @@ def test_errors_say_what_failed_and_how_to_fix_it(run_dag, engine, backend):
     assert applied, text[-5000:]
     # Pulumi's SDK fails both the apply and the registration waiting on it, and reports whichever its run loop
     # awaits first: only the registration's error names the resource. When it is named, it is the right one.
-    assert applied.group(1) in (None, ", in an apply or input of resource 'second' (type pulumi-python:dynamic/apd:Sleep)")
+    assert applied.group(1) in (
+        None,
+        ", in an apply or input of resource 'second' (type pulumi-python:dynamic/apd:Sleep)",
+    )
     assert "DriftDetectedError: stack 'drifted' has drifted" in text
     assert "pulumi.automation.errors.CommandError" not in text  # not chained in front of the drift
     assert "pulumi: drift check (preview, refresh first; fails on any change) project=errs stack=drifted" in text

@@ -80,7 +80,7 @@ def test_lossless_values_are_converted_the_same_on_every_engine(values_run, engi
 
 
 def test_values_without_a_lossless_json_form_are_refused_naming_key_path_and_fix(values_run, engine):
-    for name, (_, what, fix) in REFUSED.items():
+    for name in REFUSED:
         assert values_run.task_states[name] == "failed", name
     errors = [line for line in values_run.output.splitlines() if "OutputValueError:" in line]
     for name, (_, what, fix) in REFUSED.items():
@@ -122,7 +122,9 @@ def test_output_names_that_are_the_tasks_own_xcom_keys_are_refused(run_dag, head
     assert states["summary_named"] == "failed" and states["return_named"] == "failed"
     assert states["exported"] == "failed"
     text = result.output
-    assert "ReservedOutputNameError: stack output 'pulumi_summary' has the name of an XCom the task already pushes" in text
+    assert (
+        "ReservedOutputNameError: stack output 'pulumi_summary' has the name of an XCom the task already pushes" in text
+    )
     assert "ReservedOutputNameError: stack output 'return_value'" in text
     assert "ReservedOutputNameError: stack output '_link_PulumiUpdateLink'" in text
     assert "Rename the output" in text and "multiple_outputs=False" in text

@@ -212,7 +212,10 @@ def test_faults_are_queued_per_endpoint_and_consumed_in_order(fake) -> None:  # 
     fake.inject("sts", status(503), status(400, error="invalid_grant", description="nope"))
     fake.inject("metadata", status(500))
     assert call(fake.token_url, method="POST", form=sts_form(fake))[0] == 503
-    assert call(fake.token_url, method="POST", form=sts_form(fake)) == (400, {"error": "invalid_grant", "error_description": "nope"})
+    assert call(fake.token_url, method="POST", form=sts_form(fake)) == (
+        400,
+        {"error": "invalid_grant", "error_description": "nope"},
+    )
     assert call(fake.token_url, method="POST", form=sts_form(fake))[0] == 200
     assert md(fake, "instance/service-accounts/default/?recursive=true")[0] == 500  # "metadata" = info...
     assert md(fake, "instance/service-accounts/default/token")[0] == 500  # ...and token
@@ -265,4 +268,4 @@ def test_external_account_config_helper(fake, tmp_path) -> None:  # noqa: ANN001
 
 def test_not_running_is_explicit() -> None:
     with pytest.raises(RuntimeError, match="not running"):
-        FakeGoogleTokenServer().url
+        _ = FakeGoogleTokenServer().url

@@ -137,7 +137,9 @@ def test_an_unknown_engine_is_a_usage_error(pytester):
     pytester.makepyfile(test_user=ENGINE_TESTS)
     result = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:cacheprovider")
     assert result.ret != 0
-    assert "unknown engine(s) 'pulumi-cloud'; use standin, standin-exe, real" in result.stdout.str() + result.stderr.str()
+    assert (
+        "unknown engine(s) 'pulumi-cloud'; use standin, standin-exe, real" in result.stdout.str() + result.stderr.str()
+    )
 
 
 def _collected(result) -> list[str]:
@@ -261,6 +263,7 @@ def test_state_dir_reads_the_stack_and_the_stand_in_journal(apd_dag_runner, apd_
 def test_only_the_test_kit_imports_the_testing_extra():
     """The runtime install has no `testing` extra: nothing outside testing/ may import what only it brings."""
     import ast
+
     import tomllib
 
     extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["testing"]

@@ -38,7 +38,21 @@ _EXPORTS = {
     "run_cli": ".cli",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BANNER",
+    "PROTOCOL_VERSION",
+    "STANDIN_VERSION",
+    "Sink",
+    "StandinCommand",
+    "StandinError",
+    "build_env",
+    "console_script_path",
+    "install_shim",
+    "main",
+    "read_journal",
+    "redact_argv",
+    "run_cli",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any
 
 from .sink import StandinError
 
 #: The command tree the stand-in understands; a leaf maps to ``{}``.
-COMMAND_TREE: dict[str, dict] = {
+COMMAND_TREE: dict[str, dict[str, Any]] = {
     "version": {},
     "whoami": {},
     "up": {},
@@ -62,8 +62,7 @@ _BOOL_FLAGS = {
     "--disable-integrity-checking", "--fully-qualify-stack-names",
     "--run-program", "--shell", "--emoji", "--remote", "--show-urns",
     "--show-ids", "--show-name", "--show-config", "--show-reads",
-    "--show-replacement-steps", "--show-sames", "--show-secrets",
-    "--stack-only", "--insecure", "--remote-skip-install-dependencies",
+    "--show-replacement-steps", "--show-sames", "--stack-only", "--insecure", "--remote-skip-install-dependencies",
     "--remote-inherit-settings", "--generate-only",
 }
 
@@ -96,7 +95,7 @@ class ParsedArgs:
                 return True
         return False
 
-    def value(self, *names: str, default: Optional[str] = None) -> Optional[str]:
+    def value(self, *names: str, default: str | None = None) -> str | None:
         """Last value of the first given flag found.
 
         :param names: Flag names without leading dashes.
@@ -140,7 +139,7 @@ def parse_args(argv: list[str]) -> ParsedArgs:
     :raises StandinError: On an unknown command or a flag missing its value.
     """
     parsed = ParsedArgs()
-    level: dict[str, dict] = COMMAND_TREE
+    level: dict[str, dict[str, Any]] = COMMAND_TREE
     path_open = True
     i = 0
     while i < len(argv):

@@ -12,7 +12,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from .args import parse_args
 from .constants import EXIT_ERROR
@@ -20,6 +21,10 @@ from .context import Invocation
 from .journal import append_record, journal_path, redact_argv
 from .sink import Sink, StandinError
 from .state import iso_now
+
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import TextIO
 
 CommandFn = Callable[[Invocation], int]
 
@@ -70,7 +75,7 @@ def run_cli(
     cwd: str,
     sink: Sink,
     form: str,
-    cancel: Optional[threading.Event] = None,
+    cancel: threading.Event | None = None,
 ) -> int:
     """Run one ``pulumi`` invocation against the stand-in engine.
 
@@ -140,7 +145,7 @@ def _journal(argv: list[str], env: Mapping[str, str], cwd: str, form: str, code:
         pass  # a journal must never break the command
 
 
-def _print_line(stream) -> Callable[[str], None]:
+def _print_line(stream: TextIO) -> Callable[[str], None]:
     def write(line: str) -> None:
         try:
             stream.write(line + "\n")
@@ -151,7 +156,7 @@ def _print_line(stream) -> Callable[[str], None]:
     return write
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console entry point: ``pulumi-standin ...`` (or a ``pulumi`` symlink to it).
 
     SIGINT/SIGTERM ask the running operation to finish the current resource,
@@ -164,7 +169,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     sink = Sink(_print_line(sys.stdout), _print_line(sys.stderr))
     cancel = threading.Event()
 
-    def on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()

@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 import threading
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 from pulumi.automation import CommandResult, PulumiCommand
 from pulumi.automation._cmd import OnOutput
@@ -20,7 +20,7 @@ from .constants import STANDIN_VERSION
 from .sink import Sink
 
 
-def build_env(additional_env: Mapping[str, Optional[str]]) -> dict[str, str]:
+def build_env(additional_env: Mapping[str, str | None]) -> dict[str, str]:
     """The environment a real ``PulumiCommand.run`` would give the CLI.
 
     A ``None`` value in ``additional_env`` removes that inherited variable.
@@ -52,8 +52,8 @@ class StandinCommand(PulumiCommand):
         args: list[str],
         cwd: str,
         additional_env: Mapping[str, str],
-        on_output: Optional[OnOutput] = None,
-        on_error: Optional[OnOutput] = None,
+        on_output: OnOutput | None = None,
+        on_error: OnOutput | None = None,
     ) -> CommandResult:
         """Run one CLI call like ``PulumiCommand.run`` does.
 

@@ -28,9 +28,9 @@ import importlib
 import re
 import sys
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 #: A fixed, obviously artificial instant for computed timestamps.
 FAKE_TIME = "2026-01-01T00:00:00.000Z"
@@ -50,7 +50,7 @@ class Computed:
     """
 
     outputs: dict[str, Any]
-    id: Optional[str] = None
+    id: str | None = None
 
 
 def _hex(seed: str, length: int) -> str:
@@ -58,7 +58,8 @@ def _hex(seed: str, length: int) -> str:
 
 
 def _number(seed: str, digits: int) -> int:
-    return int(_hex(seed, 16), 16) % (10 ** digits)
+    modulus: int = 10**digits
+    return int(_hex(seed, 16), 16) % modulus
 
 
 def autoname(name: str, urn: str) -> str:
@@ -82,8 +83,8 @@ def _module_candidates(package: str, module: str) -> list[str]:
     return [f"{root}.{first}"] + ([f"{root}.{snake}"] if snake != first else [])
 
 
-@functools.lru_cache(maxsize=None)
-def resource_class(type_: str) -> Optional[type]:
+@functools.cache
+def resource_class(type_: str) -> type | None:
     """The Python SDK class of a resource type token (``gcp:storage/bucket:Bucket`` →
     ``pulumi_gcp.storage.Bucket``), or None when its package is not importable here.
 
@@ -115,7 +116,7 @@ def _getters(cls: type) -> dict[str, builtins.property]:
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def declared_types(cls: type) -> dict[str, Any]:
     """Wire name → declared type (``Output[...]`` unwrapped, ``Optional`` kept) of a resource or output type.
 
@@ -210,16 +211,18 @@ def _object(cls: type, ctx: _Context, seed: str, depth: int) -> dict[str, Any]:
 
 # -- per-type rules ----------------------------------------------------------------------------------
 
-_Rule = Callable[[dict[str, Any], _Context], tuple[dict[str, Any], Optional[str]]]
+_Rule = Callable[[dict[str, Any], _Context], tuple[dict[str, Any], str | None]]
 
 
 def _gcp_labels(view: dict[str, Any], ctx: _Context) -> dict[str, Any]:
-    labels = view.get("labels") if isinstance(view.get("labels"), dict) else {}
+    labels = view.get("labels")
+    if not isinstance(labels, dict):
+        labels = {}
     # pulumi-gcp adds this attribution label to every labelled resource.
     return dict(labels, **{"goog-pulumi-provisioned": "true"})
 
 
-def _bucket(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
+def _bucket(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], str | None]:
     name = str(view["name"]).lower() if "name" in view else autoname(ctx.name, ctx.urn).lower()
     return {
         "name": name,
@@ -228,12 +231,12 @@ def _bucket(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Option
     }, name
 
 
-def _dataset(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
+def _dataset(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], str | None]:
     path = f"projects/{view.get('project')}/datasets/{view.get('datasetId')}"
     return {"selfLink": f"https://bigquery.googleapis.com/bigquery/v2/{path}"}, path
 
 
-def _service_account(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
+def _service_account(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], str | None]:
     account_id = view.get("accountId")
     email = f"{account_id}@{view.get('project')}.iam.gserviceaccount.com"
     name = f"projects/{view.get('project')}/serviceAccounts/{email}"
@@ -246,27 +249,29 @@ def _service_account(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any
     }, name
 
 
-def _cloud_run_service(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
+def _cloud_run_service(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], str | None]:
     project, location, name = view.get("project"), view.get("location"), view.get("name")
     # Cloud Run's deterministic URL shape: https://<service>-<project number>.<region>.run.app
     uri = f"https://{name}-{_number(str(project), 12)}.{location}.run.app"
     return {"uri": uri, "urls": [uri]}, f"projects/{project}/locations/{location}/services/{name}"
 
 
-def _random_pet(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
+def _random_pet(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], str | None]:
     return {"separator": "-"}, None  # the provider's default
 
 
-def _random_text(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
-    length = view.get("length") if isinstance(view.get("length"), int) else 16
+def _random_text(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], str | None]:
+    length = view.get("length")
+    if not isinstance(length, int):
+        length = 16
     text = (_hex(ctx.urn, 64) * (length // 64 + 1))[:length]
     # The provider's defaults: every character class allowed, no minimums.
-    defaults = {key: True for key in ("lower", "upper", "numeric", "number", "special")}
-    defaults.update({key: 0 for key in ("minLower", "minUpper", "minNumeric", "minSpecial")})
+    defaults: dict[str, bool | int] = dict.fromkeys(("lower", "upper", "numeric", "number", "special"), True)
+    defaults.update(dict.fromkeys(("minLower", "minUpper", "minNumeric", "minSpecial"), 0))
     return {"result": text, **defaults}, None
 
 
-def _gke_cluster(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
+def _gke_cluster(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], str | None]:
     path = f"projects/{view.get('project')}/locations/{view.get('location')}/clusters/{view.get('name')}"
     return {
         # TEST-NET-3 (RFC 5737): an address that is never routed.
@@ -276,7 +281,7 @@ def _gke_cluster(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], O
     }, path
 
 
-def _dataproc_cluster(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], Optional[str]]:
+def _dataproc_cluster(view: dict[str, Any], ctx: _Context) -> tuple[dict[str, Any], str | None]:
     region = view.get("region") or ctx.config.get("gcp:region") or "global"
     return {"region": region}, f"projects/{view.get('project')}/regions/{region}/clusters/{view.get('name')}"
 
@@ -326,7 +331,7 @@ def compute(type_: str, name: str, urn: str, inputs: Mapping[str, Any], config: 
             value = _value(wire, declared, ctx, f"{urn}#{wire}", 0)
             if value is not None:
                 generic[wire] = value
-    physical_id: Optional[str] = None
+    physical_id: str | None = None
     rule = TYPE_RULES.get(type_)
     if rule is not None:
         view = {**generic, **inputs}

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
 
 from .secrets import PassphraseCipher, cipher_for
 from .sink import StandinError
 from .state import Backend, StackRef
 
 
-def _yaml():
+def _yaml() -> ModuleType:
     import yaml
 
     return yaml
@@ -37,17 +39,18 @@ class StackConfig:
             self.doc["config"] = {}
 
     @classmethod
-    def for_stack(cls, project_dir: str, ref: StackRef) -> "StackConfig":
+    def for_stack(cls, project_dir: str, ref: StackRef) -> StackConfig:
         """:param project_dir: Directory of Pulumi.yaml. :param ref: Stack."""
         return cls(os.path.join(project_dir, f"Pulumi.{ref.name}.yaml"), ref.project)
 
     @property
     def values(self) -> dict[str, Any]:
         """Raw config mapping (secure values still encrypted)."""
-        return self.doc["config"]
+        values: dict[str, Any] = self.doc["config"]
+        return values
 
     @property
-    def salt(self) -> Optional[str]:
+    def salt(self) -> str | None:
         """The ``encryptionsalt`` value, if present."""
         return self.doc.get("encryptionsalt")
 
@@ -91,7 +94,7 @@ class StackConfig:
         value: str,
         secret: bool,
         path: bool,
-        cipher: Optional[PassphraseCipher],
+        cipher: PassphraseCipher | None,
     ) -> None:
         """Set one value.
 
@@ -145,7 +148,7 @@ class StackConfig:
             pass
 
     def resolved(
-        self, cipher: Optional[PassphraseCipher]
+        self, cipher: PassphraseCipher | None
     ) -> dict[str, tuple[Any, bool]]:
         """Decrypted values: key -> (plain value or object, is_secret).
 
@@ -154,7 +157,7 @@ class StackConfig:
         return {key: resolve_raw(raw, cipher) for key, raw in self.values.items()}
 
 
-def resolve_raw(raw: Any, cipher: Optional[PassphraseCipher]) -> tuple[Any, bool]:
+def resolve_raw(raw: Any, cipher: PassphraseCipher | None) -> tuple[Any, bool]:
     """Decrypt one raw YAML config value.
 
     :param raw: Value as stored (``{secure: ...}`` parts encrypted).
@@ -177,7 +180,7 @@ def config_string(value: Any) -> str:
     return json.dumps(value)
 
 
-def checkpoint_salt(backend: Backend, ref: StackRef) -> Optional[str]:
+def checkpoint_salt(backend: Backend, ref: StackRef) -> str | None:
     """The passphrase salt recorded in the stack's checkpoint.
 
     :param backend: Backend.
@@ -193,12 +196,12 @@ def checkpoint_salt(backend: Backend, ref: StackRef) -> Optional[str]:
 _PATH_TOKEN = re.compile(r'\[(\d+)\]|\["([^"]*)"\]|\.?([^.\[\]]+)')
 
 
-def parse_path(key: str) -> list:
+def parse_path(key: str) -> list[str | int]:
     """Split a ``--path`` key into segments (``a.b[0]`` -> ``['a', 'b', 0]``).
 
     :param key: Path; a ``ns:`` prefix stays on the first segment.
     """
-    segments: list = []
+    segments: list[str | int] = []
     pos = 0
     while pos < len(key):
         match = _PATH_TOKEN.match(key, pos)
@@ -212,7 +215,7 @@ def parse_path(key: str) -> list:
     return segments
 
 
-def _set_in(container: Any, segments: list, value: Any) -> None:
+def _set_in(container: Any, segments: list[str | int], value: Any) -> None:
     for i, seg in enumerate(segments):
         last = i == len(segments) - 1
         if isinstance(container, list):
@@ -220,10 +223,15 @@ def _set_in(container: Any, segments: list, value: Any) -> None:
                 raise StandinError("config path: expected a list index")
             while len(container) <= seg:
                 container.append(None)
-        if last:
-            container[seg] = value
-            return
-        nxt = container[seg] if (isinstance(container, list) or seg in container) else None
+            if last:
+                container[seg] = value
+                return
+            nxt = container[seg]
+        else:
+            if last:
+                container[seg] = value
+                return
+            nxt = container.get(seg)
         if not isinstance(nxt, (dict, list)) or _is_secure(nxt):
             nxt = [] if isinstance(segments[i + 1], int) else {}
             container[seg] = nxt
@@ -244,7 +252,7 @@ def _has_secure(value: Any) -> bool:
     return False
 
 
-def _decrypt_tree(value: Any, cipher: Optional[PassphraseCipher]) -> Any:
+def _decrypt_tree(value: Any, cipher: PassphraseCipher | None) -> Any:
     if _is_secure(value):
         assert cipher is not None
         return cipher.decrypt(value["secure"])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
 
 from .args import ParsedArgs
 from .sink import Sink, StandinError
@@ -29,8 +29,8 @@ class Invocation:
     sink: Sink
     form: str
     cancel: threading.Event = field(default_factory=threading.Event)
-    _backend: Optional[Backend] = None
-    _project: Optional[tuple[str, str]] = None
+    _backend: Backend | None = None
+    _project: tuple[str, str] | None = None
     _project_searched: bool = False
 
     @property
@@ -42,7 +42,7 @@ class Invocation:
         return self._backend
 
     @property
-    def project(self) -> Optional[tuple[str, str]]:
+    def project(self) -> tuple[str, str] | None:
         """(project name, project dir) from Pulumi.yaml, or None."""
         if not self._project_searched:
             self._project = find_project(self.cwd)

@@ -60,7 +60,7 @@ class DynamicProviders:
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def _provider(self, values: dict) -> Any:
+    def _provider(self, values: dict[str, Any]) -> Any:
         serialized = props.reveal(values.get(PROVIDER_KEY))
         if not isinstance(serialized, str) or serialized == UNKNOWN:
             raise StandinError("a dynamic resource has no serialized provider (__provider)")
@@ -77,30 +77,32 @@ class DynamicProviders:
         return provider
 
     @staticmethod
-    def _outputs(inputs: dict, outs: dict | None) -> dict:
+    def _outputs(inputs: dict[str, Any], outs: dict[str, Any] | None) -> dict[str, Any]:
         """Provider outputs with the provider key kept, and secret where the same input was secret."""
-        result = props.normalize(dict(outs or {}))  # the engine stores integral numbers as ints
+        result: dict[str, Any] = props.normalize(dict(outs or {}))  # the engine stores integral numbers as ints
         result[PROVIDER_KEY] = inputs.get(PROVIDER_KEY)
         for key, value in inputs.items():
             if props.is_secret(value) and key in result:
                 result[key] = props.make_secret(result[key])
         return result
 
-    def check(self, old_inputs: dict | None, inputs: dict) -> dict:
+    def check(self, old_inputs: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         """The provider's checked inputs (a failed check is an error naming the property)."""
         provider = self._provider(inputs)
         result = provider.check(_wire(old_inputs or {}), _wire(inputs))
         if result.failures:
             reasons = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
             raise StandinError(f"dynamic provider check failed: {reasons}")
-        checked = props.skip_nulls(props.normalize(dict(result.inputs)))
+        checked: dict[str, Any] = props.skip_nulls(props.normalize(dict(result.inputs)))
         for key, value in inputs.items():  # the plugin keeps secretness on the wire
             if props.is_secret(value) and key in checked:
                 checked[key] = props.make_secret(checked[key])
         checked[PROVIDER_KEY] = inputs.get(PROVIDER_KEY)
         return checked
 
-    def plan(self, resource_id: str, old_inputs: dict, old_outputs: dict, inputs: dict) -> Plan:
+    def plan(
+        self, resource_id: str, old_inputs: dict[str, Any], old_outputs: dict[str, Any], inputs: dict[str, Any]
+    ) -> Plan:
         """Diff the old resource against the new inputs, as the engine does with the provider's answer.
 
         :param resource_id: the old resource's id.
@@ -123,21 +125,21 @@ class DynamicProviders:
             return Plan("replace", sorted(result.replaces), bool(result.delete_before_replace))
         return Plan("update", changed_keys)
 
-    def create(self, inputs: dict) -> tuple[str, dict]:
+    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """Create; returns the id and the outputs."""
         result = self._provider(inputs).create(_wire(inputs))
         return str(result.id), self._outputs(inputs, result.outs)
 
-    def update(self, resource_id: str, old_outputs: dict, inputs: dict) -> dict:
+    def update(self, resource_id: str, old_outputs: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         """Update; returns the outputs."""
         result = self._provider(inputs).update(resource_id, _wire(old_outputs), _wire(inputs))
         return self._outputs(inputs, result.outs)
 
-    def delete(self, resource_id: str, outputs: dict) -> None:
+    def delete(self, resource_id: str, outputs: dict[str, Any]) -> None:
         """Delete the resource."""
         self._provider(outputs).delete(resource_id, _wire(outputs))
 
-    def read(self, resource_id: str, inputs: dict, outputs: dict) -> tuple[str, dict]:
+    def read(self, resource_id: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """Read the resource as it is now; an empty id means it is gone."""
         values = outputs if PROVIDER_KEY in outputs else inputs
         result = self._provider(values).read(resource_id, _wire(outputs or inputs))

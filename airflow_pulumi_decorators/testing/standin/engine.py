@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from . import props
 from .computed import Computed, compute
@@ -74,8 +74,8 @@ class Step:
 
     op: str
     urn: str
-    old: Optional[dict]
-    new: Optional[dict]
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
     diffs: list[str] = field(default_factory=list)
 
 
@@ -112,7 +112,7 @@ def generated_id(urn: str) -> str:
     return f"{urn_name(urn)}-{hashlib.sha1(urn.encode()).hexdigest()[:8]}"
 
 
-def masked_meta(res: Optional[dict]) -> Optional[dict]:
+def masked_meta(res: dict[str, Any] | None) -> dict[str, Any] | None:
     """``StepEventStateMetadata`` of a state entry with secrets masked.
 
     :param res: In-memory state entry.
@@ -152,7 +152,7 @@ class Deployment:
         kind: str,
         dry_run: bool,
         cipher: PassphraseCipher,
-        old_resources: list[dict],
+        old_resources: list[dict[str, Any]],
         config: dict[str, tuple[Any, bool]],
         events: EventLog,
     ) -> None:
@@ -166,7 +166,7 @@ class Deployment:
         self.config = config
         self.events = events
         self.lock = threading.Lock()
-        self.new_resources: dict[str, dict] = {}
+        self.new_resources: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.steps: list[Step] = []
         self.counts: dict[str, int] = {}
@@ -177,7 +177,7 @@ class Deployment:
         self.consumed_old: set[str] = set()
         self.program_failed = False
         self.drifted = {n.strip() for n in (inv.env.get(ENV_DRIFT) or "").split(",") if n.strip()}
-        self.policies: list[dict] = []
+        self.policies: list[dict[str, Any]] = []
         self.mandatory_violations = 0
         self.pending_writer: Any = None  # set by run_operation for real (non-preview) updates
         self.dynamic = DynamicProviders(config, ref.project)
@@ -275,11 +275,11 @@ class Deployment:
         name: str,
         parent: str,
         custom: bool,
-        inputs: dict,
-        extra: dict,
+        inputs: dict[str, Any],
+        extra: dict[str, Any],
         alias_urns: list[str],
         additional_secret_outputs: list[str],
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Handle ``RegisterResource``; returns the new in-memory state entry.
 
         :param type_: Type token.
@@ -362,7 +362,7 @@ class Deployment:
         self.run_step(step, lambda: self._commit(urn, entry))
         return entry
 
-    def _computed(self, type_: str, name: str, urn: str, inputs: dict) -> Computed:
+    def _computed(self, type_: str, name: str, urn: str, inputs: dict[str, Any]) -> Computed:
         """What the resource's provider would add to its inputs (see :mod:`.computed`)."""
         plain = {k: v for k, (v, secret) in self.config.items() if not secret}
         computed = compute(type_, name, urn, props.reveal(inputs), plain)
@@ -376,8 +376,8 @@ class Deployment:
             outputs[key] = props.make_secret(value) if any(h in text for h in hidden) else value
         return Computed(outputs, computed.id if computed.id and UNKNOWN not in computed.id else None)
 
-    def _register_dynamic(self, urn: str, name: str, type_: str, old: Optional[dict], entry: dict,
-                          inputs: dict) -> dict:
+    def _register_dynamic(self, urn: str, name: str, type_: str, old: dict[str, Any] | None, entry: dict[str, Any],
+                          inputs: dict[str, Any]) -> dict[str, Any]:
         """A dynamic resource: its provider decides the step and does the work, as on a real engine."""
         checked = self._provider_call(lambda: self.dynamic.check(old.get("inputs") if old else None, inputs), urn)
         entry["inputs"] = checked
@@ -394,6 +394,7 @@ class Deployment:
                 lambda: self.dynamic.plan(old.get("id", ""), old.get("inputs", {}), old_outputs, checked), urn)
         self.check_policies(urn, type_, name, checked)
         if plan.op == "same":
+            assert old is not None  # only an existing resource plans "same" (or update, replace)
             entry["id"], entry["outputs"] = old.get("id", ""), old_outputs
             for key in ("created", "modified"):
                 if key in old:
@@ -406,15 +407,16 @@ class Deployment:
 
         def commit() -> None:
             if not self.dry_run and plan.op != "same":
+                prior: dict[str, Any] = old or {}  # None only for a create, which reads nothing from it
                 if plan.op == "update":
                     entry["outputs"] = self._provider_call(
-                        lambda: self.dynamic.update(old["id"], old_outputs, checked), urn)
+                        lambda: self.dynamic.update(prior["id"], old_outputs, checked), urn)
                 else:
                     if plan.op == "replace" and plan.delete_first:
-                        self._provider_call(lambda: self.dynamic.delete(old["id"], old_outputs), urn)
+                        self._provider_call(lambda: self.dynamic.delete(prior["id"], old_outputs), urn)
                     entry["id"], entry["outputs"] = self._provider_call(lambda: self.dynamic.create(checked), urn)
                     if plan.op == "replace" and not plan.delete_first:
-                        self._provider_call(lambda: self.dynamic.delete(old["id"], old_outputs), urn)
+                        self._provider_call(lambda: self.dynamic.delete(prior["id"], old_outputs), urn)
             self._commit(urn, entry)
 
         self.run_step(Step(plan.op, urn, old, entry, plan.diffs), commit)
@@ -429,7 +431,7 @@ class Deployment:
         except Exception as exc:  # noqa: BLE001 - the provider's own error, reported like the engine does
             raise StandinError(f"{urn_name(urn)}: {type(exc).__name__}: {exc}") from exc
 
-    def refresh_resource(self, res: dict) -> None:
+    def refresh_resource(self, res: dict[str, Any]) -> None:
         """Refresh one resource: a dynamic one is read back through its provider; others are ``same``
         unless named in ``PULUMI_STANDIN_DRIFT``.
 
@@ -455,7 +457,7 @@ class Deployment:
 
         self.run_step(Step("update" if changed else "same", urn, res, new, changed), commit, announced_as="refresh")
 
-    def check_policies(self, urn: str, type_: str, name: str, inputs: dict) -> None:
+    def check_policies(self, urn: str, type_: str, name: str, inputs: dict[str, Any]) -> None:
         """Evaluate the ``standin-policy.json`` rules of the ``--policy-pack`` folders on one resource.
 
         :param urn: URN.
@@ -483,12 +485,12 @@ class Deployment:
                 with self.lock:
                     self.mandatory_violations += 1
 
-    def _commit(self, urn: str, entry: dict) -> None:
+    def _commit(self, urn: str, entry: dict[str, Any]) -> None:
         with self.lock:
             self.new_resources[urn] = entry
             self.order.append(urn)
 
-    def register_outputs(self, urn: str, outputs: dict) -> None:
+    def register_outputs(self, urn: str, outputs: dict[str, Any]) -> None:
         """Handle ``RegisterResourceOutputs`` (stack exports, component outputs).
 
         :param urn: Resource URN.
@@ -499,7 +501,9 @@ class Deployment:
             if entry:
                 entry["outputs"] = outputs
 
-    def read(self, type_: str, name: str, parent: str, id_: str, properties: dict, extra: dict) -> dict:
+    def read(
+        self, type_: str, name: str, parent: str, id_: str, properties: dict[str, Any], extra: dict[str, Any]
+    ) -> dict[str, Any]:
         """Handle ``ReadResource`` (external resources, stack references).
 
         :param type_: Type token.
@@ -530,7 +534,7 @@ class Deployment:
         self.run_step(Step("read", urn, old, entry), lambda: self._commit(urn, entry))
         return entry
 
-    def _stack_reference_outputs(self, stack_name: str) -> dict:
+    def _stack_reference_outputs(self, stack_name: str) -> dict[str, Any]:
         from .stackcmds import root_outputs
 
         target = self.inv.resolve(stack_name)
@@ -543,7 +547,7 @@ class Deployment:
         secret_names = sorted(k for k, v in raw.items() if props.is_secret(v))
         return {"name": stack_name, "outputs": raw, "secretOutputNames": secret_names}
 
-    def lookup(self, urn: str) -> Optional[dict]:
+    def lookup(self, urn: str) -> dict[str, Any] | None:
         """State of a URN registered in this run or in the previous state.
 
         :param urn: URN.
@@ -563,7 +567,7 @@ class Deployment:
                 continue
             self.delete(old)
 
-    def delete(self, old: dict) -> None:
+    def delete(self, old: dict[str, Any]) -> None:
         """Delete one resource (refusing protected ones).
 
         :param old: In-memory state entry.
@@ -585,7 +589,7 @@ class Deployment:
         with self.lock:
             self.consumed_old.add(old["urn"])
 
-    def final_resources(self) -> list[dict]:
+    def final_resources(self) -> list[dict[str, Any]]:
         """New checkpoint resources: committed registrations, then surviving old ones."""
         with self.lock:
             result = [self.new_resources[u] for u in self.order if self.new_resources.get(u)]
@@ -596,7 +600,7 @@ class Deployment:
         return result
 
 
-def _with_secret_outputs(inputs: dict, names: list[str]) -> dict:
+def _with_secret_outputs(inputs: dict[str, Any], names: list[str]) -> dict[str, Any]:
     if not names:
         return inputs
     outputs = dict(inputs)
@@ -606,7 +610,7 @@ def _with_secret_outputs(inputs: dict, names: list[str]) -> dict:
     return outputs
 
 
-def _diff_keys(old: dict, new: dict) -> list[str]:
+def _diff_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
@@ -638,7 +642,7 @@ def run_operation(inv: Invocation, command: str) -> int:
     config = cfg.resolved(cipher if cfg.has_secure() else None)
     lock = backend.acquire_lock(ref)
     events = EventLog(args.value("event-log"), inv.cwd)
-    dep: Optional[Deployment] = None
+    dep: Deployment | None = None
     code = 0
     try:
         checkpoint = backend.read_checkpoint(ref)
@@ -671,7 +675,7 @@ def run_operation(inv: Invocation, command: str) -> int:
         events.emit("preludeEvent", {"config": {
             k: ("[secret]" if s else config_string(v)) for k, (v, s) in config.items()
         }})
-        error: Optional[str] = None
+        error: str | None = None
         try:
             if kind == "update":
                 error = _run_program(inv, dep)
@@ -715,7 +719,7 @@ def _strings(value: Any) -> set[str]:
     return {value if isinstance(value, str) else json.dumps(value)}
 
 
-def _run_program(inv: Invocation, dep: Deployment) -> Optional[str]:
+def _run_program(inv: Invocation, dep: Deployment) -> str | None:
     client = inv.args.value("client")
     if not client:
         raise StandinError(
@@ -734,12 +738,12 @@ def _finish(
     dep: Deployment,
     backend: Any,
     ref: StackRef,
-    checkpoint: dict,
-    error: Optional[str],
+    checkpoint: dict[str, Any],
+    error: str | None,
 ) -> int:
     sink = inv.sink
     resources = dep.final_resources()
-    stack_outputs: dict = {}
+    stack_outputs: dict[str, Any] = {}
     for res in resources:
         if res["type"] == ROOT_STACK_TYPE and not res.get("parent"):
             stack_outputs = res.get("outputs") or {}
@@ -821,8 +825,10 @@ def _finish(
     return 0
 
 
-def _pending_text(pending: list[dict]) -> str:
-    lines = [f"Attempting to deploy or update resources with {len(pending)} pending operations from previous deployment."]
+def _pending_text(pending: list[dict[str, Any]]) -> str:
+    lines = [
+        f"Attempting to deploy or update resources with {len(pending)} pending operations from previous deployment."
+    ]
     for op in pending:
         lines.append(f"  * {op.get('resource', {}).get('urn', '?')}, interrupted while {op.get('type', '?')}")
     lines.append(
@@ -833,12 +839,14 @@ def _pending_text(pending: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _pending_writer(backend: Any, ref: StackRef, checkpoint: dict, cipher: PassphraseCipher, dep: Deployment) -> Any:
+def _pending_writer(
+    backend: Any, ref: StackRef, checkpoint: dict[str, Any], cipher: PassphraseCipher, dep: Deployment
+) -> Any:
     """Write the checkpoint as each step starts and ends, like Pulumi: ``pending_operations`` while a step
     is in flight, the resources done so far once it is (so a hard kill keeps them)."""
     verbs = {"create": "creating", "update": "updating", "delete": "deleting"}
     lock = threading.Lock()
-    inflight: dict[str, dict] = {}
+    inflight: dict[str, dict[str, Any]] = {}
     stored = json.loads(json.dumps(checkpoint))  # the last written state, plus in-flight operations
 
     def write(step: Step, starting: bool) -> None:
@@ -862,21 +870,21 @@ def _pending_writer(backend: Any, ref: StackRef, checkpoint: dict, cipher: Passp
     return write
 
 
-def _load_policies(inv: Invocation, packs: list[str], configs: list[str]) -> list[dict]:
+def _load_policies(inv: Invocation, packs: list[str], configs: list[str]) -> list[dict[str, Any]]:
     """Rules from ``<pack>/standin-policy.json``; a pack's config file may change or disable levels.
 
     ``{"name": "gcp-guard", "policies": [{"name": "no-public-buckets", "type": "gcp:storage/bucket:Bucket",
     "when": {"publicRead": true}, "level": "mandatory", "message": "..."}]}``; config:
     ``{"no-public-buckets": {"enforcementLevel": "advisory"}}`` or ``{"no-public-buckets": "disabled"}``.
     """
-    rules: list[dict] = []
+    rules: list[dict[str, Any]] = []
     for index, pack in enumerate(packs):
         path = os.path.join(pack if os.path.isabs(pack) else os.path.join(inv.cwd, pack), POLICY_FILE)
         if not os.path.exists(path):
             continue
         with open(path, encoding="utf-8") as handle:
             spec = json.load(handle)
-        overrides: dict = {}
+        overrides: dict[str, Any] = {}
         if index < len(configs) and configs[index]:
             with open(configs[index], encoding="utf-8") as handle:
                 overrides = json.load(handle)
@@ -895,7 +903,7 @@ def _load_policies(inv: Invocation, packs: list[str], configs: list[str]) -> lis
     return rules
 
 
-def _history_config(config: dict[str, tuple[Any, bool]], cipher: PassphraseCipher) -> dict:
+def _history_config(config: dict[str, tuple[Any, bool]], cipher: PassphraseCipher) -> dict[str, Any]:
     out = {}
     for key, (value, secret) in config.items():
         text = config_string(value)

@@ -12,7 +12,8 @@ import os
 import queue
 import threading
 import time
-from typing import Any, Optional
+from collections.abc import Iterator
+from typing import Any
 
 
 class EventLog:
@@ -22,11 +23,11 @@ class EventLog:
     :param cwd: Base for relative file paths.
     """
 
-    def __init__(self, target: Optional[str], cwd: str) -> None:
+    def __init__(self, target: str | None, cwd: str) -> None:
         self._lock = threading.Lock()
         self._seq = 0
         self._file = None
-        self._queue: Optional[queue.Queue] = None
+        self._queue: queue.Queue[str | None] | None = None  # event lines, then None to finish
         self._future: Any = None
         self._channel: Any = None
         self._closed = False
@@ -40,7 +41,6 @@ class EventLog:
 
     def _open_grpc(self, address: str) -> None:
         import grpc
-
         from pulumi.runtime.proto import events_pb2, events_pb2_grpc
 
         self._channel = grpc.insecure_channel(address)
@@ -48,7 +48,7 @@ class EventLog:
         self._queue = queue.Queue()
         q = self._queue
 
-        def requests():
+        def requests() -> Iterator[events_pb2.EventRequest]:
             while True:
                 item = q.get()
                 if item is None:
@@ -58,7 +58,7 @@ class EventLog:
         # A client-streaming call; the SDK's servicer reads until we finish.
         self._future = stub.StreamEvents.future(requests())
 
-    def emit(self, kind: str, payload: dict) -> None:
+    def emit(self, kind: str, payload: dict[str, Any]) -> None:
         """Send one event.
 
         :param kind: Event field name, e.g. ``resourcePreEvent``.
@@ -99,10 +99,10 @@ def step_metadata(
     op: str,
     urn: str,
     type_: str,
-    old: Optional[dict],
-    new: Optional[dict],
-    diffs: Optional[list[str]] = None,
-) -> dict:
+    old: dict[str, Any] | None,
+    new: dict[str, Any] | None,
+    diffs: list[str] | None = None,
+) -> dict[str, Any]:
     """``StepEventMetadata`` JSON for resource events.
 
     :param op: A valid ``OpType`` value.

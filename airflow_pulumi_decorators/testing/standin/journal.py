@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .constants import ENV_BACKEND_URL, ENV_JOURNAL
 from .state import backend_root_from_url
@@ -37,7 +38,7 @@ def redact_argv(argv: list[str]) -> list[str]:
     is_set_all = words[:2] == ["config", "set-all"]
     out: list[str] = []
     positionals = 0
-    expect: Optional[str] = None
+    expect: str | None = None
     after_separator = False
     for token in argv:
         if expect is not None:
@@ -85,7 +86,7 @@ _PLAIN_VALUE_FLAGS = {"--stack", "-s", "--message", "-m", "--client", "--exec-ki
                       "--page-size", "--page", "--file", "--secrets-provider"}
 
 
-def journal_path(env: Mapping[str, str]) -> Optional[str]:
+def journal_path(env: Mapping[str, str]) -> str | None:
     """Where this invocation's record goes, or None.
 
     :param env: The command's environment.
@@ -118,7 +119,7 @@ def append_record(path: str, record: Mapping[str, Any]) -> None:
         os.close(fd)
 
 
-def read_journal(path: str) -> list[dict]:
+def read_journal(path: str) -> list[dict[str, Any]]:
     """Read all records of a journal file.
 
     :param path: Journal file (missing file, or a backend path under a regular file -> empty list).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from concurrent import futures
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
@@ -57,17 +57,18 @@ _SEVERITY = {
 CANCEL_GRACE_SECONDS = 30.0
 
 
-def struct_to_python(struct: Optional[struct_pb2.Struct]) -> dict:
+def struct_to_python(struct: struct_pb2.Struct | None) -> dict[str, Any]:
     """Decode a protobuf Struct into normalised Python values.
 
     :param struct: Struct (may be None).
     """
     if struct is None:
         return {}
-    return props.normalize(json_format.MessageToDict(struct))
+    values: dict[str, Any] = props.normalize(json_format.MessageToDict(struct))
+    return values
 
 
-def python_to_struct(value: dict, accept_secrets: bool, accept_resources: bool) -> struct_pb2.Struct:
+def python_to_struct(value: dict[str, Any], accept_secrets: bool, accept_resources: bool) -> struct_pb2.Struct:
     """Encode outputs for a response, downgrading what the caller can't accept.
 
     :param value: In-memory property map.
@@ -93,7 +94,7 @@ def _resource_refs_to_ids(value: Any) -> Any:
     return value
 
 
-def _abort(context: grpc.ServicerContext, exc: Exception) -> None:
+def _abort(context: grpc.ServicerContext, exc: Exception) -> NoReturn:
     from .engine import CancelledError
 
     if isinstance(exc, CancelledError):
@@ -110,10 +111,12 @@ class MonitorServicer(resource_pb2_grpc.ResourceMonitorServicer):
     :param dep: The running deployment.
     """
 
-    def __init__(self, dep: "Deployment") -> None:
+    def __init__(self, dep: Deployment) -> None:
         self.dep = dep
 
-    def GetDeploymentInfo(self, request, context):  # noqa: N802 - gRPC naming
+    def GetDeploymentInfo(  # noqa: N802 - gRPC naming
+        self, request: empty_pb2.Empty, context: grpc.ServicerContext
+    ) -> resource_pb2.DeploymentInfo:
         config = {k: config_string(v) for k, (v, _) in self.dep.config.items()}
         return resource_pb2.DeploymentInfo(
             project=self.dep.ref.project,
@@ -126,10 +129,14 @@ class MonitorServicer(resource_pb2_grpc.ResourceMonitorServicer):
             supportedFeatures=sorted(SUPPORTED_FEATURES.values()),
         )
 
-    def SupportsFeature(self, request, context):  # noqa: N802
+    def SupportsFeature(  # noqa: N802
+        self, request: resource_pb2.SupportsFeatureRequest, context: grpc.ServicerContext
+    ) -> resource_pb2.SupportsFeatureResponse:
         return resource_pb2.SupportsFeatureResponse(hasSupport=request.id in SUPPORTED_FEATURES)
 
-    def RegisterResource(self, request, context):  # noqa: N802
+    def RegisterResource(  # noqa: N802
+        self, request: resource_pb2.RegisterResourceRequest, context: grpc.ServicerContext
+    ) -> resource_pb2.RegisterResourceResponse:
         try:
             extra: dict[str, Any] = {}
             if request.protect:
@@ -171,11 +178,15 @@ class MonitorServicer(resource_pb2_grpc.ResourceMonitorServicer):
         except Exception as exc:  # noqa: BLE001 - reported to the program via gRPC status
             _abort(context, exc)
 
-    def RegisterResourceOutputs(self, request, context):  # noqa: N802
+    def RegisterResourceOutputs(  # noqa: N802
+        self, request: resource_pb2.RegisterResourceOutputsRequest, context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
         self.dep.register_outputs(request.urn, struct_to_python(request.outputs))
         return empty_pb2.Empty()
 
-    def ReadResource(self, request, context):  # noqa: N802
+    def ReadResource(  # noqa: N802
+        self, request: resource_pb2.ReadResourceRequest, context: grpc.ServicerContext
+    ) -> resource_pb2.ReadResourceResponse:
         try:
             extra: dict[str, Any] = {}
             if request.provider:
@@ -196,7 +207,9 @@ class MonitorServicer(resource_pb2_grpc.ResourceMonitorServicer):
         except Exception as exc:  # noqa: BLE001
             _abort(context, exc)
 
-    def Invoke(self, request, context):  # noqa: N802
+    def Invoke(  # noqa: N802
+        self, request: resource_pb2.ResourceInvokeRequest, context: grpc.ServicerContext
+    ) -> resource_pb2.ResourceInvokeResponse:
         if request.tok == "pulumi:pulumi:getResource":
             urn = struct_to_python(request.args).get("urn", "")
             found = self.dep.lookup(urn)
@@ -205,8 +218,9 @@ class MonitorServicer(resource_pb2_grpc.ResourceMonitorServicer):
                     failures=[provider_pb2.CheckFailure(property="urn", reason=f"resource {urn!r} not found")]
                 )
             result = {"urn": urn, "id": found.get("id", ""), "state": found.get("outputs") or {}}
+            # "return" is a Python keyword, so only ** can pass it; the stub then misreads the other fields.
             return resource_pb2.ResourceInvokeResponse(
-                **{"return": python_to_struct(result, True, request.acceptResources)}
+                **{"return": python_to_struct(result, True, request.acceptResources)}  # type: ignore[arg-type]
             )
         return resource_pb2.ResourceInvokeResponse(
             failures=[provider_pb2.CheckFailure(
@@ -218,13 +232,15 @@ class MonitorServicer(resource_pb2_grpc.ResourceMonitorServicer):
             )]
         )
 
-    def Call(self, request, context):  # noqa: N802
+    def Call(  # noqa: N802
+        self, request: resource_pb2.ResourceCallRequest, context: grpc.ServicerContext
+    ) -> provider_pb2.CallResponse:
         context.abort(
             grpc.StatusCode.UNIMPLEMENTED,
             f"the stand-in engine cannot call method {request.tok!r} (no providers offline)",
         )
 
-    def SignalAndWaitForShutdown(self, request, context):  # noqa: N802
+    def SignalAndWaitForShutdown(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> empty_pb2.Empty:  # noqa: N802
         # Steps are applied synchronously, so there is nothing left to wait for.
         return empty_pb2.Empty()
 
@@ -235,29 +251,35 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
     :param dep: The running deployment.
     """
 
-    def __init__(self, dep: "Deployment") -> None:
+    def __init__(self, dep: Deployment) -> None:
         self.dep = dep
         self.root_urn = ""
 
-    def Log(self, request, context):  # noqa: N802
+    def Log(self, request: engine_pb2.LogRequest, context: grpc.ServicerContext) -> empty_pb2.Empty:  # noqa: N802
         severity = _SEVERITY.get(request.severity, "info")
         if severity != "debug":
             self.dep.diagnostic(severity, request.message, request.urn)
         return empty_pb2.Empty()
 
-    def GetRootResource(self, request, context):  # noqa: N802
+    def GetRootResource(  # noqa: N802
+        self, request: engine_pb2.GetRootResourceRequest, context: grpc.ServicerContext
+    ) -> engine_pb2.GetRootResourceResponse:
         return engine_pb2.GetRootResourceResponse(urn=self.root_urn)
 
-    def SetRootResource(self, request, context):  # noqa: N802
+    def SetRootResource(  # noqa: N802
+        self, request: engine_pb2.SetRootResourceRequest, context: grpc.ServicerContext
+    ) -> engine_pb2.SetRootResourceResponse:
         self.root_urn = request.urn
         return engine_pb2.SetRootResourceResponse()
 
-    def RequirePulumiVersion(self, request, context):  # noqa: N802
+    def RequirePulumiVersion(  # noqa: N802
+        self, request: engine_pb2.RequirePulumiVersionRequest, context: grpc.ServicerContext
+    ) -> engine_pb2.RequirePulumiVersionResponse:
         # Version ranges are not evaluated; the stand-in claims its protocol version.
         return engine_pb2.RequirePulumiVersionResponse()
 
 
-def _parallel(dep: "Deployment") -> int:
+def _parallel(dep: Deployment) -> int:
     value = dep.inv.args.value("parallel", "p")
     try:
         return int(value) if value else 16
@@ -265,7 +287,7 @@ def _parallel(dep: "Deployment") -> int:
         return 16
 
 
-def run_inline_program(dep: "Deployment", client: str) -> Optional[str]:
+def run_inline_program(dep: Deployment, client: str) -> str | None:
     """Serve the monitor, run the program through its LanguageServer, return its error.
 
     :param dep: The running deployment.
@@ -297,7 +319,7 @@ def run_inline_program(dep: "Deployment", client: str) -> Optional[str]:
             organization=DEFAULT_ORG,
         )
         future = language_pb2_grpc.LanguageRuntimeStub(channel).Run.future(request)
-        cancelled_at: Optional[float] = None
+        cancelled_at: float | None = None
         while True:
             try:
                 response = future.result(timeout=0.1)

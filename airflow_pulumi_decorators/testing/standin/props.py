@@ -9,17 +9,18 @@ SDK sends and accepts). In state files a secret is
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, TypeGuard
 
 from .constants import OUTPUT_VALUE_SIG, SECRET_SIG, SIG_KEY, UNKNOWN
 
 
-def is_secret(value: Any) -> bool:
+def is_secret(value: Any) -> TypeGuard[dict[str, Any]]:
     """:param value: A property value."""
     return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
 
 
-def make_secret(value: Any) -> dict:
+def make_secret(value: Any) -> dict[str, Any]:
     """Wrap a value as secret (without double wrapping).
 
     :param value: Plain or secret value.
@@ -127,7 +128,7 @@ def secret_plaintexts(value: Any) -> set[str]:
     """
     found: set[str] = set()
 
-    def collect(secret: dict) -> dict:
+    def collect(secret: dict[str, Any]) -> dict[str, Any]:
         inner = reveal(secret.get("value"))
         found.add(inner if isinstance(inner, str) else json.dumps(inner))
         return secret
@@ -158,7 +159,7 @@ def decrypt_value(value: Any, decrypt: Callable[[str], str]) -> Any:
     :param decrypt: Cipher function.
     """
 
-    def undo(secret: dict) -> dict:
+    def undo(secret: dict[str, Any]) -> dict[str, Any]:
         if "ciphertext" in secret:
             return make_secret(json.loads(decrypt(secret["ciphertext"])))
         if "plaintext" in secret:

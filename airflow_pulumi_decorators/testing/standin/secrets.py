@@ -13,7 +13,7 @@ import base64
 import hashlib
 import os
 import threading
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 from .constants import ENV_PASSPHRASE, ENV_PASSPHRASE_FILE
 from .sink import StandinError
@@ -88,7 +88,7 @@ class PassphraseCipher:
         self.salt_state = salt_state
 
     @classmethod
-    def create(cls, passphrase: str) -> "PassphraseCipher":
+    def create(cls, passphrase: str) -> PassphraseCipher:
         """Make a new cipher with a fresh random salt.
 
         :param passphrase: The stack passphrase.
@@ -100,7 +100,7 @@ class PassphraseCipher:
         return cls(key, f"v1:{_b64(salt)}:{verifier}")
 
     @classmethod
-    def from_salt_state(cls, salt_state: str, passphrase: str) -> "PassphraseCipher":
+    def from_salt_state(cls, salt_state: str, passphrase: str) -> PassphraseCipher:
         """Rebuild the cipher of a stack and check the passphrase.
 
         :param salt_state: The stack's ``encryptionsalt`` value.
@@ -153,7 +153,7 @@ class PassphraseCipher:
 
 
 def cipher_for(
-    salt_state: Optional[str], env: Mapping[str, str]
+    salt_state: str | None, env: Mapping[str, str]
 ) -> PassphraseCipher:
     """Cipher for an existing salt, or a new one when there is none yet.
 
@@ -166,7 +166,7 @@ def cipher_for(
     return PassphraseCipher.create(passphrase)
 
 
-def check_secrets_provider(provider: Optional[str]) -> None:
+def check_secrets_provider(provider: str | None) -> None:
     """Refuse secrets providers other than the passphrase provider.
 
     :param provider: Value of ``--secrets-provider``.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from .constants import EXIT_ERROR
 
@@ -35,8 +35,8 @@ class Sink:
 
     def __init__(
         self,
-        on_out: Optional[LineCallback] = None,
-        on_err: Optional[LineCallback] = None,
+        on_out: LineCallback | None = None,
+        on_err: LineCallback | None = None,
     ) -> None:
         self._on_out = on_out
         self._on_err = on_err
@@ -67,7 +67,7 @@ class Sink:
         """
         self._write(text, self.err_lines, self._on_err)
 
-    def _write(self, text: str, lines: list[str], callback: Optional[LineCallback]) -> None:
+    def _write(self, text: str, lines: list[str], callback: LineCallback | None) -> None:
         with self._lock:
             for line in self._mask(text).split("\n"):
                 line = line.rstrip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from typing import Any, Optional
+from typing import Any
 
 from airflow_pulumi_decorators import names
 
@@ -147,7 +147,7 @@ def cmd_stack_select(inv: Invocation) -> int:
     return 0
 
 
-def _last_update(inv: Invocation, ref: StackRef) -> Optional[dict]:
+def _last_update(inv: Invocation, ref: StackRef) -> dict[str, Any] | None:
     history = inv.backend.read_history(ref)
     return history[0] if history else None
 
@@ -217,7 +217,7 @@ def cmd_stack_rm(inv: Invocation) -> int:
     return 0
 
 
-def root_outputs(resources: list[dict]) -> dict:
+def root_outputs(resources: list[dict[str, Any]]) -> dict[str, Any]:
     """State-form outputs of the root stack resource.
 
     :param resources: Checkpoint resources.
@@ -273,7 +273,7 @@ def cmd_stack_output(inv: Invocation) -> int:
     return 0
 
 
-def _history_config(config: dict, show: bool, cipher: Optional[PassphraseCipher]) -> dict:
+def _history_config(config: dict[str, Any], show: bool, cipher: PassphraseCipher | None) -> dict[str, Any]:
     result = {}
     for key, item in config.items():
         if item.get("secret"):
@@ -398,13 +398,13 @@ def cmd_stack_import(inv: Invocation) -> int:
 # ---------------------------------------------------------------- config ...
 def _config_and_cipher(
     inv: Invocation, ref: StackRef, need_cipher: bool
-) -> tuple[StackConfig, Optional[PassphraseCipher]]:
+) -> tuple[StackConfig, PassphraseCipher | None]:
     cfg = StackConfig.for_stack(inv.project_dir, ref)
     cipher = cfg.cipher(inv.backend, ref, inv.env) if need_cipher else None
     return cfg, cipher
 
 
-def _config_json_entry(value: Any, secret: bool, show: bool) -> dict:
+def _config_json_entry(value: Any, secret: bool, show: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {"secret": secret}
     if show or not secret:
         entry["value"] = config_string(value)

@@ -20,9 +20,10 @@ import socket
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from .constants import DEFAULT_ORG, ENV_BACKEND_URL, ENV_HOME, EXIT_STACK_NOT_FOUND, STANDIN_VERSION
 from .sink import StandinError
@@ -97,7 +98,7 @@ def iso_from_unix(ts: float) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def find_project(cwd: str) -> Optional[tuple[str, str]]:
+def find_project(cwd: str) -> tuple[str, str] | None:
     """Find ``Pulumi.yaml``/``.yml``/``.json`` searching upwards from cwd.
 
     :param cwd: Directory to start in.
@@ -144,7 +145,7 @@ class StackRef:
         return f"{self.org}/{self.project}/{self.name}"
 
 
-def parse_stack_ref(ref: str, current_project: Optional[str]) -> StackRef:
+def parse_stack_ref(ref: str, current_project: str | None) -> StackRef:
     """Parse ``stack``, ``org/stack`` or ``org/project/stack`` like the diy backend.
 
     :param ref: The stack argument.
@@ -194,7 +195,7 @@ class Backend:
         return "file://" + self.root
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Backend":
+    def from_env(cls, env: Mapping[str, str]) -> Backend:
         """Build from ``PULUMI_BACKEND_URL``.
 
         :param env: The command's environment.
@@ -260,7 +261,7 @@ class Backend:
         if not self.exists(ref):
             raise StandinError(f"no stack named '{ref.name}' found", code=EXIT_STACK_NOT_FOUND)
 
-    def list_stacks(self, project: Optional[str]) -> list[StackRef]:
+    def list_stacks(self, project: str | None) -> list[StackRef]:
         """Stacks of one project, or of all projects when ``project`` is None.
 
         :param project: Project filter.
@@ -274,14 +275,14 @@ class Backend:
                     refs.append(StackRef(DEFAULT_ORG, proj, entry[: -len(".json")]))
         return refs
 
-    def read_checkpoint(self, ref: StackRef) -> dict:
+    def read_checkpoint(self, ref: StackRef) -> dict[str, Any]:
         """Load a checkpoint, creating the empty shape for new stacks.
 
         :param ref: Stack.
         """
         self.require(ref)
         try:
-            data = read_json(self.checkpoint_path(ref))
+            data: dict[str, Any] = read_json(self.checkpoint_path(ref))
         except json.JSONDecodeError as exc:
             raise StandinError(f"failed to load checkpoint: place 1: {go_json_error(exc)}") from None
         checkpoint = data.setdefault("checkpoint", {})
@@ -290,7 +291,7 @@ class Backend:
         checkpoint["latest"] = latest
         return data
 
-    def write_checkpoint(self, ref: StackRef, data: dict) -> None:
+    def write_checkpoint(self, ref: StackRef, data: dict[str, Any]) -> None:
         """Atomically write a checkpoint, refreshing its manifest.
 
         :param ref: Stack.
@@ -304,7 +305,7 @@ class Backend:
         }
         atomic_write_json(self.checkpoint_path(ref), data)
 
-    def new_checkpoint(self, ref: StackRef, salt_state: str) -> dict:
+    def new_checkpoint(self, ref: StackRef, salt_state: str) -> dict[str, Any]:
         """The checkpoint of a freshly initialised stack.
 
         :param ref: Stack.
@@ -336,7 +337,7 @@ class Backend:
         shutil.rmtree(self.history_dir(ref), ignore_errors=True)
 
     # ----- history
-    def append_history(self, ref: StackRef, entry: dict) -> dict:
+    def append_history(self, ref: StackRef, entry: dict[str, Any]) -> dict[str, Any]:
         """Store one update record; assigns its ``version``.
 
         :param ref: Stack.
@@ -348,7 +349,7 @@ class Backend:
         atomic_write_json(os.path.join(self.history_dir(ref), name), entry)
         return entry
 
-    def read_history(self, ref: StackRef) -> list[dict]:
+    def read_history(self, ref: StackRef) -> list[dict[str, Any]]:
         """Update records, newest first.
 
         :param ref: Stack.
@@ -419,7 +420,7 @@ class Backend:
             except OSError:
                 pass
 
-    def release_lock(self, path: Optional[str]) -> None:
+    def release_lock(self, path: str | None) -> None:
         """Remove our lock file (idempotent).
 
         :param path: Value returned by :meth:`acquire_lock`.
@@ -463,16 +464,17 @@ class Backend:
         """
         atomic_write_json(self._selection_path(project_dir, env), {"stack": ref.fqn})
 
-    def selected(self, project_dir: str, env: Mapping[str, str]) -> Optional[str]:
+    def selected(self, project_dir: str, env: Mapping[str, str]) -> str | None:
         """Fully-qualified name of the selected stack, if any.
 
         :param project_dir: Directory holding Pulumi.yaml.
         :param env: Environment (for ``PULUMI_HOME``).
         """
         try:
-            return read_json(self._selection_path(project_dir, env)).get("stack")
+            stack: str | None = read_json(self._selection_path(project_dir, env)).get("stack")
         except (OSError, ValueError):
             return None
+        return stack
 
 
 def locked_message(lock_paths: list[str]) -> str:

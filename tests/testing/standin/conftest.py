@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
-
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 from pulumi import automation as auto
@@ -40,8 +39,8 @@ def make_stack(tmp_path: Path, base_env: dict[str, str]) -> Callable[..., auto.S
         program: Callable[[], None],
         stack: str = "dev",
         project: str = "proj",
-        env: Optional[dict] = None,
-        command: Optional[auto.PulumiCommand] = None,
+        env: dict | None = None,
+        command: auto.PulumiCommand | None = None,
         replace_env: bool = False,
     ) -> auto.Stack:
         work_dir = tmp_path / f"work{next(counter)}"

@@ -115,3 +115,9 @@ def test_console_script_starts_without_grpc() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_package_lists_each_lazy_name_in_all() -> None:
+    import airflow_pulumi_decorators.testing.standin as standin
+
+    assert standin.__all__ == sorted(standin._EXPORTS)
