@@ -18,8 +18,8 @@ from airflow_pulumi_decorators.links import update_url
 from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
 from airflow_pulumi_decorators.operations import (
     OPERATIONS,
-    SUMMARY_KEY,
     OPTION_KEYWORDS,
+    SUMMARY_KEY,
     OperationOptions,
     check_protected,
     grouped_options,

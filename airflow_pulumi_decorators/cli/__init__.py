@@ -124,7 +124,7 @@ def prepare_cli(
     wanted = settings.plugins()
     if wanted == "none":
         return process
-    specs = discover_plugins() if wanted == "auto" else wanted
+    specs = discover_plugins() if isinstance(wanted, str) else wanted  # the str left is "auto"
     if specs:
         cache = plugins_dir(env)
         for spec in ensure_plugins(process, specs, cache, env_overrides, strict=wanted != "auto", on_output=say):

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import IO, Any
 
 from airflow_pulumi_decorators.cli.locate import INSTALL_HINT
 from airflow_pulumi_decorators.errors import PulumiCliNotFoundError
@@ -107,7 +107,7 @@ class CliProcess:
         env["PATH"] = os.pathsep.join([os.path.dirname(self.path), env.get("PATH", "")])
         chunks: dict[str, list[str]] = {"out": [], "err": []}
 
-        def pump(stream, callback, sink):
+        def pump(stream: IO[str], callback: Callable[[str], None] | None, sink: list[str]) -> None:
             for line in iter(stream.readline, ""):
                 line = line.rstrip()
                 sink.append(line)

@@ -32,7 +32,7 @@ class FakeTaskInstance:
         self.pushed[key] = value
 
 
-class FakeOutletEvents(dict):
+class FakeOutletEvents(dict[Any, Any]):
     """``context["outlet_events"]``: each accessor records the asset events the task adds."""
 
     class Accessor:

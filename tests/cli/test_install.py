@@ -179,7 +179,9 @@ def test_install_downloads_from_a_loopback_server(worker, monkeypatch, install_s
 def test_install_download_failure_is_clear(worker, monkeypatch, install_server):
     monkeypatch.setenv("AIRFLOW__PULUMI__INSTALL_CLI", "True")
     monkeypatch.setenv("AIRFLOW__PULUMI__CLI_VERSION", "3.261.0")
-    with pytest.raises(CliInstallError, match=r"could not install the Pulumi CLI 3.261.0 .*HTTP Error 404.*Install it by hand: `curl"):
+    with pytest.raises(
+        CliInstallError, match=r"could not install the Pulumi CLI 3.261.0 .*HTTP Error 404.*Install it by hand: `curl"
+    ):
         prepare_cli(None, {}, sdk_minimum=SDK_MIN, installer=script_installer(install_server.url + "/missing"))
 
 
@@ -192,7 +194,9 @@ def _unshare_works() -> bool:
         return False
 
 
-@pytest.mark.skipif(not _unshare_works(), reason="`unshare -n` (a network namespace with only loopback) is not permitted here")
+@pytest.mark.skipif(
+    not _unshare_works(), reason="`unshare -n` (a network namespace with only loopback) is not permitted here"
+)
 def test_real_pulumi_installer_without_network_fails_with_the_manual_command(tmp_path):
     """The default installer (PulumiCommand.install, downloading get.pulumi.com) in a namespace with no network."""
     script = textwrap.dedent(
@@ -208,7 +212,14 @@ def test_real_pulumi_installer_without_network_fails_with_the_manual_command(tmp
         """
     )
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    out = subprocess.run(["unshare", "-n", sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env, check=False)
+    out = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("ERROR: could not install the Pulumi CLI 3.272.0"), out.stdout + out.stderr[-2000:]
     assert "URLError" in out.stdout

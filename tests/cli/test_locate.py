@@ -32,7 +32,9 @@ def test_locate_order_configured_then_path_then_home_bin(tmp_path, worker, monke
 
 
 def test_nothing_found_says_how_to_install(worker):
-    with pytest.raises(PulumiCliNotFoundError, match="no `pulumi` executable on PATH or in ~/.pulumi/bin.*get.pulumi.com"):
+    with pytest.raises(
+        PulumiCliNotFoundError, match="no `pulumi` executable on PATH or in ~/.pulumi/bin.*get.pulumi.com"
+    ):
         prepare_cli(None, {}, sdk_minimum=SDK_MIN)
 
 
@@ -45,5 +47,7 @@ def test_configured_minimum_wins_when_higher():
 def test_prepare_refuses_a_cli_older_than_cli_version(tmp_path, worker, monkeypatch):
     cli = version_cli(tmp_path / "bin", "v3.200.0")
     monkeypatch.setenv("AIRFLOW__PULUMI__CLI_VERSION", "3.250.0")
-    with pytest.raises(PulumiCliNotFoundError, match=r"3.200.0 .* older than the minimum 3.250.0 \(\[pulumi\] cli_version\)"):
+    with pytest.raises(
+        PulumiCliNotFoundError, match=r"3.200.0 .* older than the minimum 3.250.0 \(\[pulumi\] cli_version\)"
+    ):
         prepare_cli(str(cli), {}, sdk_minimum=SDK_MIN)

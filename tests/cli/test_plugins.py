@@ -58,7 +58,10 @@ def test_failed_plugin_install_strict_or_not(tmp_path, monkeypatch, caplog):
     process = CliProcess(str(version_cli(tmp_path / "bin", "v3.272.0", body=PLUGIN_CLI_BODY)))
     home, cache = plugin_home(tmp_path)
     spec = PluginSpec("broken", "1.0.0", server="https://plugins.example")
-    with pytest.raises(PluginInstallError, match=r"broken 1.0.0 .*404 not found.*`pulumi plugin install resource broken 1.0.0 --server https://plugins.example`"):
+    with pytest.raises(
+        PluginInstallError,
+        match=r"broken 1.0.0 .*404 not found.*`pulumi plugin install resource broken 1.0.0 --server https://plugins.example`",
+    ):
         ensure_plugins(process, [spec], str(cache), {"PULUMI_HOME": str(home)})
     assert ensure_plugins(process, [spec], str(cache), {"PULUMI_HOME": str(home)}, strict=False) == []
     assert "the engine will try to install it" in caplog.text

@@ -40,4 +40,9 @@ def test_the_stand_ins_record_what_the_task_does():
     ti.xcom_push("return_value", 1)
     events = FakeOutletEvents()
     events["x"].add("a", extra={"k": 1})
-    assert (ti.pushed, events["x"].added, ti.try_number, ti.map_index) == ({"return_value": 1}, [("a", {"k": 1})], 1, -1)
+    assert (ti.pushed, events["x"].added, ti.try_number, ti.map_index) == (
+        {"return_value": 1},
+        [("a", {"k": 1})],
+        1,
+        -1,
+    )
