@@ -15,7 +15,7 @@ import itertools
 import os
 import re
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_pulumi_decorators.environments import (
@@ -79,7 +79,7 @@ def check_pulumi_command(value: Any) -> None:
 
 
 def upstream_arguments(
-    function: Callable[..., Any], op_args: list[Any], op_kwargs: dict[str, Any]
+    function: Callable[..., Any], op_args: Collection[Any], op_kwargs: Mapping[str, Any]
 ) -> dict[tuple[str, Any], str]:
     """``{("arg", index) | ("kwarg", name): "upstream task 'x'"}`` for the arguments that are XComArgs."""
     from airflow.sdk import XComArg

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
 
@@ -25,7 +25,14 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
     shallow_copy_attrs = ("python_callable", *PulumiStackOperator.shallow_copy_attrs)
     custom_operator_name = "@pulumi_stack"
 
-    def __init__(self, *, python_callable: Callable[..., Any], op_args=None, op_kwargs=None, **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        op_args: Collection[Any] | None = None,
+        op_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         # The option keywords (from @pulumi_stack, .override() or a method such as .drift_check()) refine
         # options=OperationOptions(...) given to the decorator; the operator itself refuses the two together.
         keywords = pop_option_keywords(kwargs)
@@ -43,6 +50,17 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
         )
 
 
+class _Decorator(Protocol):
+    """What :class:`PulumiStackTask` uses of the decorator object Airflow makes (its ``_TaskDecorator``)."""
+
+    function: Callable[..., Any]
+    kwargs: dict[str, Any]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> XComArg: ...
+
+    def override(self, **kwargs: Any) -> _Decorator: ...
+
+
 class PulumiStackTask:
     """A ``@pulumi_stack`` function: call it for ``up``; ``.preview``/``.refresh``/``.destroy``/``.drift_check``
     run the other operations on the same program and stack; ``.ephemeral`` pairs ``up`` with its teardown.
@@ -53,8 +71,9 @@ class PulumiStackTask:
     """
 
     _FORWARDED = frozenset({"is_setup", "is_teardown", "on_failure_fail_dagrun"})
+    _decorator: _Decorator
 
-    def __init__(self, decorator: Any) -> None:
+    def __init__(self, decorator: _Decorator) -> None:
         object.__setattr__(self, "_decorator", decorator)
         functools.update_wrapper(self, decorator.function, updated=())
 
@@ -104,7 +123,7 @@ class PulumiStackTask:
         """A copy with other task options (``task_id``, ``lock_wait``, ``pool`` …)."""
         return PulumiStackTask(self._decorator.override(**kwargs))
 
-    def _operation(self, operation: str, args: tuple, kwargs: dict, **options: Any) -> XComArg:
+    def _operation(self, operation: str, args: tuple[Any, ...], kwargs: dict[str, Any], **options: Any) -> XComArg:
         given = self._decorator.kwargs
         task_id = given.get("task_id") if given.get("operation") == operation else None
         options.setdefault("task_id", task_id or f"{self.task_id}_{operation}")
@@ -170,7 +189,8 @@ class PulumiStackTask:
         down = self._decorator.override(
             operation="destroy", remove_stack=remove_stack, task_id=f"{self.task_id}_teardown"
         )(*args, **kwargs)
-        down.as_teardown(setups=up.operator)
+        # A task call returns a PlainXComArg, which has .operator; Airflow declares the base XComArg.
+        down.as_teardown(setups=up.operator)  # type: ignore[attr-defined]
         return EphemeralStack(up, down)
 
 
@@ -186,7 +206,9 @@ class EphemeralStack:
         self.teardown = teardown
 
     def __getitem__(self, key: str) -> XComArg:
-        return self.setup[key]
+        # A task call returns a PlainXComArg, which indexes by key; Airflow declares the base XComArg.
+        item: XComArg = self.setup[key]  # type: ignore[index]
+        return item
 
     def __enter__(self) -> XComArg:
         self.teardown.__enter__()
@@ -215,6 +237,8 @@ def pulumi_stack(
     :param python_callable: the function (when used as ``@pulumi_stack`` without arguments).
     :param multiple_outputs: push each output as its own XCom key; on by default.
     """
+    # Airflow declares its TaskDecorator protocol; given a function (and once applied to one) the result
+    # is the decorator object that PulumiStackTask wraps.
     made = task_decorator_factory(
         python_callable=python_callable,
         multiple_outputs=True if multiple_outputs is None else multiple_outputs,
@@ -222,10 +246,10 @@ def pulumi_stack(
         **kwargs,
     )
     if python_callable is not None:
-        return PulumiStackTask(made)  # type: ignore[return-value]
+        return PulumiStackTask(cast("_Decorator", made))  # type: ignore[return-value]
 
     @functools.wraps(made)
     def wrap(function: Callable[..., Any]) -> PulumiStackTask:
-        return PulumiStackTask(made(function))
+        return PulumiStackTask(cast("_Decorator", made(function)))
 
     return wrap  # type: ignore[return-value]

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_pulumi_decorators import checks, operations, settings
-from airflow_pulumi_decorators.links import URL_ATTRIBUTE, PulumiUpdateLink
 from airflow_pulumi_decorators.environments import (
     Environment,
     _is_template,
@@ -26,6 +25,7 @@ from airflow_pulumi_decorators.environments import (
 )
 from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
 from airflow_pulumi_decorators.lifecycle import stack_name_filter
+from airflow_pulumi_decorators.links import URL_ATTRIBUTE, PulumiUpdateLink
 from airflow_pulumi_decorators.operations import check_protected, summary_line
 
 if TYPE_CHECKING:
@@ -134,8 +134,9 @@ class PulumiStackOperator(BaseOperator):
             raise ConfigurationError(f"'program' must be a callable, got {type(program).__name__}")
         self.program = program
         self.project = validate_project_name(project)
-        self.op_args = list(op_args or [])
-        self.op_kwargs = dict(op_kwargs or {})
+        # Typed as DecoratedOperator types them: @pulumi_stack's operator subclasses both.
+        self.op_args: Collection[Any] = list(op_args or [])
+        self.op_kwargs: Mapping[str, Any] = dict(op_kwargs or {})
         self.environments = validate_environments(environments) if environments is not None else None
         if self.environments is None:
             if not stack:
@@ -340,7 +341,9 @@ class PulumiStackOperator(BaseOperator):
         setattr(self, URL_ATTRIBUTE, summary["url"])
         if result.policy_violations:
             for v in result.policy_violations:
-                self.log.warning("pulumi policy (%s) %s/%s: %s", v["level"], v["policy_pack"], v["policy"], v["message"])
+                self.log.warning(
+                    "pulumi policy (%s) %s/%s: %s", v["level"], v["policy_pack"], v["policy"], v["message"]
+                )
         if self.operation != "up":
             return operations.summary_return(result)
         outputs = to_xcom(

@@ -293,7 +293,6 @@ def measure_concurrency(spec: dict[str, Any]) -> dict[str, Any]:
     import airflow.sdk  # noqa: F401 - imported once in the parent, like the task runner
 
     import airflow_pulumi_decorators.operator  # noqa: F401
-
     from airflow_pulumi_decorators.testing.forked import wait_all
 
     n, prefix = spec["tasks"], spec["prefix"]

@@ -61,8 +61,9 @@ class ApplicationDefault(Identity):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scopes", normalize_scopes(self.scopes, owner=_OWNER))
-        if self.quota_project_id is not None and (not isinstance(self.quota_project_id, str) or not self.quota_project_id.strip()):
-            raise ConfigurationError(f"{_OWNER}(quota_project_id={self.quota_project_id!r}) must be a project id or None.")
+        quota = self.quota_project_id
+        if quota is not None and (not isinstance(quota, str) or not quota.strip()):
+            raise ConfigurationError(f"{_OWNER}(quota_project_id={quota!r}) must be a project id or None.")
 
     def describe(self) -> str:
         return f"application default credentials ({self.source_description()})"
@@ -104,7 +105,8 @@ class ApplicationDefault(Identity):
             raise ConfigurationError(f"{_OWNER}: the ADC file {path!r} cannot be read as JSON: {exc}.") from None
         if not isinstance(info, dict):
             raise ConfigurationError(f"{_OWNER}: the ADC file {path!r} is not a JSON object.")
-        nested = info.get("source_credentials") if isinstance(info.get("source_credentials"), dict) else {}
+        source = info.get("source_credentials")
+        nested: dict[str, Any] = source if isinstance(source, dict) else {}
         if info.get("type") == "service_account" or nested.get("type") == "service_account":
             raise ConfigurationError(
                 f"{_OWNER}: the ADC file {path!r} is a service-account key; this library uses keyless identities "
@@ -121,12 +123,15 @@ class ApplicationDefault(Identity):
         if info is None:
             from google.auth import compute_engine
 
-            creds: Any = compute_engine.Credentials(scopes=list(self.scopes), universe_domain=DEFAULT_UNIVERSE_DOMAIN)
+            creds: google.auth.credentials.Credentials = compute_engine.Credentials(
+                scopes=list(self.scopes), universe_domain=DEFAULT_UNIVERSE_DOMAIN
+            )
         elif info.get("type") == "external_account":
             # Not google.auth.load_credentials_from_dict: for external_account it calls Cloud Resource
             # Manager to find the project.
-            from airflow_pulumi_decorators.identity.federation import validate_external_account_config
             from google.auth import identity_pool
+
+            from airflow_pulumi_decorators.identity.federation import validate_external_account_config
 
             config = validate_external_account_config(info, where="the ADC file")
             creds = identity_pool.Credentials.from_info(config, scopes=list(self.scopes))
@@ -160,5 +165,8 @@ class ApplicationDefault(Identity):
 
     def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
         # The engine finds the worker's ADC itself: GOOGLE_APPLICATION_CREDENTIALS passes through.
-        env = {**cleared_env(keep=("GOOGLE_APPLICATION_CREDENTIALS",)), **metadata_host_env(self.metadata_host_override())}
+        env = {
+            **cleared_env(keep=("GOOGLE_APPLICATION_CREDENTIALS",)),
+            **metadata_host_env(self.metadata_host_override()),
+        }
         return ambient_refreshable_env(env, impersonated_by)

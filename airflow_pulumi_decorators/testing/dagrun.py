@@ -10,6 +10,7 @@ Needs a migrated Airflow home (the ``apd_airflow_home`` fixture); Airflow is imp
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -94,7 +95,8 @@ class StateDir:
 
         :raises FileNotFoundError: if the stack has no state here.
         """
-        return json.loads((self.path / ".pulumi" / "stacks" / project / f"{stack}.json").read_text())
+        state: dict[str, Any] = json.loads((self.path / ".pulumi" / "stacks" / project / f"{stack}.json").read_text())
+        return state
 
     def resources(
         self, project: str | None = None, stack: str | None = None, *, type: str | None = None
@@ -306,6 +308,8 @@ def _imported(path: Path, name: str | None = None) -> Iterator[Any]:
     pickle refers to it by name)."""
     name = name or f"apd_dag_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -327,19 +331,26 @@ def _engine_for(dag: DAG, command: Any) -> Iterator[None]:
     for task in dag.task_dict.values():
         if isinstance(task, PulumiStackOperator) and task.pulumi_command is None:
             task.pulumi_command = command
-            changed.append(lambda task=task: setattr(task, "pulumi_command", None))
+            changed.append(functools.partial(setattr, task, "pulumi_command", None))
         partial = getattr(task, "partial_kwargs", None)  # a mapped task
         operator_class = getattr(task, "operator_class", None)
         if (isinstance(partial, dict) and isinstance(operator_class, type)
                 and issubclass(operator_class, PulumiStackOperator) and partial.get("pulumi_command") is None):
             had = "pulumi_command" in partial
             partial["pulumi_command"] = command
-            changed.append(lambda p=partial, had=had: p.update(pulumi_command=None) if had else p.pop("pulumi_command"))
+            changed.append(functools.partial(_restore_partial_command, partial, had))
     try:
         yield
     finally:
         for undo in changed:
             undo()
+
+
+def _restore_partial_command(partial: dict[str, Any], had: bool) -> None:
+    if had:
+        partial["pulumi_command"] = None
+    else:
+        partial.pop("pulumi_command")
 
 
 def _register_outside_dags_folder(dag: DAG) -> None:
@@ -402,8 +413,11 @@ def _rebind_closed_log_streams() -> None:
         for handler in logger.handlers:
             stream = getattr(handler, "stream", None)
             if isinstance(handler, logging.StreamHandler) and getattr(stream, "closed", False):
-                with handler.lock:  # not setStream(): it would flush the closed stream first
+                handler.acquire()  # not setStream(): it would flush the closed stream first
+                try:
                     handler.stream = sys.stderr
+                finally:
+                    handler.release()
 
 
 def all_text_under(*roots: Path) -> str:
