@@ -22,6 +22,7 @@ from airflow_pulumi_decorators.operations import (
     operation_options,
 )
 from airflow_pulumi_decorators.links import update_url
+from airflow_pulumi_decorators.backend_url import BackendUrl
 from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
 
 
@@ -163,7 +164,7 @@ def test_lock_holder_is_parsed_from_pulumis_message_and_stale_when_the_process_i
 
 
 def test_holder_note_names_the_airflow_run_only_while_it_runs(tmp_path):
-    url = f"file://{tmp_path}"
+    url = BackendUrl(f"file://{tmp_path}")
     holder = parse_lock_holder("created by bob@elsewhere (pid 7) at " + datetime.datetime.now(
         datetime.timezone.utc).isoformat())
     notes = tmp_path / ".pulumi" / "airflow-holders" / "p" / "dev"
@@ -174,7 +175,7 @@ def test_holder_note_names_the_airflow_run_only_while_it_runs(tmp_path):
         found = with_airflow_holder(holder, url, "p", "dev")
     assert found.airflow == "dag_id=d run_id=r task_id=t try=1"
     assert list(notes.glob("*.json")) == [other]  # ours is gone
-    assert with_airflow_holder(holder, "gs://bucket", "p", "dev").airflow is None
+    assert with_airflow_holder(holder, BackendUrl("gs://bucket"), "p", "dev").airflow is None
 
 
 def test_update_link_only_for_pulumi_cloud_with_an_organization():
