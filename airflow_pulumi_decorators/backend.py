@@ -57,7 +57,7 @@ class EngineSettings:
     @property
     def env(self) -> Mapping[str, str | None]:
         """Every variable the engine gets (``None`` removes an inherited one)."""
-        return self.context.engine_env
+        return self.context.env
 
     @property
     def secrets_provider(self) -> str | None:
@@ -232,7 +232,7 @@ def engine_settings(
     with _pulumi_home(strategy) as (home, cache):
         context = RunContext(
             backend=url,
-            env=env,
+            extra_env=env,
             pulumi_home=home,
             secrets_provider=secrets_provider,
             passphrase_source=passphrase_source(env, environ),

@@ -41,8 +41,8 @@ class RunContext:
     (:func:`airflow_pulumi_decorators.backend.engine_settings`).
 
     :param backend: the state backend; ``None`` leaves the choice to the CLI (its login or default).
-    :param env: further variables for the engine (access token, passphrase, credentials); a ``None``
-        value removes an inherited variable. The backend and ``PULUMI_HOME`` are added by :attr:`engine_env`.
+    :param extra_env: the engine's variables besides the backend and ``PULUMI_HOME`` (access token,
+        passphrase, credentials); a ``None`` value removes an inherited variable. :attr:`env` has them all.
     :param pulumi_home: the ``PULUMI_HOME`` for this run; ``None`` leaves the worker's.
     :param secrets_provider: the secrets provider for a new stack (``passphrase``, ``gcpkms://…``);
         ``None`` lets the backend choose its default.
@@ -52,7 +52,7 @@ class RunContext:
     """
 
     backend: BackendUrl | None = None
-    env: Mapping[str, str | None] = field(default_factory=dict, repr=False)
+    extra_env: Mapping[str, str | None] = field(default_factory=dict, repr=False)
     pulumi_home: str | None = None
     secrets_provider: str | None = None
     passphrase_source: str = "the engine's environment"
@@ -85,7 +85,7 @@ class RunContext:
         rest = {k: v for k, v in env.items() if k not in (BACKEND_VAR, HOME_VAR)}
         return cls(
             backend=BackendUrl(url) if url else None,
-            env=rest,
+            extra_env=rest,
             pulumi_home=pulumi_home or env.get(HOME_VAR),
             secrets_provider=secrets_provider,
             passphrase_source=passphrase_source(env, environ),
@@ -97,9 +97,9 @@ class RunContext:
         return self.backend.url if self.backend is not None else "(the CLI's default)"
 
     @property
-    def engine_env(self) -> dict[str, str | None]:
-        """Every variable the engine gets: :attr:`env`, the backend and ``PULUMI_HOME``."""
-        env = dict(self.env)
+    def env(self) -> dict[str, str | None]:
+        """Every variable the engine gets: :attr:`extra_env`, the backend and ``PULUMI_HOME``."""
+        env = dict(self.extra_env)
         if self.backend is not None:
             env[BACKEND_VAR] = self.backend.url
         if self.pulumi_home is not None:
@@ -108,7 +108,7 @@ class RunContext:
 
     def with_env(self, extra: Mapping[str, str | None]) -> RunContext:
         """The same context with more engine variables (a credential's), which win."""
-        return replace(self, env={**self.env, **extra}) if extra else self
+        return replace(self, extra_env={**self.extra_env, **extra}) if extra else self
 
 
 @dataclass(frozen=True)

@@ -135,11 +135,11 @@ class Engine:
         self._muted = False
         self._threads_before = pool_threads()
         context = request.context
-        if "PULUMI_SKIP_UPDATE_CHECK" not in os.environ and "PULUMI_SKIP_UPDATE_CHECK" not in context.env:
+        if "PULUMI_SKIP_UPDATE_CHECK" not in os.environ and "PULUMI_SKIP_UPDATE_CHECK" not in context.extra_env:
             # Otherwise every CLI call asks api.pulumi.com for a newer release: a network call per
             # command, and a stall on workers that cannot reach it.
             request = replace(request, context=context.with_env({"PULUMI_SKIP_UPDATE_CHECK": "true"}))
-        self._command = self._command_for(request.context.engine_env)
+        self._command = self._command_for(request.context.env)
         backend = request.context.backend
         deadline = started + max(options.lock_wait, 0.0)
         delay = max(options.lock_retry_delay, 0.1)
@@ -283,7 +283,7 @@ class Engine:
         return auto.LocalWorkspaceOptions(
             work_dir=work_dir,
             pulumi_command=self._command,
-            env_vars=context.engine_env,
+            env_vars=context.env,
             project_settings=auto.ProjectSettings(name=request.project, runtime="python"),
             secrets_provider=context.secrets_provider,
             pulumi_home=context.pulumi_home,

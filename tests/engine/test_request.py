@@ -12,8 +12,8 @@ def test_a_context_from_an_engine_environment_reads_it_once():
         {"PULUMI_BACKEND_URL": "file:///b", "PULUMI_HOME": "/h", "A": "1", "B": None}, environ={}
     )
     assert context.backend == BackendUrl("file:///b") and context.pulumi_home == "/h"
-    assert context.env == {"A": "1", "B": None}
-    assert context.engine_env == {"A": "1", "B": None, "PULUMI_BACKEND_URL": "file:///b", "PULUMI_HOME": "/h"}
+    assert context.extra_env == {"A": "1", "B": None}
+    assert context.env == {"A": "1", "B": None, "PULUMI_BACKEND_URL": "file:///b", "PULUMI_HOME": "/h"}
     assert context.plugins_dir == os.path.realpath("/h/plugins")
 
 
@@ -21,13 +21,13 @@ def test_the_workers_backend_counts_and_none_is_the_clis_default():
     assert RunContext.from_env({}, environ={"PULUMI_BACKEND_URL": "gs://w"}).backend_text == "gs://w"
     context = RunContext.from_env({}, environ={})
     assert context.backend is None and context.backend_text == "(the CLI's default)"
-    assert "PULUMI_BACKEND_URL" not in context.engine_env and "PULUMI_HOME" not in context.engine_env
+    assert "PULUMI_BACKEND_URL" not in context.env and "PULUMI_HOME" not in context.env
 
 
 def test_a_credentials_variables_are_added_and_win():
-    context = RunContext(backend=BackendUrl("file:///b"), env={"A": "1", "G": "worker"})
+    context = RunContext(backend=BackendUrl("file:///b"), extra_env={"A": "1", "G": "worker"})
     added = context.with_env({"G": None, "T": "t"})
-    assert added.env == {"A": "1", "G": None, "T": "t"} and added.backend == context.backend
+    assert added.extra_env == {"A": "1", "G": None, "T": "t"} and added.backend == context.backend
     assert context.with_env({}) is context
 
 
