@@ -83,12 +83,14 @@ class RunContext:
         environ = os.environ if environ is None else environ
         url = env.get(BACKEND_VAR) or environ.get(BACKEND_VAR)
         rest = {k: v for k, v in env.items() if k not in (BACKEND_VAR, HOME_VAR)}
+        home = pulumi_home or env.get(HOME_VAR)
         return cls(
             backend=BackendUrl(url) if url else None,
             extra_env=rest,
-            pulumi_home=pulumi_home or env.get(HOME_VAR),
+            pulumi_home=home,
             secrets_provider=secrets_provider,
             passphrase_source=passphrase_source(env, environ),
+            plugins_dir=_plugins_dir({**environ, **({HOME_VAR: home} if home else {})}),
         )
 
     @property
