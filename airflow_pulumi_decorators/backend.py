@@ -12,15 +12,17 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from airflow_pulumi_decorators import settings
+from airflow_pulumi_decorators.backend_url import BackendUrl
+from airflow_pulumi_decorators.cli import plugins_dir
 from airflow_pulumi_decorators.connections import (
     PulumiConnection,
-    backend_kind,
     get_pulumi_connection,
     validate_backend_url,
 )
+from airflow_pulumi_decorators.engine.request import RunContext, passphrase_source
 from airflow_pulumi_decorators.environments import Environment
 from airflow_pulumi_decorators.names import DIY_ORGANIZATION
 from airflow_pulumi_decorators.errors import ConfigurationError
@@ -34,24 +36,36 @@ HOMES_SUBDIR = "homes"
 class EngineSettings:
     """How the engine runs for one task.
 
-    :param backend_url: the state backend (for logs; it reaches the engine through ``env``).
     :param stack: the stack name to select, fully qualified when the backend needs it.
-    :param env: variables for the engine's environment; ``None`` removes an inherited one.
-    :param secrets_provider: the secrets provider for a new stack; ``None`` is the backend's default.
-    :param pulumi_home: ``PULUMI_HOME`` for this run; ``None`` leaves the worker's.
+    :param context: what the engine gets: backend, ``PULUMI_HOME``, secrets provider, environment.
     :param conn_id: the ``pulumi`` connection used, if any.
     :param plugin_cache_dir: the shared plugin cache the per-task ``PULUMI_HOME`` links to, if any.
     :param refresh: ``[pulumi] refresh_before_up``: run ``up --refresh``.
     """
 
-    backend_url: str
     stack: str
-    env: Mapping[str, str | None] = field(default_factory=dict, repr=False)
-    secrets_provider: str | None = None
-    pulumi_home: str | None = None
+    context: RunContext
     conn_id: str | None = None
     plugin_cache_dir: str | None = None
     refresh: bool = False
+
+    @property
+    def backend_url(self) -> str:
+        """The state backend, as logs and the summary name it."""
+        return self.context.backend_text
+
+    @property
+    def env(self) -> Mapping[str, str | None]:
+        """Every variable the engine gets (``None`` removes an inherited one)."""
+        return self.context.env
+
+    @property
+    def secrets_provider(self) -> str | None:
+        return self.context.secrets_provider
+
+    @property
+    def pulumi_home(self) -> str | None:
+        return self.context.pulumi_home
 
 
 def _connection_id(environment: Environment, task_conn_id: str | None) -> tuple[str | None, str]:
@@ -87,7 +101,7 @@ def qualify_stack(stack: str, *, kind: str, organization: str | None, project: s
     """The stack name to select: fully qualified (``org/project/stack``) on Pulumi Cloud when possible.
 
     :param stack: ``name``, ``org/name`` or ``org/project/name``.
-    :param kind: :func:`~airflow_pulumi_decorators.connections.backend_kind` of the backend.
+    :param kind: the backend's :attr:`~airflow_pulumi_decorators.backend_url.BackendUrl.kind`.
     :param organization: the connection's organization, if any.
     :param project: the task's Pulumi project, if known.
     :raises ConfigurationError: when the parts contradict the connection or the project.
@@ -174,9 +188,10 @@ def engine_settings(
             mask(environ[name])  # the worker's own, in case the engine ever echoes it
 
     backend = resolve_backend(environment, conn, environ)
-    kind = backend_kind(backend)
+    url = BackendUrl(backend)
+    kind = url.kind
     strategy = settings.pulumi_home_strategy()
-    env: dict[str, str | None] = {"PULUMI_BACKEND_URL": backend}
+    env: dict[str, str | None] = {}
 
     if conn is not None and conn.access_token:
         env["PULUMI_ACCESS_TOKEN"] = conn.access_token
@@ -204,25 +219,28 @@ def engine_settings(
             "the worker, or a KMS extra 'secrets_provider'"
         )
 
-    if (backend.startswith("gs://") or (secrets_provider or "").startswith("gcpkms://")) and not environment.identity:
+    if (url.scheme == "gs" or (secrets_provider or "").startswith("gcpkms://")) and not environment.identity:
         log.info(
             "pulumi: %s uses the worker's Google credentials (ADC); give the Environment an identity to use "
             "a short-lived token instead",
-            "the gs:// backend" if backend.startswith("gs://") else "the gcpkms:// secrets provider",
+            "the gs:// backend" if url.scheme == "gs" else "the gcpkms:// secrets provider",
         )
 
     stack = qualify_stack(
         environment.stack, kind=kind, organization=conn.organization if conn else None, project=project
     )
     with _pulumi_home(strategy) as (home, cache):
-        if home is not None:
-            env["PULUMI_HOME"] = home
-        yield EngineSettings(
-            backend_url=backend,
-            stack=stack,
-            env=env,
-            secrets_provider=secrets_provider,
+        context = RunContext(
+            backend=url,
+            extra_env=env,
             pulumi_home=home,
+            secrets_provider=secrets_provider,
+            passphrase_source=passphrase_source(env, environ),
+            plugins_dir=plugins_dir({**environ, **({"PULUMI_HOME": home} if home else {})}),
+        )
+        yield EngineSettings(
+            stack=stack,
+            context=context,
             conn_id=conn_id,
             plugin_cache_dir=cache,
             refresh=settings.refresh_before_up(),

@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_pulumi_decorators.backend_url import BUCKET_SCHEMES, BackendUrl
 from airflow_pulumi_decorators.errors import ConfigurationError
 
 CONN_TYPE = "pulumi"
 _PREFIX = f"extra__{CONN_TYPE}__"
 KNOWN_EXTRAS = ("secrets_provider", "config_passphrase", "backend_url")
-BUCKET_SCHEMES = ("gs", "s3", "azblob")
 CLOUD_SCHEMES = ("https", "http")
 SECRETS_PROVIDER_SCHEMES = ("gcpkms", "awskms", "azurekeyvault", "hashivault")
 _ORG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -48,12 +48,7 @@ def backend_kind(url: str) -> str:
 
     :param url: a validated backend URL.
     """
-    scheme = url.split("://", 1)[0].lower()
-    if scheme == "file":
-        return "file"
-    if scheme in BUCKET_SCHEMES:
-        return "bucket"
-    return "cloud"
+    return BackendUrl(url).kind
 
 
 def validate_backend_url(url: object, *, where: str) -> str:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlparse
 
+from airflow_pulumi_decorators.backend_url import BackendUrl
 from airflow_pulumi_decorators.operations import SUMMARY_KEY
 
-_CLOUD_APP = {"api.pulumi.com": "https://app.pulumi.com"}
 
-
-def update_url(backend_url: str | None, project: str, stack: str, version: int | None) -> str | None:
+def update_url(backend_url: BackendUrl | str | None, project: str, stack: str, version: int | None) -> str | None:
     """The console URL of an update, or ``None`` when the backend is not Pulumi Cloud or the org is unknown.
 
     Pulumi Cloud needs the organization: give the stack as ``org/stack`` or ``org/project/stack``.
@@ -20,10 +18,9 @@ def update_url(backend_url: str | None, project: str, stack: str, version: int |
     :param stack: the stack, as passed to the engine.
     :param version: the update version (``None``: link to the stack).
     """
-    if not backend_url or not backend_url.startswith(("https://", "http://")):
+    if not backend_url:
         return None
-    host = urlparse(backend_url).hostname or ""
-    app = _CLOUD_APP.get(host) or (f"https://{host.replace('api.', 'app.', 1)}" if host.startswith("api.") else None)
+    app = (backend_url if isinstance(backend_url, BackendUrl) else BackendUrl(backend_url)).console_url
     parts = stack.split("/")
     if app is None or len(parts) < 2:
         return None

@@ -17,7 +17,8 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import unquote, urlparse
+
+from airflow_pulumi_decorators.backend_url import BackendUrl
 
 # Pulumi diy backend: "  <path>: created by USER@HOST (pid N) at TIME"
 _LOCK_LINE = re.compile(r"created by (?P<user>[^@\s]*)@(?P<host>\S*) \(pid (?P<pid>\d+|\?)\) at (?P<time>\S+)")
@@ -93,26 +94,21 @@ def parse_lock_holder(text: str) -> LockHolder:
     )
 
 
-def _note_dir(backend_url: str | None, project: str, stack: str) -> str | None:
-    if not backend_url or not backend_url.startswith("file://"):
-        return None
-    if backend_url.startswith("file://~"):
-        root = os.path.expanduser("~" + backend_url[len("file://~"):])
-    else:
-        root = unquote(urlparse(backend_url).path)
+def _note_dir(backend: BackendUrl | None, project: str, stack: str) -> str | None:
+    root = backend.local_path if backend is not None else None
     if not root:
         return None
     return os.path.join(root, ".pulumi", "airflow-holders", project, stack.replace("/", "__"))
 
 
 @contextlib.contextmanager
-def holder_note(backend_url: str | None, project: str, stack: str, message: str) -> Iterator[None]:
+def holder_note(backend: BackendUrl | None, project: str, stack: str, message: str) -> Iterator[None]:
     """Leave a note saying which Airflow task runs on the stack, for the duration of the block.
 
     One file per writer (a hard-killed run's note stays, so the next run can name it); only for
     ``file://`` backends; a note that cannot be written never fails the operation.
     """
-    directory = _note_dir(backend_url, project, stack)
+    directory = _note_dir(backend, project, stack)
     path = None
     if directory is not None:
         try:
@@ -142,9 +138,9 @@ def _parse_time(text: str | None) -> datetime.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
 
 
-def with_airflow_holder(holder: LockHolder, backend_url: str | None, project: str, stack: str) -> LockHolder:
+def with_airflow_holder(holder: LockHolder, backend: BackendUrl | None, project: str, stack: str) -> LockHolder:
     """Add the Airflow run from the holder note that matches the lock (by time), when there is one."""
-    directory = _note_dir(backend_url, project, stack)
+    directory = _note_dir(backend, project, stack)
     if directory is None or not os.path.isdir(directory):
         return holder
     lock_time = _parse_time(holder.since)

@@ -223,18 +223,7 @@ class PulumiStackOperator(BaseOperator):
         from airflow_pulumi_decorators._airflow import determine_kwargs
 
         kwargs = determine_kwargs(self.program, self.op_args, {**context, **self.op_kwargs})
-        bound = functools.partial(self.program, *self.op_args, **kwargs)
-        self._declared_outputs: list[str] = []
-
-        @functools.wraps(self.program)
-        def program() -> Any:
-            # The returned keys, so outputs that end up without a value can be named after the update.
-            result = bound()
-            if isinstance(result, Mapping):
-                self._declared_outputs = [str(key) for key in result]
-            return result
-
-        return program
+        return functools.wraps(self.program)(functools.partial(self.program, *self.op_args, **kwargs))
 
     def _credential_budget(self) -> datetime.timedelta | None:
         """How long the credential must last: the task's ``execution_timeout``, else ``[pulumi] credential_budget``."""
@@ -305,7 +294,6 @@ class PulumiStackOperator(BaseOperator):
                 env_name,
                 engine_cfg.backend_url,
             )
-            engine_env: dict[str, str | None] = {**engine_cfg.env, **credential_env}
             self._engine = self._make_engine(
                 cli_path=self.cli_path or settings.get_option("cli_path"),
                 pulumi_command=self.pulumi_command,
@@ -321,13 +309,11 @@ class PulumiStackOperator(BaseOperator):
                         project=self.project,
                         stack=engine_cfg.stack,
                         program=self._bound_program(context),
+                        context=engine_cfg.context.with_env(credential_env),
                         config=env.config,
                         secret_config=env.secret_config,
-                        env=engine_env,
                         message=message,
                         operation=self.operation,
-                        secrets_provider=engine_cfg.secrets_provider,
-                        pulumi_home=engine_cfg.pulumi_home,
                         options=self._options_for_run(engine_cfg),
                         multiple_outputs=bool(getattr(self, "multiple_outputs", False)),
                     )
@@ -350,7 +336,7 @@ class PulumiStackOperator(BaseOperator):
             result.outputs, push_secrets=self.push_secret_outputs, mask=_mask, log=self.log.info,
             multiple_outputs=bool(getattr(self, "multiple_outputs", False)),
         )
-        warn_missing_outputs(self._declared_outputs, result.outputs, warn=self.log.warning)
+        warn_missing_outputs(result.declared_outputs, result.outputs, warn=self.log.warning)
         if self.emit_asset:
             from airflow_pulumi_decorators.assets import emit_stack_event
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from airflow_pulumi_decorators.errors import ConfigurationError
@@ -260,24 +259,3 @@ def embedded_backend_url() -> str:
     path = os.path.join(airflow_home(), DEFAULT_STATE_SUBDIR)
     os.makedirs(path, exist_ok=True)
     return "file://" + os.path.abspath(path)
-
-
-def backend_url(
-    environment_backend: str | None,
-    environ: Mapping[str, str] = os.environ,
-    connection_backend: str | None = None,
-) -> str:
-    """The backend for a run, first match wins: the environment's ``backend_url``, its connection's,
-    ``PULUMI_BACKEND_URL``, ``[pulumi] backend_url``, then the embedded default.
-
-    :param environment_backend: the :class:`~airflow_pulumi_decorators.Environment`'s ``backend_url``.
-    :param environ: the worker's environment.
-    :param connection_backend: the backend URL of the run's ``pulumi`` connection.
-    """
-    return (
-        environment_backend
-        or connection_backend
-        or environ.get("PULUMI_BACKEND_URL")
-        or get_option("backend_url")
-        or embedded_backend_url()
-    )

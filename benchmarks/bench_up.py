@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from airflow_pulumi_decorators.engine import Engine, OperationRequest
+from airflow_pulumi_decorators.engine import Engine, OperationRequest, RunContext
 from airflow_pulumi_decorators.testing.standin import StandinCommand, install_shim, read_journal
 
 
@@ -33,7 +33,7 @@ def one_up(engine: Engine, stack: str, backend: str) -> float:
             stack=stack,
             program=program,
             config={"bench:size": "1"},
-            env={"PULUMI_BACKEND_URL": backend, "PULUMI_CONFIG_PASSPHRASE": "bench"},
+            context=RunContext.from_env({"PULUMI_BACKEND_URL": backend, "PULUMI_CONFIG_PASSPHRASE": "bench"}),
             message="bench",
         )
     )

@@ -72,6 +72,7 @@ PARSE_MODULES = {
     "airflow_pulumi_decorators",
     "airflow_pulumi_decorators._airflow",
     "airflow_pulumi_decorators.assets",
+    "airflow_pulumi_decorators.backend_url",
     "airflow_pulumi_decorators.checks",
     "airflow_pulumi_decorators.connections",
     "airflow_pulumi_decorators.decorators",

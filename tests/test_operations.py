@@ -12,6 +12,7 @@ import pytest
 from airflow.sdk import dag
 
 from airflow_pulumi_decorators import Environment
+from airflow_pulumi_decorators.backend_url import BackendUrl
 from airflow_pulumi_decorators.errors import ConfigurationError, ProtectedStackError
 from airflow_pulumi_decorators.lifecycle import stack_name_filter
 from airflow_pulumi_decorators.links import update_url
@@ -197,7 +198,7 @@ def test_lock_holder_is_parsed_from_pulumis_message_and_stale_when_the_process_i
 
 
 def test_holder_note_names_the_airflow_run_only_while_it_runs(tmp_path):
-    url = f"file://{tmp_path}"
+    url = BackendUrl(f"file://{tmp_path}")
     holder = parse_lock_holder("created by bob@elsewhere (pid 7) at " + datetime.datetime.now(
         datetime.timezone.utc).isoformat())
     notes = tmp_path / ".pulumi" / "airflow-holders" / "p" / "dev"
@@ -208,7 +209,7 @@ def test_holder_note_names_the_airflow_run_only_while_it_runs(tmp_path):
         found = with_airflow_holder(holder, url, "p", "dev")
     assert found.airflow == "dag_id=d run_id=r task_id=t try=1"
     assert list(notes.glob("*.json")) == [other]  # ours is gone
-    assert with_airflow_holder(holder, "gs://bucket", "p", "dev").airflow is None
+    assert with_airflow_holder(holder, BackendUrl("gs://bucket"), "p", "dev").airflow is None
 
 
 def test_update_link_only_for_pulumi_cloud_with_an_organization():

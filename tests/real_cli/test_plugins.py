@@ -107,7 +107,7 @@ def test_a_plugin_installed_with_file_into_the_cache_is_found(run_dag, engine, t
 
 
 def test_without_the_plugin_the_task_fails_naming_it_and_the_install_command(run_dag, engine, tmp_path, monkeypatch):
-    # No download attempt (nothing leaves the machine); the download-failed text is covered in test_engine.py.
+    # No download attempt (nothing leaves the machine); the download-failed text is covered in tests/engine/.
     monkeypatch.setenv("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
     result, target = _run(run_dag, tmp_path)
     assert result.state == "failed"

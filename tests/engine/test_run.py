@@ -1,6 +1,7 @@
-"""The engine boundary: CLI discovery, version check, environment hand-off and error translation.
+"""The engine's run: CLI discovery, version check, environment hand-off, errors as they reach the task.
 
 Small fake executables stand in for particular CLI behaviours here; full runs use the stand-in engine.
+Translation on its own is unit-tested in test_translate.py.
 """
 
 import os
@@ -10,18 +11,22 @@ import pytest
 from airflow_pulumi_decorators import (
     ConcurrentUpdateError,
     ConfigurationError,
+    OperationInterruptedError,
     PulumiCliNotFoundError,
     PulumiEngineError,
     StackNotFoundError,
 )
-from airflow_pulumi_decorators.engine import Engine, OperationRequest
+from airflow_pulumi_decorators.engine import Engine, OperationRequest, RunContext
+from airflow_pulumi_decorators.testing import StandinCommand
 from tests.fake_cli import fake_cli as _fake_cli
 
 
-def _request(**kw):
-    base = dict(project="proj", stack="dev", program=lambda: None, env={"PULUMI_BACKEND_URL": "file:///nowhere"})
-    base.update(kw)
-    return OperationRequest(**base)
+def _request(env=None, pulumi_home=None, **kw):
+    env = {"PULUMI_BACKEND_URL": "file:///nowhere"} if env is None else env
+    return OperationRequest(
+        project="proj", stack="dev", program=kw.pop("program", lambda: None),
+        context=RunContext.from_env(env, pulumi_home=pulumi_home), **kw,
+    )
 
 
 def test_missing_cli_is_a_clear_error_with_the_install_command(tmp_path, monkeypatch):
@@ -192,92 +197,7 @@ MESSAGE
     assert os.path.realpath(tmp_path / "home" / "plugins") in str(info.value)
 
 
-# -- error content: the program's own exception, the fix for state and secrets faults -----------------
-
-from airflow_pulumi_decorators.errors import (  # noqa: E402
-    BackendAccessError,
-    OperationInterruptedError,
-    ProgramError,
-    StateCorruptError,
-    WrongPassphraseError,
-)
-from airflow_pulumi_decorators.testing import StandinCommand  # noqa: E402
-
-APPLY_FAILURE = """
-    error: python inline source runtime error: While processing resource: 'second', type: 'pulumi-python:dynamic/apd:Sleep'
-    ValueError has risen: While processing input: 'seconds', type <class 'str'>, value <pulumi.output.Output object>
-    ValueError has risen: bad value in apply
-    Traceback (most recent call last):
-      File "/x/pulumi/runtime/rpc.py", line 223, in serialize_properties
-        result = await serialize_property(
-    ValueError: While processing resource: 'second'
-"""
-
-BODY_FAILURE = """
-    error: python inline source runtime error: 'region'
-    Traceback (most recent call last):
-      File "/dags/infra.py", line 9, in storage
-        region = cfg["region"]
-                 ~~~^^^^^^^^^^
-    KeyError: 'region'
-"""
-
-
-def _command_error(cls, stderr):
-    from pulumi.automation._cmd import CommandResult
-
-    return cls(CommandResult(stdout="Updating (dev):", stderr=stderr, code=1))
-
-
-@pytest.mark.parametrize(
-    ("stderr", "kind", "message", "resource"),
-    [
-        (APPLY_FAILURE, "ValueError", "bad value in apply", ("second", "pulumi-python:dynamic/apd:Sleep")),
-        (BODY_FAILURE, "KeyError", "'region'", None),
-    ],
-)
-def test_program_error_carries_the_programs_exception_and_the_resource(stderr, kind, message, resource):
-    from pulumi.automation import errors as perr
-
-    from airflow_pulumi_decorators.engine import _translate_errors
-
-    with pytest.raises(ProgramError) as caught, _translate_errors(_request(), None, lambda: False, lambda: None):
-        raise _command_error(perr.InlineSourceRuntimeError, stderr)
-    error = caught.value
-    assert (error.exception_type, error.exception_message, error.resource) == (kind, message, resource)
-    assert f"raised {kind}: {message}" in str(error)
-    assert ("in an apply or input of resource" in str(error)) == bool(resource)
-    assert error.__suppress_context__
-
-
-@pytest.mark.parametrize(
-    ("stderr", "error_type", "words"),
-    [
-        ("error: failed to decrypt: incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE to the correct "
-         "passphrase", WrongPassphraseError, "the passphrase from the worker's PULUMI_CONFIG_PASSPHRASE is not"),
-        ("error: incorrect passphrase", WrongPassphraseError, "cannot decrypt its secrets"),
-        ("error: failed to load checkpoint: place 1: unexpected end of JSON input", StateCorruptError,
-         "its checkpoint file /state/.pulumi/stacks/proj/dev.json is not valid JSON"),
-        ("error: failed to load checkpoint: place 1: invalid character 'g' looking for beginning of value",
-         StateCorruptError, "/state/.pulumi/backups/proj/dev/"),
-        ('error: unable to open state directory "file:///state": stat /state: not a directory', BackendAccessError,
-         "the state backend file:///state cannot be opened or written"),
-        ('error: unable to open state directory "file:///state": mkdir /state/.pulumi: permission denied',
-         BackendAccessError, "fix the folder's"),
-    ],
-)
-def test_state_and_secrets_faults_are_typed_errors_with_the_fix(stderr, error_type, words, monkeypatch):
-    from pulumi.automation import errors as perr
-
-    from airflow_pulumi_decorators.engine import _translate_errors
-
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "worker-passphrase")
-    request = _request(env={"PULUMI_BACKEND_URL": "file:///state"})
-    with pytest.raises(error_type) as caught, _translate_errors(request, None, lambda: False, lambda: None):
-        raise _command_error(perr.CommandError, stderr)
-    assert words in str(caught.value)
-    assert "worker-passphrase" not in str(caught.value)
-
+# -- a run on the in-process stand-in -------------------------------------------------------------------
 
 def test_a_stop_before_the_run_starts_nothing_and_applies_to_that_run_only(tmp_path):
     ran = []
@@ -290,3 +210,23 @@ def test_a_stop_before_the_run_starts_nothing_and_applies_to_that_run_only(tmp_p
     assert not ran and not list(tmp_path.glob("airflow-pulumi-*"))
     engine.run(request)  # the next run is not stopped
     assert ran == [1]
+
+
+def _standin_request(tmp_path, program, **kw):
+    env = {"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": "p"}
+    return _request(program=program, env=env, **kw)
+
+
+def test_the_result_names_the_outputs_the_program_returned(tmp_path):
+    engine = Engine(pulumi_command=StandinCommand(), work_root=str(tmp_path), on_output=lambda _: None)
+    result = engine.run(_standin_request(tmp_path, lambda: {"b": 1, "a": None}))
+    assert result.declared_outputs == ("b", "a")
+    assert engine.run(_standin_request(tmp_path, lambda: None)).declared_outputs == ()
+
+
+def test_the_backend_gets_a_holder_note_only_while_the_run_holds_it(tmp_path):
+    notes = tmp_path / ".pulumi" / "airflow-holders" / "proj" / "dev"
+    seen = []
+    engine = Engine(pulumi_command=StandinCommand(), work_root=str(tmp_path), on_output=lambda _: None)
+    engine.run(_standin_request(tmp_path, lambda: seen.extend(notes.glob("*.json")), message="airflow: dag_id=d"))
+    assert len(seen) == 1 and not list(notes.glob("*.json"))

@@ -1,0 +1,85 @@
+"""What the engine's output and event stream say while an operation runs: each line for the task log,
+the steps that change something, policy violations, the summary's change counts, pending operations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from airflow_pulumi_decorators.engine.request import NO_CHANGE_OPS
+
+#: Text Pulumi prints when the previous update was killed with operations in flight.
+PENDING_MARKERS = ("pending operations from previous deployment", "interrupted while creating",
+                   "interrupted while updating", "interrupted while deleting")
+
+
+class Observer:
+    """Collects what the engine's event stream and output say: steps, violations, pending operations.
+
+    :param on_output: receives each line the engine prints.
+    """
+
+    def __init__(self, on_output: Callable[[str], None]) -> None:
+        self.on_output = on_output
+        self.steps: list[dict[str, str]] = []
+        self._seen: set[tuple[str, str]] = set()
+        self.violations: list[dict[str, str]] = []
+        self.pending: list[str] = []
+        self.summary_changes: dict[str, int] | None = None
+
+    def line(self, text: str) -> None:
+        lowered = text.lower()
+        if any(marker in lowered for marker in PENDING_MARKERS):
+            self.pending.append(text.strip())
+        self.on_output(text)
+
+    def event(self, event: Any) -> None:
+        # A step is announced before it runs; a refresh is announced as `refresh` and only its outputs
+        # event says what it found (`update`, `delete`), so both events are read, once per urn and op.
+        for kind in ("resource_pre_event", "res_outputs_event"):
+            step = getattr(event, kind, None)
+            if step is not None and step.metadata is not None:
+                self._step(step.metadata)
+        policy = getattr(event, "policy_event", None)
+        if policy is not None:
+            self.violations.append(
+                {
+                    "policy_pack": policy.policy_pack_name,
+                    "policy": policy.policy_name,
+                    "level": policy.enforcement_level,
+                    "urn": policy.resource_urn or "",
+                    "message": (policy.message or "").strip(),
+                }
+            )
+        summary = getattr(event, "summary_event", None)
+        if summary is not None:
+            changes = getattr(summary, "resource_changes", None) or {}
+            self.summary_changes = {str(getattr(op, "value", op)): int(n) for op, n in changes.items()}
+
+    def _step(self, meta: Any) -> None:
+        op = str(getattr(meta.op, "value", meta.op))
+        # Default providers are steps of a real engine too, but no change anyone counts.
+        if op in NO_CHANGE_OPS or meta.type.startswith("pulumi:providers:"):
+            return
+        if (meta.urn, op) in self._seen:
+            return
+        self._seen.add((meta.urn, op))
+        self.steps.append({"op": op, "urn": meta.urn, "type": meta.type, "name": meta.urn.rsplit("::", 1)[-1]})
+
+    @property
+    def mandatory_violations(self) -> list[dict[str, str]]:
+        return [v for v in self.violations if v["level"] == "mandatory"]
+
+    @property
+    def advisory_violations(self) -> list[dict[str, str]]:
+        return [v for v in self.violations if v["level"] != "mandatory"]
+
+
+def pending_warning(stack: str, pending: list[str]) -> str:
+    """The warning for operations a hard-killed previous update left in flight, with the recovery."""
+    listed = "\n  ".join(pending[:20])
+    return (
+        f"pulumi: the previous update of stack {stack!r} was killed while operations were in flight:\n  {listed}\n"
+        "These resources may or may not exist. Recover with a refresh (operation='refresh'; add "
+        "clear_pending_creates=True to drop pending creates after checking the cloud), then run the update again."
+    )

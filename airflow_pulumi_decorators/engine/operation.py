@@ -1,0 +1,148 @@
+"""One operation on one stack through the Automation API: select (or create) the stack with the inline
+program, set its config in one call, run ``up``/``preview``/``refresh``/``destroy``, read what it did."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_pulumi_decorators.engine.events import Observer
+from airflow_pulumi_decorators.engine.request import OperationRequest
+from airflow_pulumi_decorators.engine.translate import drift_error
+from airflow_pulumi_decorators.outputs import StackOutput
+
+#: How the CLI shows a secret value when secrets are not revealed.
+_SECRET_SENTINEL = "[secret]"
+
+
+@dataclass(frozen=True)
+class Done:
+    """What the operation call returned (the run loop adds steps, timing and attempts).
+
+    :param outputs: stack outputs (``up`` only).
+    :param changes: change counts by op.
+    :param version: the update's number, when the backend numbers updates.
+    :param removed: ``destroy`` removed the stack.
+    """
+
+    outputs: dict[str, StackOutput] = field(default_factory=dict)
+    changes: dict[str, int] = field(default_factory=dict)
+    version: int | None = None
+    removed: bool = False
+
+
+def open_stack(request: OperationRequest, program: Any, workspace: Any) -> Any:
+    """The request's stack with ``program``, its config set; ``up``/``preview`` create a missing stack.
+
+    :param workspace: ``LocalWorkspaceOptions`` for the run.
+    """
+    from pulumi import automation as auto
+
+    if request.operation in ("up", "preview"):
+        stack = auto.create_or_select_stack(
+            stack_name=request.stack, project_name=request.project, program=program, opts=workspace
+        )
+    else:  # refresh/destroy of a stack that does not exist is an error, not a new stack
+        stack = auto.select_stack(
+            stack_name=request.stack, project_name=request.project, program=program, opts=workspace
+        )
+    values = {k: auto.ConfigValue(value=v, secret=False) for k, v in request.config.items()}
+    values.update({k: auto.ConfigValue(value=v, secret=True) for k, v in request.secret_config.items()})
+    if values:
+        stack.set_all_config(values)
+    return stack
+
+
+def run_operation(stack: Any, request: OperationRequest, observer: Observer, command: Any) -> Done:
+    """Run the request's operation on ``stack``, streaming to ``observer``.
+
+    :param command: the run's guarded ``PulumiCommand`` (it keeps the masked ``stack output``).
+    :raises DriftDetectedError: ``expect_no_changes`` and a preview or refresh found changes.
+    """
+    options = request.options
+    common: dict[str, Any] = {
+        "message": request.message or None,
+        "on_output": observer.line,
+        "on_error": observer.line,
+        "on_event": observer.event,
+        "color": "never",
+    }
+    policy: dict[str, Any] = {}
+    if options.policy_packs:
+        policy["policy_packs"] = list(options.policy_packs)
+    if options.policy_pack_configs:
+        policy["policy_pack_configs"] = list(options.policy_pack_configs)
+    flags = {"expect_no_changes": True} if options.expect_no_changes else {}
+    if options.refresh:
+        flags["refresh"] = True
+    outputs: dict[str, StackOutput] = {}
+    version = None
+    removed = False
+    if request.operation == "up":
+        res = stack.up(show_secrets=False, **common, **policy, **flags)
+        masked = masked_outputs(getattr(command, "masked_outputs", None))
+        outputs = {
+            k: StackOutput(value=v.value, secret=bool(v.secret) or nested_secret(masked.get(k)))
+            for k, v in res.outputs.items()
+        }
+        changes, version = summary_changes(res.summary), update_version(res.summary)
+    elif request.operation == "preview":
+        res = stack.preview(**common, **policy, **flags)
+        changes = {str(getattr(op, "value", op)): int(n) for op, n in (res.change_summary or {}).items()}
+    elif request.operation == "refresh":
+        extra = {"clear_pending_creates": True} if options.clear_pending_creates else {}
+        if options.preview_only:
+            res = stack.preview_refresh(show_secrets=False, **common, **flags, **extra)
+        else:
+            res = stack.refresh(show_secrets=False, **common, **flags, **extra)
+        changes = summary_changes(getattr(res, "summary", None))
+        version = None if options.preview_only else update_version(res.summary)
+        if observer.summary_changes is not None and not changes:
+            changes = dict(observer.summary_changes)
+    else:
+        res = stack.destroy(show_secrets=False, remove=options.remove_stack or None, **common, **flags)
+        changes, version = summary_changes(res.summary), update_version(res.summary)
+        removed = options.remove_stack
+    if observer.summary_changes is not None and request.operation == "preview" and not changes:
+        changes = dict(observer.summary_changes)
+    if options.expect_no_changes and request.operation in ("preview", "refresh"):
+        drift = drift_error(request, changes, observer.steps)
+        if drift is not None:
+            raise drift
+    return Done(outputs=outputs, changes=changes, version=version, removed=removed)
+
+
+def masked_outputs(stdout: str | None) -> dict[str, Any]:
+    """The stack outputs as ``stack output --json`` shows them with secrets masked; ``{}`` if unknown."""
+    try:
+        parsed = json.loads(stdout or "{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def nested_secret(masked: Any) -> bool:
+    """Whether a secret is anywhere inside an output (a dict key, a list item, a resource's property).
+
+    A value that is literally ``"[secret]"`` counts as secret too: withholding it is the safe side.
+    """
+    if masked == _SECRET_SENTINEL:
+        return True
+    if isinstance(masked, dict):
+        return any(nested_secret(v) for v in masked.values())
+    if isinstance(masked, list):
+        return any(nested_secret(v) for v in masked)
+    return False
+
+
+def update_version(summary: Any) -> int | None:
+    """The update's number; ``None`` where the backend numbers none (file, gs:// and other diy backends
+    report 0)."""
+    return getattr(summary, "version", None) or None
+
+
+def summary_changes(summary: Any) -> dict[str, int]:
+    changes = getattr(summary, "resource_changes", None) or {}
+    return {str(op): int(n) for op, n in changes.items()}
+
