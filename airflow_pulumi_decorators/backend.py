@@ -24,8 +24,8 @@ from airflow_pulumi_decorators.connections import (
 )
 from airflow_pulumi_decorators.engine.request import RunContext, passphrase_source
 from airflow_pulumi_decorators.environments import Environment
-from airflow_pulumi_decorators.names import DIY_ORGANIZATION
 from airflow_pulumi_decorators.errors import ConfigurationError
+from airflow_pulumi_decorators.names import DIY_ORGANIZATION
 
 log = logging.getLogger(__name__)
 

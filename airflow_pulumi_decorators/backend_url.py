@@ -64,4 +64,6 @@ class BackendUrl:
         if not self.url.startswith(("https://", "http://")):
             return None
         host = urlparse(self.url).hostname or ""
-        return _CLOUD_APP.get(host) or (f"https://{host.replace('api.', 'app.', 1)}" if host.startswith("api.") else None)
+        if host in _CLOUD_APP:
+            return _CLOUD_APP[host]
+        return f"https://{host.replace('api.', 'app.', 1)}" if host.startswith("api.") else None

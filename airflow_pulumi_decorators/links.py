@@ -54,7 +54,7 @@ class PulumiUpdateLink(_operator_link_base()):  # type: ignore[misc]
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         url = getattr(operator, URL_ATTRIBUTE, _NOT_RUN)
         if url is not _NOT_RUN:
-            return url or ""
+            return str(url) if url else ""
         from airflow_pulumi_decorators._airflow import xcom_value
 
         summary = xcom_value(ti_key, SUMMARY_KEY)

@@ -92,7 +92,7 @@ def guarded(command: Any, stopped: threading.Event) -> PulumiCommand:
             if not getattr(command, "removes_unset_env", False):
                 additional_env = blank_unset(additional_env)
             masked = args[:2] == ["stack", "output"] and "--show-secrets" not in args  # before run() edits args
-            result = command.run(args, cwd, additional_env, on_output, on_error)
+            result: CommandResult = command.run(args, cwd, additional_env, on_output, on_error)
             if masked:
                 # The SDK compares masked and plain outputs only at the top level; keep the masked
                 # form so a secret nested inside an output is found too (see operation.nested_secret).

@@ -4,6 +4,7 @@ the stack lock, and stops gracefully when the task is killed or times out."""
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import shutil
 import signal
@@ -152,7 +153,7 @@ class Engine:
                 program = InlineProgram(request.program, multiple_outputs=request.multiple_outputs)
                 try:
                     with holder_note(backend, request.project, request.stack, request.message):
-                        done = self._in_worker(lambda o=observer, p=program: self._attempt(request, o, p))
+                        done = self._in_worker(functools.partial(self._attempt, request, observer, program))
                     break
                 except OperationInterruptedError as exc:
                     raise interrupted(request, self._stop_outcome or "graceful", exc) from None
@@ -283,7 +284,8 @@ class Engine:
         return auto.LocalWorkspaceOptions(
             work_dir=work_dir,
             pulumi_command=self._command,
-            env_vars=context.env,
+            # None marks a variable the engine must not inherit; our command adapter blanks it.
+            env_vars=context.env,  # type: ignore[arg-type]
             project_settings=auto.ProjectSettings(name=request.project, runtime="python"),
             secrets_provider=context.secrets_provider,
             pulumi_home=context.pulumi_home,

@@ -130,7 +130,7 @@ def policy_error(request: OperationRequest, mandatory: Sequence[Mapping[str, str
     return PolicyViolationError(
         f"pulumi {request.operation} on stack {request.stack!r} was refused by policy "
         f"({len(mandatory)} mandatory violation(s)):\n{listed}",
-        violations=list(mandatory),
+        violations=[dict(v) for v in mandatory],
         stack=request.stack,
         operation=request.operation,
     )
