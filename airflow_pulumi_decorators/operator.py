@@ -31,7 +31,7 @@ from airflow_pulumi_decorators.operations import check_protected, summary_line
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_pulumi_decorators.engine import Engine, OperationResult
+    from airflow_pulumi_decorators.engine import Engine, OperationResult, RunContext
 
 
 def _mask(value: str) -> None:
@@ -321,7 +321,7 @@ class PulumiStackOperator(BaseOperator):
             finally:
                 self._engine = None
         self._log_summary(result)
-        summary = self._summary(result, env_name, engine_cfg.backend_url, message)
+        summary = self._summary(result, env_name, engine_cfg.context, message)
         self.log.info("pulumi summary: %s", summary_line(summary))
         context["ti"].xcom_push(key=self.summary_key, value=summary)
         setattr(self, URL_ATTRIBUTE, summary["url"])
@@ -358,12 +358,14 @@ class PulumiStackOperator(BaseOperator):
             return dataclasses.replace(self.options, refresh=True)
         return self.options
 
-    def _summary(self, result: OperationResult, env_name: str, backend_url: str, message: str) -> operations.Summary:
+    def _summary(
+        self, result: OperationResult, env_name: str, run: RunContext, message: str
+    ) -> operations.Summary:
         from airflow_pulumi_decorators.links import update_url
 
         return operations.summary(
-            result, project=self.project, environment=env_name, backend=backend_url, message=message,
-            url=update_url(backend_url, self.project, result.stack, result.version),
+            result, project=self.project, environment=env_name, backend=run.backend_text, message=message,
+            url=update_url(run.backend, self.project, result.stack, result.version),
         )
 
     def _what(self) -> str:

@@ -85,7 +85,7 @@ def prepare_cli(
 
     :param cli_path: the task's ``cli_path`` (default ``[pulumi] cli_path``).
     :param env_overrides: the engine's environment overrides (``PULUMI_HOME``, backend, credentials).
-    :param sdk_minimum: the SDK's minimum CLI version (``pulumi.automation._minimum_version._MINIMUM_VERSION``).
+    :param sdk_minimum: the SDK's minimum CLI version (:func:`airflow_pulumi_decorators.engine.compat.sdk_minimum_cli`).
     :param on_output: receives progress lines (the task log).
     :param installer: the CLI installer seam (default :func:`default_installer`).
     :raises PulumiCliNotFoundError: no usable CLI (``CliInstallError`` when installing failed).

@@ -63,10 +63,10 @@ def default_installer(root: str, version: str) -> None:
     :param root: the install root; the CLI lands in ``<root>/bin/pulumi``.
     :param version: e.g. ``3.272.0``.
     """
-    from pulumi.automation import PulumiCommand
-    from semver import VersionInfo
+    # The engine package is the one importer of pulumi.automation.
+    from airflow_pulumi_decorators.engine.commands import install_pulumi_cli
 
-    PulumiCommand.install(root=root, version=VersionInfo.parse(version), skip_version_check=True)
+    install_pulumi_cli(root, version)
 
 
 def _failure_reason(exc: BaseException) -> str:

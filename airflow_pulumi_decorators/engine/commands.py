@@ -17,6 +17,19 @@ if TYPE_CHECKING:
 STOPPED_TEXT = "error: update canceled (task stopping)"
 
 
+def install_pulumi_cli(root: str, version: str) -> None:
+    """Install CLI ``version`` into ``root`` with Pulumi's ``PulumiCommand.install()`` (the installer behind
+    :func:`airflow_pulumi_decorators.cli.install.default_installer`).
+
+    :param root: the install root; the CLI lands in ``<root>/bin/pulumi``.
+    :param version: e.g. ``3.272.0``.
+    """
+    from pulumi.automation import PulumiCommand
+    from semver import VersionInfo
+
+    PulumiCommand.install(root=root, version=VersionInfo.parse(version), skip_version_check=True)
+
+
 def cli_command(process: CliProcess) -> PulumiCommand:
     """Adapt a :class:`CliProcess` to Pulumi's ``PulumiCommand`` seam."""
     from pulumi.automation import CommandResult, OnOutput, PulumiCommand
