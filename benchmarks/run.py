@@ -131,7 +131,10 @@ def setup(root: Path, rounds: int, quick: bool) -> Bench:
     home = isolate_airflow_home(root / "home")  # sets AIRFLOW_HOME & co. in os.environ for the workers
     bench = Bench(root, rounds, quick, home=home)
     bench.env = {
-        **os.environ,
+        # Bytecode cached, as a DAG processor or worker has it: otherwise every fresh interpreter pays for
+        # compiling our modules and Airflow's, which no deployed parse does after its first.
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        "PYTHONPYCACHEPREFIX": str(root / "pycache"),
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         "PULUMI_BACKEND_URL": f"file://{root / 'state'}",
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
@@ -160,6 +163,8 @@ def bench_import(b: Bench) -> list[Row]:
         "sdk+ours": {"modules": ["airflow.sdk", "airflow_pulumi_decorators", "airflow_pulumi_decorators.decorators"]},
     }
     results: dict[str, list[dict]] = {k: [] for k in variants}
+    for spec in variants.values():  # compiles and caches the bytecode of every side
+        b.worker("import", spec)
     for _ in range(b.rounds + 2 if not b.quick else 1):  # cheap: two more rounds than the default
         for name, spec in variants.items():
             results[name].append(b.worker("import", spec))
@@ -208,6 +213,8 @@ def bench_parse(b: Bench) -> list[Row]:
         "stack-warm": {"file": str(stack), "preload": ["airflow.sdk", *ours]},
     }
     results: dict[str, list[dict]] = {k: [] for k in variants}
+    for spec in variants.values():  # compiles and caches the bytecode of every side
+        b.worker("parse", spec)
     for _ in range(b.rounds + 2 if not b.quick else 1):
         for name, spec in variants.items():
             results[name].append(b.worker("parse", spec))
