@@ -52,7 +52,7 @@ def run_dag(apd_airflow_home, apd_state: StateDir, capfd):
 
 @pytest.fixture
 def run_dag_file(run_dag):
-    """Run the DAG file ``tests/integration/dags/<name>.py`` as ``run_dag`` runs a source: copied into the
+    """Run the DAG file ``<name>`` (``tests/dagfiles.py``) as ``run_dag`` runs a source: copied into the
     dags folder as ``<dag_id>.py``, its parameters (``engine``: a name or the ``engine`` fixture, default the
     in-process stand-in; the keyword arguments) in ``<dag_id>.json`` beside it."""
 

@@ -7,15 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-DAGS = Path(__file__).resolve().parent / "integration" / "dags"
+TESTS = Path(__file__).resolve().parent
+DAGS = TESTS / "integration" / "dags"
 
 
 def dag_source(name: str) -> str:
-    """The text of ``tests/integration/dags/<name>.py``.
+    """The text of the DAG file ``tests/integration/dags/<name>.py``, or of ``tests/<name>.py`` for a name
+    with a folder (``reliability/dags/killed_stack``).
 
     :raises FileNotFoundError: if there is no such DAG file.
     """
-    return (DAGS / f"{name}.py").read_text()
+    return ((TESTS if "/" in name else DAGS) / f"{name}.py").read_text()
 
 
 def write_dag_params(dag_file: Path, engine: Any, params: dict[str, Any]) -> None:
