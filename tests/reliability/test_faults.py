@@ -212,7 +212,9 @@ def test_unusable_backend_folder_is_a_typed_error_naming_it(run_dag_file, engine
 
 
 @pytest.mark.parametrize("fault", ["sts-503-always", "sts-drops", "sts-hangs"])
-def test_token_service_faults_fail_the_task_before_the_engine_runs(run_dag_file, engine, backend, fake, subject_file, fault, private_tmp_dir):
+def test_token_service_faults_fail_the_task_before_the_engine_runs(
+    run_dag_file, engine, backend, fake, subject_file, fault, private_tmp_dir
+):
     from airflow_pulumi_decorators.testing.google import drop_connection, hang, status
 
     faults = {"sts-503-always": [status(503)] * 10, "sts-drops": [drop_connection()] * 10, "sts-hangs": [hang()]}
