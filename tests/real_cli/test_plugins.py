@@ -85,7 +85,9 @@ def test_a_plugin_installed_with_file_into_the_cache_is_found(run_dag_file, engi
     assert not _task_homes(tmp_path)
 
 
-def test_without_the_plugin_the_task_fails_naming_it_and_the_install_command(run_dag_file, engine, tmp_path, monkeypatch):
+def test_without_the_plugin_the_task_fails_naming_it_and_the_install_command(
+    run_dag_file, engine, tmp_path, monkeypatch
+):
     # No download attempt (nothing leaves the machine); the download-failed text is covered in test_engine.py.
     monkeypatch.setenv("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
     result, target = _run(run_dag_file, engine, tmp_path)
