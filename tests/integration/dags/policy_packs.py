@@ -14,7 +14,8 @@ ENGINE = pulumi_command(PARAMS)
 @dag(dag_id=PARAMS["dag_id"], schedule=None, start_date=pendulum.datetime(2026, 1, 1), params={"length": 2})
 def d():
     @pulumi_stack(project="guarded", stack="dev", pulumi_command=ENGINE,
-                  policy_packs=[PARAMS.get("pack", "")], policy_pack_configs=[PARAMS.get("config", "")])
+                  policy_packs=[PARAMS.get("pack", "policies/guard")],
+                  policy_pack_configs=[PARAMS.get("config", "policies/guard-config.json")])
     def guarded(params=None):
         import pulumi_random as random
 
