@@ -32,6 +32,7 @@ from airflow_pulumi_decorators.testing.google import FakeGoogleTokenServer  # no
 from tests.childrun import ChildDag  # noqa: E402
 from tests.dagfiles import dag_source, write_dag_params  # noqa: E402
 
+
 @pytest.fixture(scope="session")
 def airflow_home(apd_airflow_home: Path) -> Path:
     return apd_airflow_home

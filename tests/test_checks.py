@@ -27,7 +27,8 @@ def test_pulumi_command_must_be_a_ready_command_object():
         check_pulumi_command("/opt/pulumi/bin")
     with pytest.raises(ConfigurationError, match="is a path"):
         check_pulumi_command(Path("/opt/pulumi/bin"))
-    with pytest.raises(ConfigurationError, match=r"ReadyCommand is a class; pass an instance, e\.g\. pulumi_command=ReadyCommand\(\)"):
+    with pytest.raises(ConfigurationError,
+                       match=r"ReadyCommand is a class; pass an instance, e\.g\. pulumi_command=ReadyCommand\(\)"):
         check_pulumi_command(ReadyCommand)
     with pytest.raises(ConfigurationError, match="must be a pulumi.automation.PulumiCommand .* got dict"):
         check_pulumi_command({"run": "not callable"})

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.dagrun import PASSPHRASE, all_text_under
 from tests.childrun import ChildRun
 from tests.dagfiles import dag_source
+from tests.dagrun import PASSPHRASE, all_text_under
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,6 +153,7 @@ def test_the_documented_example_project_passes(pytester):
 def test_only_the_test_kit_imports_the_testing_extra():
     """The runtime install has no `testing` extra: nothing outside testing/ may import what only it brings."""
     import ast
+
     import tomllib
 
     extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["testing"]

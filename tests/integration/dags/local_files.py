@@ -38,7 +38,7 @@ def d():
     }
     folder, count = PARAMS.get("folder", "/tmp/apd-local-files"), PARAMS.get("count", 1)
     tasks = [steps[step]()(folder, count=count) for step in PARAMS.get("steps", ["up"])]
-    for before, after in zip(tasks, tasks[1:]):
+    for before, after in zip(tasks, tasks[1:], strict=False):
         before >> after
 
 

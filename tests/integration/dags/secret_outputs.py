@@ -22,7 +22,8 @@ def d():
     def infra():
         from airflow_pulumi_decorators.testing.resources import LocalFile
 
-        key = LocalFile("key", path=f"{FOLDER}/key.txt", content=pulumi.Output.secret(SECRET.get("secret_file", "file")))
+        key = LocalFile("key", path=f"{FOLDER}/key.txt",
+                        content=pulumi.Output.secret(SECRET.get("secret_file", "file")))
         pw = pulumi.Config("db").require_secret("password")
         return {"token": pulumi.Output.secret(SECRET.get("secret", "output")), "password": pw, "key": key.content,
                 "db": {"host": "db.internal", "password": pulumi.Output.secret(SECRET.get("nested", "nested"))},

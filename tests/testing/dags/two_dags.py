@@ -1,8 +1,10 @@
 """Two DAGs in one file, for ``DagRunner.run_file`` picking one (``tests/testing/test_dagrun.py``)."""
 
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG
+
 from airflow_pulumi_decorators import pulumi_stack
+
 
 @pulumi_stack(project="from-file", stack="dev")
 def named(prefix: str):
