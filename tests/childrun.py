@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.dagfiles import write_dag_params
 from tests.dagrun import PASSPHRASE
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 RUNNER = """
 import importlib.util, sys, time
@@ -73,21 +74,28 @@ class ChildRun:
 
 
 class ChildDag:
-    """Start DAG files in child processes (see the module docstring)."""
+    """Start DAG files in child processes (see the module docstring).
 
-    def __init__(self, airflow_home: Path, backend: Path, tmp_path: Path) -> None:
+    :param engine: the engine's name, given to the DAG files of ``tests/integration/dags/`` with their parameters.
+    """
+
+    def __init__(self, airflow_home: Path, backend: Path, tmp_path: Path, engine: str = "standin") -> None:
         self.airflow_home = airflow_home
         self.backend = backend
         self.tmp_path = tmp_path
+        self.engine = engine
         self.procs: list[subprocess.Popen] = []
         self._count = 0
 
     def start(
-        self, source: str, *, env: dict[str, str] | None = None, dag_id: str | None = None
+        self, source: str, *, env: dict[str, str] | None = None, dag_id: str | None = None,
+        params: dict | None = None,
     ) -> tuple[subprocess.Popen, Path, Path]:
         """Start ``source`` (``{dag_id}`` filled in); returns the process, its TMPDIR and AIRFLOW_HOME.
 
         :param dag_id: the DAG id (default ``t_fault_<n>``), e.g. to find it in a lock's holder.
+        :param params: the parameters of a DAG file of ``tests/integration/dags/`` (with the engine's name),
+            written beside it.
         """
         self._count += 1
         dag_id = dag_id or f"t_fault_{self._count}"
@@ -98,6 +106,7 @@ class ChildDag:
         temp.mkdir()
         path = home / "dags" / f"{dag_id}.py"
         path.write_text(textwrap.dedent(source).replace("{dag_id}", dag_id))
+        write_dag_params(path, self.engine, params or {})
         runner = self.tmp_path / "runner.py"
         runner.write_text(RUNNER)
         child_env = {
@@ -117,10 +126,12 @@ class ChildDag:
         self.procs.append(proc)
         return proc, temp, home
 
-    def run(self, source: str, *, timeout: float = 120.0, env: dict[str, str] | None = None) -> ChildRun:
+    def run(
+        self, source: str, *, timeout: float = 120.0, env: dict[str, str] | None = None, params: dict | None = None
+    ) -> ChildRun:
         """Run ``source`` to the end of its process (killed, and the test failed, after ``timeout`` s)."""
         started = time.monotonic()
-        proc, temp, home = self.start(source, env=env)
+        proc, temp, home = self.start(source, env=env, params=params)
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -10,8 +10,10 @@ when first imported, and nothing has imported it yet.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from airflow_pulumi_decorators.testing.dagrun import DagRunner, StateDir  # noqa
 from airflow_pulumi_decorators.testing.engines import ENGINES, EngineKit, engine_kit  # noqa: E402
 from airflow_pulumi_decorators.testing.google import FakeGoogleTokenServer  # noqa: E402
 from tests.childrun import ChildDag  # noqa: E402
+from tests.dagfiles import dag_source, write_dag_params  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +49,20 @@ def run_dag(apd_airflow_home, apd_state: StateDir, capfd):
     """Write a DAG source (``{dag_id}`` filled in) into the dags folder and run it with ``dag.test()`` on
     the engine its tasks name (``ENGINE`` of the ``header``)."""
     return DagRunner(None, apd_state, capfd.readouterr).run_source
+
+
+@pytest.fixture
+def run_dag_file(run_dag):
+    """Run the DAG file ``<name>`` (``tests/dagfiles.py``) as ``run_dag`` runs a source: copied into the
+    dags folder as ``<dag_id>.py``, its parameters (``engine``: a name or the ``engine`` fixture, default the
+    in-process stand-in; the keyword arguments) in ``<dag_id>.json`` beside it."""
+
+    def run(name: str, *, engine="standin", run_conf=None, dag_id=None, **params):
+        dag_id = dag_id or f"t_{uuid.uuid4().hex[:10]}"
+        write_dag_params(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py", engine, params)
+        return run_dag(dag_source(name), run_conf=run_conf, dag_id=dag_id)
+
+    return run
 
 
 @pytest.fixture(params=ENGINES)
@@ -78,7 +95,7 @@ def subject_file(tmp_path: Path, fake: FakeGoogleTokenServer) -> Path:
 @pytest.fixture
 def child_dag(airflow_home, backend, engine, tmp_path) -> Iterator[ChildDag]:
     """Run DAG files of the engine under test in child processes; any still running are killed after."""
-    runner = ChildDag(airflow_home, backend, tmp_path)
+    runner = ChildDag(airflow_home, backend, tmp_path, engine.name)
     yield runner
     runner.close()
 

@@ -1,10 +1,10 @@
-"""The Pulumi Cloud extra link on the operator (its URLs are tested in test_operations.py)."""
+"""The Pulumi Cloud extra link on the operator and its URLs."""
 
 import pendulum
 from airflow.sdk import dag
 
 from airflow_pulumi_decorators import pulumi_stack
-from airflow_pulumi_decorators.links import PulumiUpdateLink
+from airflow_pulumi_decorators.links import PulumiUpdateLink, update_url
 
 
 def test_operator_carries_the_link_and_the_dag_serializes_with_it():
@@ -78,3 +78,11 @@ def test_link_reads_the_url_the_operator_that_ran_carries_and_the_xcom_otherwise
     assert not read
     assert link.get_link(object(), ti_key="key") == "from-xcom"
     assert read == [{"ti_key": "key", "key": "pulumi_summary"}]
+
+
+def test_update_link_only_for_pulumi_cloud_with_an_organization():
+    assert update_url("https://api.pulumi.com", "net", "acme/prod", 7) == "https://app.pulumi.com/acme/net/prod/updates/7"
+    assert update_url("https://api.pulumi.com", "net", "acme/other/prod", None) == "https://app.pulumi.com/acme/other/prod"
+    assert update_url("https://api.pulumi.com", "net", "prod", 7) is None
+    assert update_url("file:///state", "net", "acme/prod", 7) is None
+    assert update_url("gs://bucket", "net", "acme/prod", 7) is None

@@ -1,22 +1,17 @@
-"""Parse-time checks and the small pure pieces of operations, locks, links and assets (no engine run)."""
+"""The operation vocabulary (:mod:`airflow_pulumi_decorators.operations`): names, options, the protected check,
+the summary key, and the operations a decorated function offers (no engine run)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import os
-import socket
 
 import pendulum
 import pytest
 from airflow.sdk import dag
 
 from airflow_pulumi_decorators import Environment
-from airflow_pulumi_decorators.backend_url import BackendUrl
 from airflow_pulumi_decorators.errors import ConfigurationError, ProtectedStackError
-from airflow_pulumi_decorators.lifecycle import stack_name_filter
-from airflow_pulumi_decorators.links import update_url
-from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
 from airflow_pulumi_decorators.operations import (
     OPERATIONS,
     OPTION_KEYWORDS,
@@ -160,64 +155,6 @@ def test_protected_destroy_refusal_gives_the_exact_way_to_allow_it_and_that_way_
         ProtectedStackError, match=r"storage\.override\(allow_destroy_protected=True\)\.ephemeral\(\.\.\.\)"
     ):
         teardown()
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("feature/Login+SSO", "feature-Login-SSO"),
-        ("manual__2026-01-01T00:00:00+00:00", "manual__2026-01-01T00-00-00-00-00"),
-        ("///", "stack"),
-    ],
-)
-def test_stack_name_filter_makes_valid_stack_names(text, expected):
-    assert stack_name_filter(text) == expected
-
-
-def test_stack_name_filter_shortens_long_names_without_collisions():
-    a, b = stack_name_filter("x" * 150 + "a"), stack_name_filter("x" * 150 + "b")
-    assert len(a) == len(b) == 100 and a != b
-
-
-def test_lock_holder_is_parsed_from_pulumis_message_and_stale_when_the_process_is_gone():
-    dead_pid = 2**22 + 12345
-    text = (
-        "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or "
-        "delete the lock file with `pulumi cancel`.\n"
-        f"  /s/.pulumi/locks/p/dev/x.json: created by alice@{socket.gethostname()} (pid {dead_pid}) at "
-        "2026-01-01T00:00:00.000Z"
-    )
-    holder = parse_lock_holder(text)
-    assert (holder.user, holder.pid, holder.since) == ("alice", dead_pid, "2026-01-01T00:00:00.000Z")
-    assert holder.stale and "no longer running" in holder.describe()
-    alive = parse_lock_holder(text.replace(str(dead_pid), str(os.getpid())))
-    assert not alive.stale
-    assert parse_lock_holder("[409] Conflict: Another update is currently in progress.").describe().startswith(
-        "an unknown holder"
-    )
-
-
-def test_holder_note_names_the_airflow_run_only_while_it_runs(tmp_path):
-    url = BackendUrl(f"file://{tmp_path}")
-    holder = parse_lock_holder("created by bob@elsewhere (pid 7) at " + datetime.datetime.now(
-        datetime.timezone.utc).isoformat())
-    notes = tmp_path / ".pulumi" / "airflow-holders" / "p" / "dev"
-    with holder_note(url, "p", "dev", "airflow: dag_id=d run_id=r task_id=t try=1"):
-        note = next(notes.glob("*.json"))
-        other = notes / "99999999-other.json"  # as if written by another worker
-        other.write_text(note.read_text())
-        found = with_airflow_holder(holder, url, "p", "dev")
-    assert found.airflow == "dag_id=d run_id=r task_id=t try=1"
-    assert list(notes.glob("*.json")) == [other]  # ours is gone
-    assert with_airflow_holder(holder, BackendUrl("gs://bucket"), "p", "dev").airflow is None
-
-
-def test_update_link_only_for_pulumi_cloud_with_an_organization():
-    assert update_url("https://api.pulumi.com", "net", "acme/prod", 7) == "https://app.pulumi.com/acme/net/prod/updates/7"
-    assert update_url("https://api.pulumi.com", "net", "acme/other/prod", None) == "https://app.pulumi.com/acme/other/prod"
-    assert update_url("https://api.pulumi.com", "net", "prod", 7) is None
-    assert update_url("file:///state", "net", "acme/prod", 7) is None
-    assert update_url("gs://bucket", "net", "acme/prod", 7) is None
 
 
 def test_decorated_function_offers_every_operation_with_its_own_task_id():

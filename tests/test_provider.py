@@ -70,14 +70,3 @@ def test_providers_manager_registers_connection_type_form_and_config(tmp_path):
     assert seen["widgets"] == ["extra__pulumi__config_passphrase", "extra__pulumi__secrets_provider"]
     assert seen["sensitive"] == ["extra__pulumi__config_passphrase"]
     assert seen["config"] == {"pulumi_home": "per_task", "plugins": "auto", "install_cli": "False", "cli_path": ""}
-
-
-def test_hook_validates_without_network(monkeypatch):
-    from airflow_pulumi_decorators.hooks import PulumiHook
-
-    monkeypatch.setenv("AIRFLOW_CONN_PULUMI_OK", json.dumps({"conn_type": "pulumi", "host": "gs://b/p"}))
-    monkeypatch.setenv("AIRFLOW_CONN_PULUMI_BAD", json.dumps({"conn_type": "pulumi", "host": "gs:/b"}))
-    assert PulumiHook("pulumi_ok").test_connection() == (True, "valid pulumi connection; backend gs://b/p")
-    ok, message = PulumiHook("pulumi_bad").test_connection()
-    assert not ok and "field 'host' (Backend URL)" in message
-    assert PulumiHook.get_ui_field_behaviour()["relabeling"]["password"] == "Access token"

@@ -10,24 +10,6 @@ from airflow_pulumi_decorators.testing.hitl import respond_in_background
 
 pytestmark = pytest.mark.integration
 
-DAG = """
-import pendulum
-from airflow.sdk import dag
-from airflow_pulumi_decorators import Environment, pulumi_stack
-from airflow_pulumi_decorators.testing import StandinCommand
-
-ENVS = {"prod": Environment(stack="prod", protected=True)}
-
-@dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
-def d():
-    @pulumi_stack(project="gated", environments=ENVS, pulumi_command=StandinCommand())
-    def gated():
-        import pulumi_random as random
-        return {"id": random.RandomPet("pet", length=2).id}
-    gated.with_approval(approval={"subject": "Deploy gated to prod?"})
-the_dag = d()
-"""
-
 
 def _resources(backend):
     path = backend / ".pulumi" / "stacks" / "gated" / "prod.json"
@@ -37,9 +19,9 @@ def _resources(backend):
     return [r["urn"].rsplit("::", 1)[-1] for r in state["checkpoint"]["latest"].get("resources", [])]
 
 
-def test_approved_plan_is_applied(run_dag):
+def test_approved_plan_is_applied(run_dag_file):
     responder = respond_in_background("t_gate_ok", "gated_approval", "Approve")
-    result = run_dag(DAG, dag_id="t_gate_ok")
+    result = run_dag_file("approval_gate", dag_id="t_gate_ok")
     responder.join(5)
     assert result.state == "success", result.output[-3000:]
     assert result.task_states == {"gated_preview": "success", "gated_approval": "success", "gated": "success"}
@@ -50,9 +32,9 @@ def test_approved_plan_is_applied(run_dag):
     assert "- **create**: 2" in body
 
 
-def test_rejected_plan_is_not_applied(run_dag):
+def test_rejected_plan_is_not_applied(run_dag_file):
     responder = respond_in_background("t_gate_no", "gated_approval", "Reject")
-    result = run_dag(DAG, dag_id="t_gate_no")
+    result = run_dag_file("approval_gate", dag_id="t_gate_no")
     responder.join(5)
     assert result.task_states["gated_approval"] == "success"
     assert result.task_states["gated"] == "skipped"

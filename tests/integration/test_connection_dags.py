@@ -20,30 +20,6 @@ DEV_PASSPHRASE = "dev-conn-passphrase-5c1f9a"
 PROD_PASSPHRASE = "prod-conn-passphrase-8e2d7b"
 PROD_TOKEN = "pul-51de0c4b7a9f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"
 
-DAG = """
-import pendulum
-import pulumi
-from airflow.sdk import dag
-from airflow_pulumi_decorators import Environment, pulumi_stack
-from airflow_pulumi_decorators.testing import StandinCommand
-
-ENVS = {
-    "dev": Environment(stack="dev", pulumi_conn_id="pulumi_dev", secret_config={"db:password": "pw-dev-31a4b"}),
-    "prod": Environment(stack="prod", pulumi_conn_id="pulumi_prod", secret_config={"db:password": "pw-prod-9c2e"}),
-}
-
-@dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1), params={"env": "dev"})
-def d():
-    @pulumi_stack(project="conns", environments=ENVS, environment="{{ params.env }}", pulumi_command=StandinCommand())
-    def infra():
-        import pulumi_random as random
-        pet = random.RandomPet("pet", prefix=pulumi.get_stack(), length=1)
-        return {"stack": pulumi.get_stack(), "prefix": pet.prefix,
-                "password": pulumi.Config("db").require_secret("password")}
-    infra()
-the_dag = d()
-"""
-
 
 @pytest.fixture
 def two_backends(tmp_path, monkeypatch, backend):
@@ -62,10 +38,10 @@ def two_backends(tmp_path, monkeypatch, backend):
     return dev, prod
 
 
-def test_two_environments_on_two_backends_through_two_connections(run_dag, two_backends, tmp_path):
+def test_two_environments_on_two_backends_through_two_connections(run_dag_file, two_backends, tmp_path):
     dev, prod = two_backends
-    dev_run = run_dag(DAG, run_conf={"env": "dev"})
-    prod_run = run_dag(DAG, run_conf={"env": "prod"})
+    dev_run = run_dag_file("two_connections", run_conf={"env": "dev"})
+    prod_run = run_dag_file("two_connections", run_conf={"env": "prod"})
     for run, stack in ((dev_run, "dev"), (prod_run, "prod")):
         assert run.state == "success", run.output[-3000:]
         assert run.xcom("infra") == {"stack": stack, "prefix": stack, "password": None}
@@ -87,18 +63,18 @@ def test_two_environments_on_two_backends_through_two_connections(run_dag, two_b
         assert secret not in everything, secret
 
 
-def test_the_connection_passphrase_is_the_one_the_engine_uses(run_dag, two_backends, monkeypatch):
+def test_the_connection_passphrase_is_the_one_the_engine_uses(run_dag_file, two_backends, monkeypatch):
     dev, _ = two_backends
-    assert run_dag(DAG, run_conf={"env": "dev"}).state == "success"
+    assert run_dag_file("two_connections", run_conf={"env": "dev"}).state == "success"
     monkeypatch.setenv("AIRFLOW_CONN_PULUMI_DEV", json.dumps(
         {"conn_type": "pulumi", "host": f"file://{dev}", "extra": {"config_passphrase": "a-different-passphrase"}}))
-    again = run_dag(DAG, run_conf={"env": "dev"})
+    again = run_dag_file("two_connections", run_conf={"env": "dev"})
     assert again.task_states["infra"] == "failed"
     assert "incorrect passphrase" in again.output
 
 
-def test_bad_connection_fails_the_task_naming_the_field(run_dag, two_backends, monkeypatch):
+def test_bad_connection_fails_the_task_naming_the_field(run_dag_file, two_backends, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_PULUMI_DEV", json.dumps({"conn_type": "pulumi", "host": "gs:/typo"}))
-    result = run_dag(DAG, run_conf={"env": "dev"})
+    result = run_dag_file("two_connections", run_conf={"env": "dev"})
     assert result.task_states["infra"] == "failed"
     assert "Airflow connection 'pulumi_dev' field 'host' (Backend URL)='gs:/typo'" in result.output

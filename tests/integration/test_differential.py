@@ -21,44 +21,6 @@ from tests.engines import ENGINES, engine_kit
 
 pytestmark = pytest.mark.integration
 
-PROGRAM = """
-@pulumi_stack(project="diff", stack="dev", pulumi_command=ENGINE)
-def infra(folder: str, content: str, extra: bool):
-    from airflow_pulumi_decorators.testing.resources import FakeName, LocalFile
-    name = FakeName("bucket", prefix="raw", length=2)
-    conf = LocalFile("conf", path=f"{folder}/conf.txt", content=content)
-    out = {"bucket": name.name, "conf": conf.path, "sha": conf.sha256, "size": conf.size,
-           "token": pulumi.Output.secret("tok-" + content), "nested": {"a": 1, "names": [name.name]}}
-    if extra:
-        out["extra"] = LocalFile("extra", path=f"{folder}/extra.txt", content="x", opts=pulumi.ResourceOptions(depends_on=[conf])).path
-    return out
-"""
-
-FIRST = """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    planned = infra.preview(FOLDER, "one", True)
-    made = infra(FOLDER, "one", True)
-
-    @task
-    def use(bucket: str, size: int, nested: dict, token):
-        return {"bucket": bucket, "size": size, "nested": nested, "token": token}
-
-    planned >> made
-    use(made["bucket"], made["size"], made["nested"], made["token"])
-the_dag = d()
-"""
-
-SECOND = """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    refreshed = infra.refresh(FOLDER, "one", True)
-    updated = infra(FOLDER, "two", False)
-    gone = infra.destroy(FOLDER, "two", False)
-    refreshed >> updated >> gone
-the_dag = d()
-"""
-
 #: Summary fields that differ between any two runs (timing, run ids, where the state is).
 _VOLATILE = ("duration_s", "message", "backend", "url")
 #: Pulumi's marker for a secret value in a state file.
@@ -107,19 +69,18 @@ def _log_view(output: str) -> list[str]:
     return re.findall(r"(changes: [a-z=0-9, ]+|secret outputs withheld from XCom: [a-z, ]+)", output)
 
 
-def _run_on(name: str, run_dag, tmp_path: Path, monkeypatch) -> dict[str, Any]:
+def _run_on(name: str, run_dag_file, tmp_path: Path, monkeypatch) -> dict[str, Any]:
     kit = engine_kit(name, tmp_path / name, monkeypatch)
     backend = tmp_path / name / "state"
     backend.mkdir(parents=True)
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{backend}")
     folder = tmp_path / name / "files"
-    header = kit.header + PROGRAM + f"FOLDER = {str(folder)!r}\n"
 
-    first = run_dag(header + FIRST)
+    first = run_dag_file("differential", engine=kit, folder=str(folder), phase="first")
     assert first.state == "success", f"{name}: {first.output[-3000:]}"
     after_up = _state_view(backend)
     (folder / "conf.txt").write_text("edited by hand")  # real drift, seen by the provider's read
-    second = run_dag(header + SECOND)
+    second = run_dag_file("differential", engine=kit, folder=str(folder), phase="second")
     assert second.state == "success", f"{name}: {second.output[-3000:]}"
 
     view = {
@@ -133,8 +94,8 @@ def _run_on(name: str, run_dag, tmp_path: Path, monkeypatch) -> dict[str, Any]:
     return json.loads(json.dumps(view).replace(str(tmp_path / name), "<engine dir>"))
 
 
-def test_every_engine_shows_the_user_the_same_runs(run_dag, tmp_path, monkeypatch):
-    views = {name: _run_on(name, run_dag, tmp_path, monkeypatch) for name in ENGINES}
+def test_every_engine_shows_the_user_the_same_runs(run_dag_file, tmp_path, monkeypatch):
+    views = {name: _run_on(name, run_dag_file, tmp_path, monkeypatch) for name in ENGINES}
     real = views["real"]
     # Sanity: the scenario did what it says, so equal views are not equal by being empty.
     assert real["first"]["xcom"]["infra"]["bucket"] == "raw-ember-opal"

@@ -23,7 +23,6 @@ import logging
 import os
 import secrets
 import tempfile
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,112 +60,43 @@ PLANTED_STALE_TOKEN = "planted-stale-access-token-0b7c"  # planted in refreshabl
 GOOGLE_PREFIXES = ("GOOGLE_", "GCE_", "CLOUDSDK_", "GCLOUD_")
 
 
-# -- the DAG file ----------------------------------------------------------------------------------
-
-DAG_TEMPLATE = '''
-import datetime
-import hashlib
-import json
-import logging
-import os
-import sys
-
-import pendulum
-import pulumi
-from airflow.sdk import dag
-from airflow_pulumi_decorators import Environment, pulumi_stack
-from airflow_pulumi_decorators.identity import (
-    GkeMetadataServer,
-    ServiceAccountImpersonation,
-    WorkloadIdentityFederation,
-    identity_from_connection,
-)
-from airflow_pulumi_decorators.testing import StandinCommand
-
-RECORD = @RECORD@
-CREDENTIAL_PREFIXES = ("GOOGLE_", "GCE_", "CLOUDSDK_", "GCLOUD_")
+# -- the DAG file (dags/identity_stack.py) and its parameters ------------------------------------------
 
 
-class RecordingEngine(StandinCommand):
-    """The stand-in engine, recording what `pulumi up` was given (credential values as SHA-256 only)."""
-
-    def run(self, args, cwd, additional_env, on_output=None, on_error=None):
-        if "up" in args:
-            env = {}
-            for name, value in additional_env.items():
-                if name.startswith(CREDENTIAL_PREFIXES):
-                    if value is not None and name == "GOOGLE_OAUTH_ACCESS_TOKEN":
-                        value = "sha256:" + hashlib.sha256(value.encode()).hexdigest()
-                    env[name] = value
-            snapshot = None
-            path = additional_env.get("GOOGLE_APPLICATION_CREDENTIALS")
-            if path:
-                with open(path, encoding="utf-8") as handle:
-                    text = handle.read()
-                snapshot = {
-                    "path": path,
-                    "mode": os.stat(path).st_mode & 0o777,
-                    "dir_mode": os.stat(os.path.dirname(path)).st_mode & 0o777,
-                    "config": json.loads(text),
-                    "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                }
-            with open(RECORD, "w", encoding="utf-8") as handle:
-                json.dump({"env": env, "file": snapshot}, handle)
-        return super().run(args, cwd, additional_env, on_output, on_error)
+def metadata(fake: FakeGoogleTokenServer) -> dict[str, Any]:
+    """``GkeMetadataServer(metadata_host=<the fake's>)``."""
+    return {"kind": "metadata", "metadata_host": fake.metadata_host}
 
 
-ENGINE = RecordingEngine()
-IDENTITY = @IDENTITY@
-ENVS = {"dev": Environment(stack="dev", config=@CONFIG@, identity=IDENTITY, credential_mode=@MODE@)}
+def federation(config: dict[str, Any]) -> dict[str, Any]:
+    """``WorkloadIdentityFederation(config)``."""
+    return {"kind": "federation", "config": config}
 
 
-@dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
-def d():
-    @pulumi_stack(project="ident", environments=ENVS, pulumi_command=ENGINE, execution_timeout=@TIMEOUT@)
-    def infra():
-        import pulumi_random as random
-
-        pet = random.RandomPet("pet", length=2)
-@BODY@
-
-    infra()
+def impersonation(source: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """``ServiceAccountImpersonation(SA, source=..., **kwargs)`` (``lifetime`` in seconds, or
+    ``datetime.timedelta`` keywords)."""
+    return {"kind": "impersonation", "target": SA, "source": source, **kwargs}
 
 
-the_dag = d()
-'''
-
-BODY_OK = """
-        return {
-            "pet": pet.id,
-            "project": pulumi.Config("gcp").get("project") or "unset",
-            "token_in_program": os.environ.get("GOOGLE_OAUTH_ACCESS_TOKEN", "absent"),
-        }
-"""
-BODY_RAISES = """
-        raise RuntimeError("program failed on purpose after declaring " + pet._name)
-"""
-
-
-def dag_source(
-    identity: str,
+def dag_params(
+    identity: dict[str, Any],
     record: Path,
     *,
     mode: str = "token",
     config: dict[str, Any] | None = None,
-    timeout: str = "None",
-    body: str = BODY_OK,
-) -> str:
-    source = DAG_TEMPLATE
-    for key, value in {
-        "@RECORD@": repr(str(record)),
-        "@IDENTITY@": identity,
-        "@CONFIG@": repr({"gcp:project": PROJECT} if config is None else config),
-        "@MODE@": repr(mode),
-        "@TIMEOUT@": timeout,
-        "@BODY@": textwrap.indent(textwrap.dedent(body).strip("\n"), " " * 8),
-    }.items():
-        source = source.replace(key, value)
-    return source
+    timeout: dict[str, int] | None = None,
+    body: str = "ok",
+) -> dict[str, Any]:
+    """The parameters of ``dags/identity_stack.py`` (``timeout``: ``datetime.timedelta`` keywords)."""
+    return {
+        "identity": identity,
+        "record": str(record),
+        "mode": mode,
+        "config": {"gcp:project": PROJECT} if config is None else config,
+        "execution_timeout": timeout,
+        "body": body,
+    }
 
 
 # -- fixtures --------------------------------------------------------------------------------------
@@ -314,11 +244,11 @@ def masked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def run_identity_dag(run_dag, private_tmp: Path, record: Path, airflow_home: Path, caplog, masked):
-    def run(source: str) -> Run:
+def run_identity_dag(run_dag_file, private_tmp: Path, record: Path, airflow_home: Path, caplog, masked):
+    def run(params: dict[str, Any]) -> Run:
         before = set(os.environ)
         with caplog.at_level(logging.DEBUG):
-            result = run_dag(source)
+            result = run_dag_file("identity_stack", **params)
         result.output += "\n" + caplog.text  # and the records themselves, whatever their handlers
         return Run(result, before, record, private_tmp, airflow_home, masked)
 
@@ -331,11 +261,6 @@ def sha(token: str) -> str:
 
 def issued(fake: FakeGoogleTokenServer, endpoint: str) -> list[str]:
     return [t.token for t in fake.issued.values() if t.endpoint == endpoint]
-
-
-def federation_expr(config: dict[str, Any], **kwargs: Any) -> str:
-    extra = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-    return f"WorkloadIdentityFederation({config!r}{extra})"
 
 
 REMOVED_PLANTED = set(PLANTED)
@@ -383,7 +308,7 @@ def assert_program_saw_config_not_token(run: Run) -> None:
 
 
 def test_metadata_server_token_mode(run_identity_dag, fake, record):
-    run = run_identity_dag(dag_source(f"GkeMetadataServer(metadata_host={fake.metadata_host!r})", record))
+    run = run_identity_dag(dag_params(metadata(fake), record))
     assert run.result.state == "success", run.output[-3000:]
 
     reqs = fake.requests
@@ -402,9 +327,7 @@ def test_metadata_server_token_mode(run_identity_dag, fake, record):
 
 def test_metadata_server_refreshable_mode(run_identity_dag, fake, record, monkeypatch):
     monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", PLANTED_STALE_TOKEN)
-    run = run_identity_dag(
-        dag_source(f"GkeMetadataServer(metadata_host={fake.metadata_host!r})", record, mode="refreshable")
-    )
+    run = run_identity_dag(dag_params(metadata(fake), record, mode="refreshable"))
     assert run.result.state == "success", run.output[-3000:]
 
     assert [r.endpoint for r in fake.requests] == ["metadata_info", "metadata_token"]
@@ -430,7 +353,7 @@ def test_metadata_server_refreshable_mode(run_identity_dag, fake, record, monkey
 
 def test_federation_file_token_mode(run_identity_dag, fake, record, subject_file, subject_token):
     config = fake.external_account_config(subject_token_file=subject_file)
-    run = run_identity_dag(dag_source(federation_expr(config), record))
+    run = run_identity_dag(dag_params(federation(config), record))
     assert run.result.state == "success", run.output[-3000:]
 
     [sts] = fake.requests
@@ -455,7 +378,7 @@ def test_federation_file_refreshable_mode_hands_over_a_config_file(
 ):
     monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", PLANTED_STALE_TOKEN)
     config = fake.external_account_config(subject_token_file=subject_file)
-    run = run_identity_dag(dag_source(federation_expr(config), record, mode="refreshable"))
+    run = run_identity_dag(dag_params(federation(config), record, mode="refreshable"))
     assert run.result.state == "success", run.output[-3000:]
 
     assert [r.endpoint for r in fake.requests] == ["sts"]
@@ -486,7 +409,7 @@ def test_federation_refreshable_file_is_removed_when_the_program_fails(
     run_identity_dag, fake, record, subject_file, subject_token
 ):
     config = fake.external_account_config(subject_token_file=subject_file)
-    run = run_identity_dag(dag_source(federation_expr(config), record, mode="refreshable", body=BODY_RAISES))
+    run = run_identity_dag(dag_params(federation(config), record, mode="refreshable", body="raises"))
     assert run.result.task_states["infra"] == "failed"
     assert "program failed on purpose" in run.output
 
@@ -499,7 +422,7 @@ def test_federation_refreshable_file_is_removed_when_the_program_fails(
 
 def test_federation_subject_token_from_url(run_identity_dag, fake, record, subject_token):
     config = fake.external_account_config(subject_token_url=True)
-    run = run_identity_dag(dag_source(federation_expr(config), record))
+    run = run_identity_dag(dag_params(federation(config), record))
     assert run.result.state == "success", run.output[-3000:]
 
     subject, sts = fake.requests
@@ -518,11 +441,8 @@ def test_federation_subject_token_from_url(run_identity_dag, fake, record, subje
 
 
 def test_impersonation_over_metadata_with_delegate_and_lifetime(run_identity_dag, fake, record):
-    identity = (
-        f"ServiceAccountImpersonation({SA!r}, source=GkeMetadataServer(metadata_host={fake.metadata_host!r}), "
-        f"delegates=[{DELEGATE!r}], lifetime=datetime.timedelta(hours=2), iam_endpoint={fake.url!r})"
-    )
-    run = run_identity_dag(dag_source(identity, record, timeout="datetime.timedelta(minutes=90)"))
+    identity = impersonation(metadata(fake), delegates=[DELEGATE], lifetime={"hours": 2}, iam_endpoint=fake.url)
+    run = run_identity_dag(dag_params(identity, record, timeout={"minutes": 90}))
     assert run.result.state == "success", run.output[-3000:]
 
     info, meta_token, iam = fake.requests
@@ -546,11 +466,8 @@ def test_impersonation_over_federation_with_delegate_and_lifetime(
     run_identity_dag, fake, record, subject_file, subject_token
 ):
     config = fake.external_account_config(subject_token_file=subject_file)
-    identity = (
-        f"ServiceAccountImpersonation({SA!r}, source={federation_expr(config)}, delegates=[{DELEGATE!r}], "
-        f"lifetime=5400, iam_endpoint={fake.url!r})"
-    )
-    run = run_identity_dag(dag_source(identity, record))
+    identity = impersonation(federation(config), delegates=[DELEGATE], lifetime=5400, iam_endpoint=fake.url)
+    run = run_identity_dag(dag_params(identity, record))
     assert run.result.state == "success", run.output[-3000:]
 
     sts, iam = fake.requests
@@ -571,11 +488,8 @@ def test_impersonation_over_federation_refreshable_writes_impersonation_into_the
     run_identity_dag, fake, record, subject_file, subject_token
 ):
     config = fake.external_account_config(subject_token_file=subject_file)
-    identity = (
-        f"ServiceAccountImpersonation({SA!r}, source={federation_expr(config)}, lifetime=1800, "
-        f"iam_endpoint={fake.url!r})"
-    )
-    run = run_identity_dag(dag_source(identity, record, mode="refreshable"))
+    identity = impersonation(federation(config), lifetime=1800, iam_endpoint=fake.url)
+    run = run_identity_dag(dag_params(identity, record, mode="refreshable"))
     assert run.result.state == "success", run.output[-3000:]
 
     assert [r.endpoint for r in fake.requests] == ["sts", "iam"]
@@ -624,7 +538,7 @@ def test_connection_with_config_file_and_impersonation_chain(
 
     monkeypatch.setattr(google_requests.Request, "__call__", to_fake)
     # No gcp:project in the environment: the connection's project extra is used.
-    run = run_identity_dag(dag_source('identity_from_connection("my_gcp")', record, config={}))
+    run = run_identity_dag(dag_params({"kind": "connection", "conn_id": "my_gcp"}, record, config={}))
     assert run.result.state == "success", run.output[-3000:]
 
     sts, iam = fake.requests
@@ -650,7 +564,7 @@ def test_connection_with_config_file_and_impersonation_chain(
 def test_sts_400_fails_the_task_with_identity_error(run_identity_dag, fake, record, subject_file, subject_token):
     fake.inject("sts", status(400, error="invalid_grant", description="The subject token has expired."))
     config = fake.external_account_config(subject_token_file=subject_file)
-    run = run_identity_dag(dag_source(federation_expr(config), record))
+    run = run_identity_dag(dag_params(federation(config), record))
     assert run.result.task_states["infra"] == "failed"
 
     assert [(r.endpoint, r.status) for r in fake.requests] == [("sts", 400)]  # permanent: no retry
@@ -666,7 +580,7 @@ def test_sts_400_fails_the_task_with_identity_error(run_identity_dag, fake, reco
 def test_sts_503_once_is_retried_and_the_task_succeeds(run_identity_dag, fake, record, subject_file, subject_token):
     fake.inject("sts", status(503))
     config = fake.external_account_config(subject_token_file=subject_file)
-    run = run_identity_dag(dag_source(federation_expr(config), record))
+    run = run_identity_dag(dag_params(federation(config), record))
     assert run.result.state == "success", run.output[-3000:]
 
     assert [(r.endpoint, r.status) for r in fake.requests] == [("sts", 503), ("sts", 200)]
@@ -680,31 +594,23 @@ def test_short_lifetime_against_execution_timeout_fails_with_hint(run_identity_d
     # With execution_timeout this lifetime is refused when the DAG is parsed (tests/test_decorators.py); the
     # [pulumi] credential_budget is known only on the worker, so it is checked at task start.
     monkeypatch.setenv("AIRFLOW__PULUMI__CREDENTIAL_BUDGET", "3600")
-    identity = (
-        f"ServiceAccountImpersonation({SA!r}, source=GkeMetadataServer(metadata_host={fake.metadata_host!r}), "
-        f"delegates=[{DELEGATE!r}], lifetime=1200, iam_endpoint={fake.url!r})"
-    )
-    run = run_identity_dag(dag_source(identity, record))
+    identity = impersonation(metadata(fake), delegates=[DELEGATE], lifetime=1200, iam_endpoint=fake.url)
+    run = run_identity_dag(dag_params(identity, record))
     assert run.result.task_states["infra"] == "failed"
 
     assert [r.endpoint for r in fake.requests] == ["metadata_info", "metadata_token", "iam"]
     assert "CredentialLifetimeError" in run.output
     assert f"The Google Cloud token for {SA}" in run.output
     assert "time budget of 3600s plus a 300s margin" in run.output
-    assert "ServiceAccountImpersonation(lifetime=...)" in run.output and "Environment(credential_mode='refreshable')" in run.output
+    assert "ServiceAccountImpersonation(lifetime=...)" in run.output
+    assert "Environment(credential_mode='refreshable')" in run.output
     assert not any("up" in rec["argv"] for rec in run.journal) and not record.exists()
     run.assert_no_leak(*fake.issued_tokens())
 
 
 def test_short_metadata_token_lifetime_fails_token_mode(run_identity_dag, fake, record):
     fake.inject("metadata_token", short_lifetime(600))  # a node token with 10 minutes left
-    run = run_identity_dag(
-        dag_source(
-            f"GkeMetadataServer(metadata_host={fake.metadata_host!r})",
-            record,
-            timeout="datetime.timedelta(minutes=30)",
-        )
-    )
+    run = run_identity_dag(dag_params(metadata(fake), record, timeout={"minutes": 30}))
     assert run.result.task_states["infra"] == "failed"
     assert "CredentialLifetimeError" in run.output and f"The Google Cloud token for {NODE_SA}" in run.output
     assert not record.exists()

@@ -3,8 +3,8 @@
 The program chains :class:`~airflow_pulumi_decorators.testing.resources.Sleep` resources, so an update
 takes seconds on any engine. A DAG run in a child process (the ``child_dag`` fixture: ``dag.test()``, its
 own copy of the Airflow database) is killed while its ``up`` is in flight; then the stack must be unlocked
-(or the lock reported with the way out), temp files gone, and the next run must succeed. Two runs on one stack: the second
-fails naming the first, or waits.
+(or the lock reported with the way out), temp files gone, and the next run must succeed. Two runs on one
+stack: the second fails naming the first, or waits.
 """
 
 from __future__ import annotations
@@ -13,32 +13,18 @@ import json
 import os
 import signal
 import subprocess
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.dagfiles import dag_source
+
 pytestmark = pytest.mark.integration
 
-SLOW = """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="slow", stack="dev", pulumi_command=ENGINE, {options})
-    def slow():
-        from airflow_pulumi_decorators.testing.resources import Sleep
-        made = []
-        for i in range({count}):  # one after the other, so a kill lands in the middle
-            made.append(Sleep(f"s{{i}}", seconds={delay}, opts=pulumi.ResourceOptions(depends_on=made[-1:])))
-        return {{"count": len(made)}}
-    slow()
-the_dag = d()
-"""
-
-
-def slow_dag(header: str, *, options: str = "", count: int = 8, delay: float = 0.5, dag_id: str = "{dag_id}") -> str:
-    body = textwrap.dedent(SLOW).format(dag_id="DAG_ID", options=options, count=count, delay=delay)
-    return header + body.replace("DAG_ID", dag_id)
+def slow_stack(*, options: dict | None = None, count: int = 8, delay: float = 0.5) -> dict:
+    """The parameters of ``dags/slow_stack.py``."""
+    return {"options": options or {}, "count": count, "delay": delay}
 
 
 def _locks(backend: Path) -> list[Path]:
@@ -74,8 +60,8 @@ def _sleeps(backend: Path) -> list[str]:
     return [r["urn"].rsplit("::", 1)[-1] for r in latest.get("resources") or [] if r["type"].endswith(":Sleep")]
 
 
-def test_sigterm_mid_up_stops_gracefully_and_the_next_run_succeeds(child_dag, backend, run_dag, header):
-    proc, temp, _ = child_dag.start(slow_dag(header), dag_id="t_kill_term")
+def test_sigterm_mid_up_stops_gracefully_and_the_next_run_succeeds(child_dag, backend, run_dag_file, engine):
+    proc, temp, _ = child_dag.start(dag_source("slow_stack"), dag_id="t_kill_term", params=slow_stack())
     _wait_until_updating(backend, proc)
     os.kill(proc.pid, signal.SIGTERM)  # what the task runner gets when the task is marked failed / stopped
     out, _ = proc.communicate(timeout=120)
@@ -89,32 +75,34 @@ def test_sigterm_mid_up_stops_gracefully_and_the_next_run_succeeds(child_dag, ba
     assert not list(temp.glob("airflow-pulumi-*")), "work directory left behind"
     assert not list(temp.glob("automation-*"))
     # The next run picks up where the killed one stopped, without any manual step.
-    again = run_dag(slow_dag(header))
+    again = run_dag_file("slow_stack", engine=engine, **slow_stack())
     assert again.state == "success", again.output[-3000:]
     assert sorted(_sleeps(backend)) == [f"s{i}" for i in range(8)]
     assert "pending operations" not in again.output
 
 
-def test_execution_timeout_mid_up_stops_the_engine_gracefully(run_dag, backend, header):
-    result = run_dag(slow_dag(header, options="execution_timeout=pendulum.duration(seconds=4)", count=20))
+def test_execution_timeout_mid_up_stops_the_engine_gracefully(run_dag_file, backend, engine):
+    result = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"execution_timeout": 4}, count=20))
     assert result.task_states["slow"] == "failed", result.output[-3000:]
     assert "AirflowTaskTimeout" in result.output
     assert "stopped gracefully" in result.output or "update canceled" in result.output  # interrupted, not abandoned
     assert 0 < len(_sleeps(backend)) < 20
     assert not _locks(backend)
     assert _history(backend)[-1]["result"] == "failed"
-    again = run_dag(slow_dag(header, count=20, delay=0.01))
+    again = run_dag_file("slow_stack", engine=engine, **slow_stack(count=20, delay=0.01))
     assert again.state == "success", again.output[-3000:]
 
 
-def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(child_dag, backend, run_dag, header):
-    proc, _, _ = child_dag.start(slow_dag(header), dag_id="t_kill_hard")
+def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(
+    child_dag, backend, run_dag_file, engine
+):
+    proc, _, _ = child_dag.start(dag_source("slow_stack"), dag_id="t_kill_hard", params=slow_stack())
     _wait_until_updating(backend, proc)
     os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up: like an OOM kill or a lost node
     proc.wait(timeout=30)
     assert _locks(backend), "a hard kill should leave the lock behind"
 
-    blocked = run_dag(slow_dag(header))
+    blocked = run_dag_file("slow_stack", engine=engine, **slow_stack())
     assert blocked.task_states["slow"] == "failed"
     text = blocked.output
     assert "ConcurrentUpdateError" in text
@@ -122,7 +110,7 @@ def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(c
     assert "no longer running (killed?), so the lock is stale" in text, text[-3000:]
     assert "cancel_stale_lock=True" in text and "pulumi cancel" in text
 
-    recovered = run_dag(slow_dag(header, options="cancel_stale_lock=True"))
+    recovered = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"cancel_stale_lock": True}))
     assert recovered.state == "success", recovered.output[-3000:]
     assert "cancelling that lock" in recovered.output
     # Pulumi's pending operations from the killed update are reported, with the way to recover.
@@ -133,12 +121,12 @@ def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(c
     assert not _locks(backend)
 
 
-def test_second_run_on_a_locked_stack_fails_naming_the_first(child_dag, backend, run_dag, header):
+def test_second_run_on_a_locked_stack_fails_naming_the_first(child_dag, backend, run_dag_file, engine):
     # Long enough (~10 s) that the second dag.test() starts, even cold, while the first holds the lock.
-    proc, _, _ = child_dag.start(slow_dag(header, count=20), dag_id="t_first_run")
+    proc, _, _ = child_dag.start(dag_source("slow_stack"), dag_id="t_first_run", params=slow_stack(count=20))
     _wait_until_updating(backend, proc)
     started = time.monotonic()
-    second = run_dag(slow_dag(header, options="lock_wait=0"))
+    second = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"lock_wait": 0}))
     assert time.monotonic() - started < 30
     assert second.task_states["slow"] == "failed"
     assert "ConcurrentUpdateError" in second.output
@@ -148,10 +136,10 @@ def test_second_run_on_a_locked_stack_fails_naming_the_first(child_dag, backend,
     assert "DAG-STATE success" in out, out[-3000:]
 
 
-def test_second_run_waits_for_the_lock_with_backoff_then_succeeds(child_dag, backend, run_dag, header):
-    proc, _, _ = child_dag.start(slow_dag(header, count=16), dag_id="t_first_run")
+def test_second_run_waits_for_the_lock_with_backoff_then_succeeds(child_dag, backend, run_dag_file, engine):
+    proc, _, _ = child_dag.start(dag_source("slow_stack"), dag_id="t_first_run", params=slow_stack(count=16))
     _wait_until_updating(backend, proc)
-    second = run_dag(slow_dag(header, options="lock_wait=120", count=16))
+    second = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"lock_wait": 120}, count=16))
     assert second.state == "success", second.output[-3000:]
     assert "retrying in" in second.output and "dag_id=t_first_run" in second.output
     assert second.xcom("slow", "pulumi_summary")["attempts"] >= 2
@@ -160,11 +148,11 @@ def test_second_run_waits_for_the_lock_with_backoff_then_succeeds(child_dag, bac
     assert not _locks(backend)
 
 
-def test_lock_wait_is_bounded(child_dag, backend, run_dag, header):
-    proc, _, _ = child_dag.start(slow_dag(header, count=30, delay=2.0), dag_id="t_first_run")
+def test_lock_wait_is_bounded(child_dag, backend, run_dag_file, engine):
+    proc, _, _ = child_dag.start(dag_source("slow_stack"), dag_id="t_first_run", params=slow_stack(count=30, delay=2.0))
     _wait_until_updating(backend, proc)
     started = time.monotonic()
-    second = run_dag(slow_dag(header, options="lock_wait=3"))
+    second = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"lock_wait": 3}))
     assert second.task_states["slow"] == "failed"
     assert "attempts over" in second.output and "held by Airflow dag_id=t_first_run" in second.output
     assert time.monotonic() - started < 30

@@ -12,34 +12,6 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-HEADER = """
-import pendulum
-import pulumi
-from airflow.sdk import dag, task
-from airflow_pulumi_decorators import Environment, pulumi_stack
-from airflow_pulumi_decorators.testing import StandinCommand
-
-ENGINE = StandinCommand()
-START = pendulum.datetime(2026, 1, 1)
-"""
-
-PETS = """
-@pulumi_stack(project="pets", stack="dev", pulumi_command=ENGINE)
-def pets(count: int):
-    import pulumi_random as random
-    made = [random.RandomPet(f"p{i}", length=2) for i in range(count)]
-    return {"count": len(made)}
-"""
-
-
-UP_TWO_PETS = HEADER + PETS + """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    pets(count=2)
-the_dag = d()
-"""
-
-
 def _stack_file(backend, project="pets", stack="dev"):
     return backend / ".pulumi" / "stacks" / project / f"{stack}.json"
 
@@ -49,67 +21,41 @@ def _resources(backend, project="pets", stack="dev"):
     return [r["urn"].rsplit("::", 1)[-1] for r in state["checkpoint"]["latest"].get("resources", [])]
 
 
-DRIFT = HEADER + PETS + """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START, params={"count": 2})
-def d():
-    pets.drift_check(count="{{ params.count }}")
-the_dag = d()
-"""
-
-
-def test_drift_check_passes_when_code_state_and_cloud_agree(run_dag, monkeypatch):
-    first = run_dag(UP_TWO_PETS)
+def test_drift_check_passes_when_code_state_and_cloud_agree(run_dag_file, monkeypatch):
+    first = run_dag_file("pets", count=2)
     assert first.state == "success", first.output[-3000:]
-    result = run_dag(DRIFT.replace('count="{{ params.count }}"', "count=2"))
+    result = run_dag_file("pets", operation="drift_check", count=2)
     assert result.state == "success", result.output[-3000:]
     assert result.xcom("pets_drift_check")["has_changes"] is False
 
 
-def test_drift_check_fails_on_cloud_drift_and_on_code_drift(run_dag, monkeypatch):
-    up = run_dag(UP_TWO_PETS)
+def test_drift_check_fails_on_cloud_drift_and_on_code_drift(run_dag_file, monkeypatch):
+    up = run_dag_file("pets", count=2)
     assert up.state == "success", up.output[-3000:]
     # Someone changed p1 in the cloud: the refresh inside the check sees it.
     monkeypatch.setenv("PULUMI_STANDIN_DRIFT", "p1")
-    cloud = run_dag(DRIFT.replace('count="{{ params.count }}"', "count=2"))
+    cloud = run_dag_file("pets", operation="drift_check", count=2)
     assert cloud.task_states["pets_drift_check"] == "failed"
     assert "DriftDetectedError" in cloud.output and "has drifted" in cloud.output
     assert "update random:index/randomPet:RandomPet p1" in cloud.output, cloud.output[-3000:]
     monkeypatch.delenv("PULUMI_STANDIN_DRIFT")
     # The code asks for 3 pets, the stack has 2: drift the other way.
-    code = run_dag(DRIFT.replace('count="{{ params.count }}"', "count=3"))
+    code = run_dag_file("pets", operation="drift_check", count=3)
     assert code.task_states["pets_drift_check"] == "failed"
     assert "create=1" in code.output and "p2" in code.output
     assert _resources(code.backend).count("p2") == 0  # the check changed nothing
 
 
-def test_refresh_preview_only_reports_drift_without_writing(run_dag, monkeypatch):
-    up = run_dag(HEADER + PETS + """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    pets(count=1)
-the_dag = d()
-""")
+def test_refresh_preview_only_reports_drift_without_writing(run_dag_file, monkeypatch):
+    up = run_dag_file("pets", count=1)
     assert up.state == "success", up.output[-3000:]
     history_before = len(list((up.backend / ".pulumi" / "history").rglob("*.json")))
     monkeypatch.setenv("PULUMI_STANDIN_DRIFT", "p0")
-    result = run_dag(HEADER + PETS + """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    pets.override(preview_only=True).refresh(count=1)
-the_dag = d()
-""")
+    result = run_dag_file("pets", operation="refresh_preview_only", count=1)
     assert result.state == "success", result.output[-3000:]
     assert result.xcom("pets_refresh")["changes"].get("update") == 1
     assert result.xcom("pets_refresh")["has_changes"] is True
     assert len(list((up.backend / ".pulumi" / "history").rglob("*.json"))) == history_before
-
-
-PROTECTED_ENVS = """
-ENVS = {
-    "dev": Environment(stack="dev"),
-    "prod": Environment(stack="prod", protected=True),
-}
-"""
 
 
 def test_destroy_of_a_protected_environment_is_refused_at_parse_time():
@@ -127,40 +73,22 @@ def test_destroy_of_a_protected_environment_is_refused_at_parse_time():
     assert op.options.remove_stack
 
 
-def test_destroy_of_a_protected_environment_runs_when_allowed(run_dag):
-    result = run_dag(HEADER + PROTECTED_ENVS + """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START, params={"env": "prod"})
-def d():
-    @pulumi_stack(project="pets", environments=ENVS, environment="{{ params.env }}", pulumi_command=ENGINE)
-    def pets():
-        import pulumi_random as random
-        return {"id": random.RandomPet("p").id}
-    pets() >> pets.override(allow_destroy_protected=True, remove_stack=True).destroy()
-the_dag = d()
-""")
+def test_destroy_of_a_protected_environment_runs_when_allowed(run_dag_file):
+    result = run_dag_file("protected_destroy_allowed")
     assert result.state == "success", result.output[-3000:]
     assert not _stack_file(result.backend, stack="prod").exists()
 
 
-def test_per_run_stacks_from_the_run_id_do_not_collide(run_dag):
-    source = HEADER + """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="per-run", stack="{{ run_id | stack_name }}", pulumi_command=ENGINE)
-    def scratch():
-        return {"stack": pulumi.get_stack()}
-    scratch()
-the_dag = d()
-"""
-    first = run_dag(source, dag_id="t_per_run")
-    second = run_dag(source, dag_id="t_per_run")
+def test_per_run_stacks_from_the_run_id_do_not_collide(run_dag_file):
+    first = run_dag_file("per_run_stack", dag_id="t_per_run")
+    second = run_dag_file("per_run_stack", dag_id="t_per_run")
     assert first.state == second.state == "success", first.output[-2000:] + second.output[-2000:]
     a, b = first.xcom("scratch", "stack"), second.xcom("scratch", "stack")
     assert a != b and a.startswith("manual__") and ":" not in a and "+" not in a
     assert len(list((first.backend / ".pulumi" / "stacks" / "per-run").glob("*.json"))) == 2  # one per run
 
 
-def test_policy_packs_reach_the_engine_and_a_violation_fails_with_the_list(run_dag, tmp_path):
+def test_policy_packs_reach_the_engine_and_a_violation_fails_with_the_list(run_dag_file, tmp_path):
     pack = tmp_path / "guard"
     pack.mkdir()
     (pack / "standin-policy.json").write_text(json.dumps({
@@ -174,21 +102,10 @@ def test_policy_packs_reach_the_engine_and_a_violation_fails_with_the_list(run_d
     }))
     config = tmp_path / "guard-config.json"
     config.write_text(json.dumps({"pets-have-prefix": {"enforcementLevel": "advisory"}}))
-    source = HEADER + f"""
-@dag(dag_id="{{dag_id}}", schedule=None, start_date=START, params={{"length": 2}})
-def d():
-    @pulumi_stack(project="guarded", stack="dev", pulumi_command=ENGINE,
-                  policy_packs=["{pack}"], policy_pack_configs=["{config}"])
-    def guarded(params=None):
-        import pulumi_random as random
-        return {{"id": random.RandomPet("pet", length=params["length"]).id}}
-    guarded()
-the_dag = d()
-"""
-    ok = run_dag(source, run_conf={"length": 2})
+    ok = run_dag_file("policy_packs", run_conf={"length": 2}, pack=str(pack), config=str(config))
     assert ok.state == "success", ok.output[-3000:]
     assert ok.xcom("guarded", "pulumi_summary")["policy_violations"][0]["policy"] == "pets-have-prefix"
-    bad = run_dag(source, run_conf={"length": 3})
+    bad = run_dag_file("policy_packs", run_conf={"length": 3}, pack=str(pack), config=str(config))
     assert bad.task_states["guarded"] == "failed"
     assert "PolicyViolationError" in bad.output
     assert "refused by policy (1 mandatory violation(s))" in bad.output

@@ -17,15 +17,6 @@ from tests.dagrun import all_text_under
 
 pytestmark = pytest.mark.integration
 
-FILES = """
-@pulumi_stack(project="files", stack="dev", pulumi_command=ENGINE)
-def files(folder: str, count: int):
-    from airflow_pulumi_decorators.testing.resources import LocalFile
-    made = [LocalFile(f"f{i}", path=f"{folder}/f{i}.txt", content=f"file {i}") for i in range(int(count))]
-    return {"count": len(made)}
-"""
-
-
 def state(backend: Path, project: str, stack: str = "dev") -> dict:
     return json.loads((backend / ".pulumi" / "stacks" / project / f"{stack}.json").read_text())
 
@@ -41,64 +32,17 @@ def history(backend: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((backend / ".pulumi" / "history").rglob("*.history.json"))]
 
 
-def files_dag(header: str, folder: Path, call: str, params: str = "") -> str:
-    return header + FILES + f"""
-@dag(dag_id="{{dag_id}}", schedule=None, start_date=START{params})
-def d():
-    {call.replace("FOLDER", repr(str(folder)))}
-the_dag = d()
-"""
-
-
-def test_provider_computed_outputs_flow_to_a_downstream_task(run_dag, header):
-    result = run_dag(header + """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="names", stack="dev", pulumi_command=ENGINE)
-    def names(prefix: str):
-        from airflow_pulumi_decorators.testing.resources import FakeName
-        dataset = FakeName("dataset", prefix=prefix, length=2, separator="_")
-        return {"dataset": dataset.name, "id": dataset.id, "prefix": dataset.prefix}
-
-    @task
-    def load(dataset: str, prefix: str):
-        return {"dataset": dataset, "prefix": prefix}
-
-    out = names(prefix="raw")
-    load(out["dataset"], out["prefix"])
-the_dag = d()
-""")
+def test_provider_computed_outputs_flow_to_a_downstream_task(run_dag_file, engine):
+    result = run_dag_file("computed_names", engine=engine)
     assert result.state == "success", result.output[-3000:]
     loaded = result.xcom("load")
     assert loaded == {"dataset": "raw_grove_tundra", "prefix": "raw"}  # the same on every engine
     assert result.xcom("names", "id") == "raw_grove_tundra"
 
 
-def test_two_stacks_chain_through_xcom(run_dag, header, tmp_path):
+def test_two_stacks_chain_through_xcom(run_dag_file, engine, tmp_path):
     folder = tmp_path / "cluster"
-    result = run_dag(header + f"""
-@dag(dag_id="{{dag_id}}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="network", stack="dev", pulumi_command=ENGINE)
-    def network():
-        from airflow_pulumi_decorators.testing.resources import FakeName
-        return {{"network": FakeName("vpc", prefix="net").name, "cidr": "10.0.0.0/16"}}
-
-    @pulumi_stack(project="cluster", stack="dev", pulumi_command=ENGINE)
-    def cluster(network: str, cidr: str):
-        from airflow_pulumi_decorators.testing.resources import LocalFile
-        conf = LocalFile("conf", path="{folder}/cluster.conf", content=f"{{network}} {{cidr}}")
-        return {{"conf": conf.path, "sha256": conf.sha256}}
-
-    @task
-    def use(conf: str, network: str):
-        return open(conf).read() + "|" + network
-
-    net = network()
-    cl = cluster(net["network"], net["cidr"])
-    use(cl["conf"], net["network"])
-the_dag = d()
-""")
+    result = run_dag_file("two_stacks", engine=engine, folder=str(folder))
     assert result.state == "success", result.output[-3000:]
     network = result.xcom("network", "network")
     assert network == "net-lumen-maple"
@@ -108,60 +52,20 @@ the_dag = d()
     assert resource_names(result.backend, "cluster") == ["cluster-dev", "conf"]
 
 
-def test_environment_is_chosen_by_a_dag_param(run_dag, header):
-    result = run_dag(header + """
-ENVS = {
-    "dev": Environment(stack="dev", config={"gcp:project": "acme-dev", "app:tier": "small"}),
-    "prod": Environment(stack="prod", config={"gcp:project": "acme-prod", "app:tier": "large"}),
-}
-
-@dag(dag_id="{dag_id}", schedule=None, start_date=START, params={"env": "dev"})
-def d():
-    @pulumi_stack(project="envs", environments=ENVS, environment="{{ params.env }}", pulumi_command=ENGINE)
-    def infra():
-        return {"tier": pulumi.Config("app").require("tier"), "project": pulumi.Config("gcp").require("project"),
-                "stack": pulumi.get_stack()}
-    infra()
-the_dag = d()
-""", run_conf={"env": "prod"})
+def test_environment_is_chosen_by_a_dag_param(run_dag_file, engine):
+    result = run_dag_file("environment_by_param", engine=engine, run_conf={"env": "prod"})
     assert result.state == "success", result.output[-3000:]
     assert result.xcom("infra") == {"tier": "large", "project": "acme-prod", "stack": "prod"}
     stacks = result.backend / ".pulumi" / "stacks" / "envs"
     assert (stacks / "prod.json").exists() and not (stacks / "dev.json").exists()
 
 
-SECRETS_PROGRAM = """
-ENVS = {{"dev": Environment(stack="dev", secret_config={{"db:password": "{secret_cfg}"}})}}
-
-@dag(dag_id="{{dag_id}}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="secrets", environments=ENVS, pulumi_command=ENGINE, push_secret_outputs={push})
-    def infra():
-        from airflow_pulumi_decorators.testing.resources import LocalFile
-        key = LocalFile("key", path="{folder}/key.txt", content=pulumi.Output.secret("{secret_file}"))
-        pw = pulumi.Config("db").require_secret("password")
-        return {{"token": pulumi.Output.secret("{secret}"), "password": pw, "key": key.content,
-                 "db": {{"host": "db.internal", "password": pulumi.Output.secret("{nested}")}},
-                 "hosts": ["a", pulumi.Output.secret("{listed}")],
-                 "file": key,
-                 "plain": "visible"}}
-
-    @task
-    def consume(token, db, plain):
-        # Only what is safe to log: a task that logs a pushed secret leaks it (masks do not cross tasks).
-        return [token is None, db is None or sorted(db), plain]
-
-    out = infra()
-    consume(out["token"], out["db"], out["plain"])
-the_dag = d()
-"""
-
 SECRET_VALUES = dict(secret="s3cr3t-output-9d2e71", secret_cfg="s3cr3t-config-4b1a55", secret_file="s3cr3t-file-c0d7",
                      nested="s3cr3t-nested-77a0", listed="s3cr3t-listed-51ce")
 
 
-def test_secret_outputs_and_config_are_withheld_and_never_stored_in_plain_text(run_dag, header, tmp_path):
-    result = run_dag(header + SECRETS_PROGRAM.format(push=False, folder=tmp_path, **SECRET_VALUES))
+def test_secret_outputs_and_config_are_withheld_and_never_stored_in_plain_text(run_dag_file, engine, tmp_path):
+    result = run_dag_file("secret_outputs", engine=engine, push=False, folder=str(tmp_path), secrets=SECRET_VALUES)
     assert result.state == "success", result.output[-3000:]
     # A secret anywhere inside an output (dict, list, a resource's property) withholds the whole output.
     assert result.xcom("infra") == {"token": None, "password": None, "key": None, "db": None, "hosts": None,
@@ -175,8 +79,8 @@ def test_secret_outputs_and_config_are_withheld_and_never_stored_in_plain_text(r
         assert value not in everything
 
 
-def test_pushed_secret_outputs_reach_xcom_and_are_masked_in_the_log_at_any_depth(run_dag, header, tmp_path):
-    result = run_dag(header + SECRETS_PROGRAM.format(push=True, folder=tmp_path, **SECRET_VALUES))
+def test_pushed_secret_outputs_reach_xcom_and_are_masked_in_the_log_at_any_depth(run_dag_file, engine, tmp_path):
+    result = run_dag_file("secret_outputs", engine=engine, push=True, folder=str(tmp_path), secrets=SECRET_VALUES)
     assert result.state == "success", result.output[-3000:]
     out = result.xcom("infra")
     assert out["db"] == {"host": "db.internal", "password": SECRET_VALUES["nested"]}
@@ -188,18 +92,8 @@ def test_pushed_secret_outputs_reach_xcom_and_are_masked_in_the_log_at_any_depth
         assert value not in all_text_under(result.backend)
 
 
-def test_program_that_raises_fails_with_its_error_and_leaves_no_lock(run_dag, header):
-    result = run_dag(header + """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="broken", stack="dev", pulumi_command=ENGINE)
-    def infra():
-        def compute_cidr():
-            raise ValueError("cidr overlaps 10.1.0.0/16")
-        return {"cidr": compute_cidr()}
-    infra()
-the_dag = d()
-""")
+def test_program_that_raises_fails_with_its_error_and_leaves_no_lock(run_dag_file, engine):
+    result = run_dag_file("raising_program", engine=engine)
     assert result.task_states["infra"] == "failed"
     assert "ProgramError" in result.output
     assert "cidr overlaps 10.1.0.0/16" in result.output
@@ -207,26 +101,26 @@ the_dag = d()
     assert not list((result.backend / ".pulumi").rglob("locks/**/*.json")), "stack left locked"
 
 
-def test_second_up_is_a_no_op_and_a_removed_resource_is_deleted(run_dag, header, tmp_path):
+def test_second_up_is_a_no_op_and_a_removed_resource_is_deleted(run_dag_file, engine, tmp_path):
     folder = tmp_path / "files"
-    source = files_dag(header, folder, "files(FOLDER, count='{{ params.count }}')", ', params={"count": 2}')
-    first = run_dag(source, dag_id="t_changes")
+    files = dict(engine=engine, folder=str(folder), count="{{ params.count }}", dag_params={"count": 2})
+    first = run_dag_file("local_files", dag_id="t_changes", **files)
     assert first.state == "success", first.output[-3000:]
     assert "changes: create=3" in first.output  # two files and the stack resource
     assert sorted(p.name for p in folder.iterdir()) == ["f0.txt", "f1.txt"]
-    second = run_dag(source, dag_id="t_changes")
+    second = run_dag_file("local_files", dag_id="t_changes", **files)
     assert second.state == "success", second.output[-3000:]
     assert "changes: same=3" in second.output
-    third = run_dag(source, run_conf={"count": 1}, dag_id="t_changes")
+    third = run_dag_file("local_files", run_conf={"count": 1}, dag_id="t_changes", **files)
     assert third.state == "success", third.output[-3000:]
     assert "changes: delete=1, same=2" in third.output
     assert sorted(p.name for p in folder.iterdir()) == ["f0.txt"]  # really deleted
     assert resource_names(third.backend, "files") == ["files-dev", "f0"]
 
 
-def test_preview_plans_and_changes_nothing(run_dag, header, tmp_path):
+def test_preview_plans_and_changes_nothing(run_dag_file, engine, tmp_path):
     folder = tmp_path / "files"
-    result = run_dag(files_dag(header, folder, "files.preview(FOLDER, count=2)"))
+    result = run_dag_file("local_files", engine=engine, folder=str(folder), count=2, steps=["preview"])
     assert result.state == "success", result.output[-3000:]
     planned = result.xcom("files_preview")
     assert planned["changes"] == {"create": 3} and planned["has_changes"] is True
@@ -237,12 +131,10 @@ def test_preview_plans_and_changes_nothing(run_dag, header, tmp_path):
     assert history(result.backend) == []
 
 
-def test_up_refresh_destroy_and_remove_on_one_program(run_dag, header, tmp_path):
+def test_up_refresh_destroy_and_remove_on_one_program(run_dag_file, engine, tmp_path):
     folder = tmp_path / "files"
-    result = run_dag(files_dag(header, folder, """up = files(FOLDER, count=2)
-    refreshed = files.refresh(FOLDER, count=2)
-    gone = files.override(remove_stack=True).destroy(FOLDER, count=2)
-    up >> refreshed >> gone"""))
+    result = run_dag_file("local_files", engine=engine, folder=str(folder), count=2,
+                          steps=["up", "refresh", "destroy_remove"])
     assert result.state == "success", result.output[-3000:]
     assert result.xcom("files") == {"count": 2}
     assert result.xcom("files_refresh")["changes"] == {"same": 3}
@@ -255,32 +147,21 @@ def test_up_refresh_destroy_and_remove_on_one_program(run_dag, header, tmp_path)
     assert [s["version"] for s in summaries] == [None, None, None]  # file backends number no updates
 
 
-def test_destroy_keeps_the_stack_unless_asked(run_dag, header, tmp_path):
+def test_destroy_keeps_the_stack_unless_asked(run_dag_file, engine, tmp_path):
     folder = tmp_path / "files"
-    result = run_dag(files_dag(header, folder, "files(FOLDER, count=1) >> files.destroy(FOLDER, count=1)"))
+    result = run_dag_file("local_files", engine=engine, folder=str(folder), count=1, steps=["up", "destroy"])
     assert result.state == "success", result.output[-3000:]
     assert resource_names(result.backend, "files") == [] and not list(folder.iterdir())
 
 
-def test_refresh_of_a_missing_stack_fails_clearly(run_dag, header, tmp_path):
-    result = run_dag(files_dag(header, tmp_path, "files.refresh(FOLDER, count=1)"))
+def test_refresh_of_a_missing_stack_fails_clearly(run_dag_file, engine, tmp_path):
+    result = run_dag_file("local_files", engine=engine, folder=str(tmp_path), count=1, steps=["refresh"])
     assert result.task_states["files_refresh"] == "failed"
     assert "StackNotFoundError" in result.output and "'dev' does not exist" in result.output
 
 
-def test_destroy_of_a_protected_environment_is_refused(run_dag, header, tmp_path):
-    result = run_dag(header + f"""
-ENVS = {{"dev": Environment(stack="dev"), "prod": Environment(stack="prod", protected=True)}}
-
-@dag(dag_id="{{dag_id}}", schedule=None, start_date=START, params={{"env": "prod"}})
-def d():
-    @pulumi_stack(project="guarded", environments=ENVS, environment="{{{{ params.env }}}}", pulumi_command=ENGINE)
-    def guarded():
-        from airflow_pulumi_decorators.testing.resources import LocalFile
-        return {{"path": LocalFile("f", path="{tmp_path}/keep.txt", content="keep").path}}
-    guarded() >> guarded.destroy()
-the_dag = d()
-""")
+def test_destroy_of_a_protected_environment_is_refused(run_dag_file, engine, tmp_path):
+    result = run_dag_file("protected_destroy_refused", engine=engine, folder=str(tmp_path))
     assert result.task_states["guarded"] == "success", result.output[-3000:]
     assert result.task_states["guarded_destroy"] == "failed"
     assert "ProtectedStackError" in result.output and "allow_destroy_protected=True" in result.output
@@ -289,26 +170,9 @@ the_dag = d()
 
 
 @pytest.mark.parametrize("fail", [False, True])
-def test_ephemeral_stack_is_torn_down_and_removed_even_when_the_work_fails(run_dag, header, tmp_path, fail):
-    result = run_dag(header + f"""
-@dag(dag_id="{{dag_id}}", schedule=None, start_date=START, params={{"branch": "feature/Login+SSO", "fail": False}})
-def d():
-    @pulumi_stack(project="preview-env", stack="pr-{{{{ params.branch | stack_name }}}}", pulumi_command=ENGINE)
-    def cluster(size: int):
-        from airflow_pulumi_decorators.testing.resources import LocalFile
-        conf = LocalFile("conf", path="{tmp_path}/cluster.conf", content=f"size={{size}}")
-        return {{"conf": conf.path, "size": size}}
-
-    @task
-    def work(conf: str, params=None):
-        if params["fail"]:
-            raise RuntimeError("the work failed")
-        return open(conf).read()
-
-    with cluster.ephemeral(size=3) as infra:
-        work(infra["conf"])
-the_dag = d()
-""", run_conf={"branch": "feature/Login+SSO", "fail": fail})
+def test_ephemeral_stack_is_torn_down_and_removed_even_when_the_work_fails(run_dag_file, engine, tmp_path, fail):
+    result = run_dag_file("ephemeral_stack", engine=engine, run_conf={"branch": "feature/Login+SSO", "fail": fail},
+                          folder=str(tmp_path))
     assert result.task_states["cluster"] == "success", result.output[-3000:]
     assert result.task_states["work"] == ("failed" if fail else "success")
     assert result.task_states["cluster_teardown"] == "success", result.output[-3000:]
@@ -322,46 +186,47 @@ the_dag = d()
         assert result.xcom("work") == "size=3"
 
 
-def test_drift_check_fails_on_real_drift_in_the_cloud_and_in_the_code(run_dag, header, tmp_path):
+def test_drift_check_fails_on_real_drift_in_the_cloud_and_in_the_code(run_dag_file, engine, tmp_path):
     folder = tmp_path / "files"
-    up = run_dag(files_dag(header, folder, "files(FOLDER, count=2)"))
+    up = run_dag_file("local_files", engine=engine, folder=str(folder), count=2)
     assert up.state == "success", up.output[-3000:]
-    clean = run_dag(files_dag(header, folder, "files.drift_check(FOLDER, count=2)"))
+    clean = run_dag_file("local_files", engine=engine, folder=str(folder), count=2, steps=["drift_check"])
     assert clean.state == "success", clean.output[-3000:]
     assert clean.xcom("files_drift_check")["has_changes"] is False
     # Someone edits f1 outside Pulumi: the refresh inside the check reads it back.
     (folder / "f1.txt").write_text("edited by hand")
-    cloud = run_dag(files_dag(header, folder, "files.drift_check(FOLDER, count=2)"))
+    cloud = run_dag_file("local_files", engine=engine, folder=str(folder), count=2, steps=["drift_check"])
     assert cloud.task_states["files_drift_check"] == "failed"
     assert "DriftDetectedError" in cloud.output and "has drifted" in cloud.output
     assert "update pulumi-python:dynamic/apd:LocalFile f1" in cloud.output, cloud.output[-3000:]
     assert (folder / "f1.txt").read_text() == "edited by hand"  # the check changed nothing
     # The code asks for 3 files, the stack has 2: drift the other way.
-    code = run_dag(files_dag(header, folder, "files.drift_check(FOLDER, count=3)"))
+    code = run_dag_file("local_files", engine=engine, folder=str(folder), count=3, steps=["drift_check"])
     assert code.task_states["files_drift_check"] == "failed"
     assert "create=1" in code.output and "f2" in code.output
     assert not (folder / "f2.txt").exists()
     # An up brings the cloud back to the code.
-    fixed = run_dag(files_dag(header, folder, "files.override(refresh=True)(FOLDER, count=2)"))
+    fixed = run_dag_file("local_files", engine=engine, folder=str(folder), count=2, steps=["up_refresh"])
     assert fixed.state == "success", fixed.output[-3000:]
     assert (folder / "f1.txt").read_text() == "file 1"
 
 
-def test_refresh_preview_only_reports_drift_without_writing(run_dag, header, tmp_path):
+def test_refresh_preview_only_reports_drift_without_writing(run_dag_file, engine, tmp_path):
     folder = tmp_path / "files"
-    up = run_dag(files_dag(header, folder, "files(FOLDER, count=1)"))
+    up = run_dag_file("local_files", engine=engine, folder=str(folder), count=1)
     assert up.state == "success", up.output[-3000:]
     before = len(history(up.backend))
     (folder / "f0.txt").write_text("edited by hand")
-    result = run_dag(files_dag(header, folder, "files.override(preview_only=True).refresh(FOLDER, count=1)"))
+    result = run_dag_file("local_files", engine=engine, folder=str(folder), count=1,
+                          steps=["refresh_preview_only"])
     assert result.state == "success", result.output[-3000:]
     assert result.xcom("files_refresh")["changes"].get("update") == 1
     assert result.xcom("files_refresh")["has_changes"] is True
     assert len(history(result.backend)) == before
 
 
-def test_update_message_history_summary_and_log_line(run_dag, header, tmp_path):
-    result = run_dag(files_dag(header, tmp_path / "files", "files(FOLDER, count=1)"))
+def test_update_message_history_summary_and_log_line(run_dag_file, engine, tmp_path):
+    result = run_dag_file("local_files", engine=engine, folder=str(tmp_path / "files"), count=1)
     assert result.state == "success", result.output[-3000:]
     summary = result.xcom("files", "pulumi_summary")
     assert summary["operation"] == "up" and summary["stack"] == "dev" and summary["project"] == "files"
@@ -377,18 +242,10 @@ def test_update_message_history_summary_and_log_line(run_dag, header, tmp_path):
     assert logged["operation"] == "up" and logged["changes"] == {"create": 2}
 
 
-def test_each_successful_up_emits_a_stack_asset_event_without_values(run_dag, header, engine):
+def test_each_successful_up_emits_a_stack_asset_event_without_values(run_dag_file, engine):
     secret = "asset-secret-value-71ac"
     dag_id = f"t_asset_{engine.name.replace('-', '_')}"
-    result = run_dag(header + f"""
-@dag(dag_id="{{dag_id}}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="network", stack="prod", pulumi_command=ENGINE)
-    def network():
-        return {{"vpc": "vpc-1", "token": pulumi.Output.secret("{secret}")}}
-    network() >> network.preview()
-the_dag = d()
-""", dag_id=dag_id)
+    result = run_dag_file("asset_event", engine=engine, dag_id=dag_id, secret=secret)
     assert result.state == "success", result.output[-3000:]
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
@@ -418,17 +275,17 @@ def _command_words(argv: list[str]) -> list[str]:
     return words[:2] if words[:1] == ["stack"] else words[:1]
 
 
-def test_cli_invocations_per_operation(run_dag, header, engine, backend, tmp_path):
+def test_cli_invocations_per_operation(run_dag_file, engine, backend, tmp_path):
     folder = tmp_path / "files"
     calls: dict[str, list[list[str]]] = {}
-    for name, call in (
-        ("up (new stack)", "files(FOLDER, count=1)"),
-        ("preview", "files.preview(FOLDER, count=1)"),
-        ("refresh", "files.refresh(FOLDER, count=1)"),
-        ("destroy + remove", "files.override(remove_stack=True).destroy(FOLDER, count=1)"),
+    for name, step in (
+        ("up (new stack)", "up"),
+        ("preview", "preview"),
+        ("refresh", "refresh"),
+        ("destroy + remove", "destroy_remove"),
     ):
         before = len(engine.invocations(backend))
-        result = run_dag(files_dag(header, folder, call))
+        result = run_dag_file("local_files", engine=engine, folder=str(folder), count=1, steps=[step])
         assert result.state == "success", result.output[-3000:]
         made = engine.invocations(result.backend)[before:]
         calls[name] = [_command_words(argv) for argv in made if _command_words(argv) != ["version"]]

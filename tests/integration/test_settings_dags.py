@@ -8,21 +8,6 @@ from airflow_pulumi_decorators.testing.standin import read_journal
 
 pytestmark = pytest.mark.integration
 
-DAG = """
-import pendulum
-from airflow.sdk import dag
-from airflow_pulumi_decorators import pulumi_stack
-from airflow_pulumi_decorators.testing import StandinCommand
-
-@dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
-def d():
-    @pulumi_stack(project="opts", stack="dev", pulumi_command=StandinCommand())
-    def infra():
-        return {"ok": True}
-    infra()
-the_dag = d()
-"""
-
 
 def _up_argv(result) -> list[str]:
     journal = read_journal(result.backend / ".pulumi" / "standin-journal.jsonl")
@@ -30,8 +15,8 @@ def _up_argv(result) -> list[str]:
 
 
 @pytest.mark.parametrize("setting, refreshed", [("True", True), ("False", False)])
-def test_refresh_before_up_setting_adds_refresh_to_up(run_dag, monkeypatch, setting, refreshed):
+def test_refresh_before_up_setting_adds_refresh_to_up(run_dag_file, monkeypatch, setting, refreshed):
     monkeypatch.setenv("AIRFLOW__PULUMI__REFRESH_BEFORE_UP", setting)
-    result = run_dag(DAG)
+    result = run_dag_file("settings_opts")
     assert result.state == "success", result.output[-3000:]
     assert ("--refresh" in _up_argv(result)) is refreshed

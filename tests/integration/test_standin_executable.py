@@ -12,33 +12,17 @@ from airflow_pulumi_decorators.testing.standin import install_shim, read_journal
 
 pytestmark = pytest.mark.integration
 
-DAG = """
-import pendulum
-from airflow.sdk import dag
-from airflow_pulumi_decorators import pulumi_stack
-
-@dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
-def d():
-    @pulumi_stack(project="exe", stack="dev")
-    def infra(size: int):
-        import pulumi_random as random
-        pet = random.RandomPet("pet", length=size)
-        return {"pet": pet.id, "length": pet.length}
-    infra(size=2)
-the_dag = d()
-"""
-
 
 def _up_entries(backend: Path) -> list[dict]:
     journal = read_journal(backend / ".pulumi" / "standin-journal.jsonl")
     return [entry for entry in journal if "up" in entry["argv"]]
 
 
-def test_cli_found_on_path_runs_as_a_subprocess(run_dag, tmp_path, monkeypatch):
+def test_cli_found_on_path_runs_as_a_subprocess(run_dag_file, tmp_path, monkeypatch):
     shim = install_shim(str(tmp_path / "shim"))
     monkeypatch.setenv("PATH", f"{os.path.dirname(shim)}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/keys/not-for-pulumi.json")
-    result = run_dag(DAG)
+    result = run_dag_file("no_pulumi_command")
     assert result.state == "success", result.output[-3000:]
     assert result.xcom("infra", "length") == 2 and result.xcom("infra", "pet")
     ups = _up_entries(result.backend)
@@ -46,20 +30,20 @@ def test_cli_found_on_path_runs_as_a_subprocess(run_dag, tmp_path, monkeypatch):
     assert "PULUMI_BACKEND_URL" in ups[0]["env_names"]
 
 
-def test_cli_path_setting_points_at_the_executable(run_dag, tmp_path, monkeypatch):
+def test_cli_path_setting_points_at_the_executable(run_dag_file, tmp_path, monkeypatch):
     shim = install_shim(str(tmp_path / "shim"))
     monkeypatch.setenv("AIRFLOW__PULUMI__CLI_PATH", os.path.dirname(shim))
-    result = run_dag(DAG)
+    result = run_dag_file("no_pulumi_command")
     assert result.state == "success", result.output[-3000:]
     assert [entry["form"] for entry in _up_entries(result.backend)] == ["subprocess"]
 
 
-def test_missing_cli_fails_the_task_with_the_install_command(run_dag, tmp_path, monkeypatch):
+def test_missing_cli_fails_the_task_with_the_install_command(run_dag_file, tmp_path, monkeypatch):
     bare = tmp_path / "bare-bin"
     bare.mkdir()
     monkeypatch.setenv("PATH", str(bare))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    result = run_dag(DAG)
+    result = run_dag_file("no_pulumi_command")
     assert result.task_states["infra"] == "failed"
     assert "PulumiCliNotFoundError" in result.output
     assert "curl -fsSL https://get.pulumi.com | sh" in result.output

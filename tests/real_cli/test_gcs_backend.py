@@ -37,60 +37,29 @@ pytestmark = [pytest.mark.integration, pytest.mark.real_cli]
 SA = "deployer@acme-prod.iam.gserviceaccount.com"
 PROJECT = "gcsstate"
 
-PROGRAM = """
-from airflow_pulumi_decorators.identity import ServiceAccountImpersonation, WorkloadIdentityFederation
-
-IDENTITY = ServiceAccountImpersonation(
-    @SA@, source=WorkloadIdentityFederation(@CONFIG@), iam_endpoint=@IAM@
-)
-ENVS = {"dev": Environment(stack="dev", backend_url=@BACKEND@, identity=IDENTITY, credential_mode=@MODE@,
-                           config={"gcp:project": "acme-dev"})}
-
-
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project=@PROJECT@, environments=ENVS, pulumi_command=ENGINE)
-    def infra(prefix: str):
-        from airflow_pulumi_decorators.testing.resources import FakeName
-
-        dataset = FakeName("dataset", prefix=prefix, length=2, separator="_")
-        return {"dataset": dataset.name}
-
-    @task
-    def load(dataset: str):
-        return "loaded " + dataset
-
-    load(infra(prefix="raw")["dataset"])
-
-
-the_dag = d()
-"""
-
-
-def dag_source(header: str, fake: FakeGoogleTokenServer, subject_file: Path, backend_url: str, mode: str) -> str:
-    source = header + PROGRAM
-    for key, value in {
-        "@SA@": repr(SA),
-        "@CONFIG@": repr(fake.external_account_config(subject_token_file=subject_file)),
-        "@IAM@": repr(fake.url),
-        "@BACKEND@": repr(backend_url),
-        "@MODE@": repr(mode),
-        "@PROJECT@": repr(PROJECT),
-    }.items():
-        source = source.replace(key, value)
-    return source
+def dag_params(fake: FakeGoogleTokenServer, subject_file: Path, backend_url: str, mode: str) -> dict:
+    """The parameters of ``dags/gcs_stack.py``."""
+    return {
+        "sa": SA,
+        "config": fake.external_account_config(subject_token_file=subject_file),
+        "iam": fake.url,
+        "backend": backend_url,
+        "mode": mode,
+        "project": PROJECT,
+    }
 
 
 @pytest.fixture
-def run_gcs_dag(run_dag, engine, gcs_backend, fake, subject_file, caplog):
-    """Run the program above on the real CLI with the ``gs://`` backend, in *mode*."""
+def run_gcs_dag(run_dag_file, engine, gcs_backend, fake, subject_file, caplog):
+    """Run ``dags/gcs_stack.py`` on the real CLI with the ``gs://`` backend, in *mode*."""
 
     def run(mode: str):
         assert engine.real
         # DEBUG for this package only: at_level() on the root logger would, on leaving, put back the level
         # from before the session's first dag.test() configured Airflow's logging, silencing later tests.
         with caplog.at_level(logging.DEBUG, logger="airflow_pulumi_decorators"):
-            result = run_dag(dag_source(engine.header, fake, subject_file, gcs_backend.url, mode))
+            params = dag_params(fake, subject_file, gcs_backend.url, mode)
+            result = run_dag_file("real_cli/dags/gcs_stack", engine=engine, **params)
         result.output += "\n" + caplog.text  # the records themselves too, whatever their handlers
         return result
 
@@ -214,7 +183,6 @@ def test_the_proxy_records_storage_requests_and_refuses_other_hosts(gcs_backend)
             _through_proxy(proxy, host, "GET", "/", {})
     assert [r.target for r in proxy.refused] == ["oauth2.googleapis.com:443", "api.pulumi.com:443"]
     assert len(proxy.requests) == 2  # refused tunnels carry no request
-
 
 
 @pytest.mark.parametrize("engine", ["real"], indirect=True)

@@ -17,35 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.engines import PREAMBLE, EngineKit, engine_kit
+from tests.engines import EngineKit, engine_kit
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_cli]
 
 REPO = Path(__file__).resolve().parents[2]
 WRAPPER = REPO / "scripts" / "real-pulumi" / "bin" / "pulumi-resource-pulumi-python"
 PACKAGE, VERSION = "apdplug", "0.1.0"
-
-PROGRAM = f"""
-@pulumi_stack(project="plugged", stack="dev", pulumi_command=ENGINE)
-def plugged(path: str):
-    import pulumi
-    from pulumi.dynamic.dynamic import serialize_provider
-    from airflow_pulumi_decorators.testing.resources import _LocalFileProvider
-
-    class PluggedFile(pulumi.CustomResource):
-        def __init__(self, name, **props):
-            props["__provider"] = serialize_provider(_LocalFileProvider())
-            props.update(sha256=None, size=None)
-            super().__init__("{PACKAGE}:index:File", name, props, pulumi.ResourceOptions(version="{VERSION}"))
-
-    made = PluggedFile("conf", path=path, content="from a plugin")
-    return {{"sha256": made.sha256}}
-
-@dag(dag_id="{{dag_id}}", schedule=None, start_date=START)
-def d():
-    plugged(path=TARGET)
-the_dag = d()
-"""
 
 
 @pytest.fixture(params=["real"])
@@ -66,9 +44,10 @@ def _plugin_script(folder: Path) -> Path:
     return path
 
 
-def _run(run_dag, tmp_path: Path):
+def _run(run_dag_file, engine: EngineKit, tmp_path: Path):
     target = tmp_path / "out" / "conf.txt"
-    result = run_dag(PREAMBLE + "ENGINE = None\n" + f"TARGET = {str(target)!r}\n" + PROGRAM)
+    result = run_dag_file("real_cli/dags/plugged_file", engine=engine, target=str(target), package=PACKAGE,
+                          version=VERSION)
     return result, target
 
 
@@ -76,17 +55,17 @@ def _task_homes(tmp_path: Path) -> list[Path]:
     return [p for p in (tmp_path / "worker").rglob("task-*") if p.is_dir()]
 
 
-def test_a_plugin_on_path_is_found_from_a_per_task_home(run_dag, engine, tmp_path, monkeypatch):
+def test_a_plugin_on_path_is_found_from_a_per_task_home(run_dag_file, engine, tmp_path, monkeypatch):
     ambient = _plugin_script(tmp_path / "ambient")
     monkeypatch.setenv("PATH", os.pathsep.join([str(ambient.parent), os.environ["PATH"]]))
-    result, target = _run(run_dag, tmp_path)
+    result, target = _run(run_dag_file, engine, tmp_path)
     assert result.state == "success", result.output[-3000:]
     assert target.read_text() == "from a plugin"
     assert len(result.xcom("plugged", "sha256")) == 64
     assert (tmp_path / "worker" / "homes").is_dir() and not _task_homes(tmp_path)  # a per-task home, gone
 
 
-def test_a_plugin_installed_with_file_into_the_cache_is_found(run_dag, engine, tmp_path):
+def test_a_plugin_installed_with_file_into_the_cache_is_found(run_dag_file, engine, tmp_path):
     # What a worker image does: install into the folder that [pulumi] plugin_cache_dir names.
     image_home = tmp_path / "image-home"
     image_home.mkdir()
@@ -99,17 +78,19 @@ def test_a_plugin_installed_with_file_into_the_cache_is_found(run_dag, engine, t
     )
     assert done.returncode == 0, done.stderr
     shutil.rmtree(script.parent)  # nothing left on PATH or beside the CLI
-    result, target = _run(run_dag, tmp_path)
+    result, target = _run(run_dag_file, engine, tmp_path)
     assert result.state == "success", result.output[-3000:]
     assert target.read_text() == "from a plugin"
     assert (tmp_path / "plugin-cache" / f"resource-{PACKAGE}-v{VERSION}").is_dir()
     assert not _task_homes(tmp_path)
 
 
-def test_without_the_plugin_the_task_fails_naming_it_and_the_install_command(run_dag, engine, tmp_path, monkeypatch):
+def test_without_the_plugin_the_task_fails_naming_it_and_the_install_command(
+    run_dag_file, engine, tmp_path, monkeypatch
+):
     # No download attempt (nothing leaves the machine); the download-failed text is covered in tests/engine/.
     monkeypatch.setenv("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
-    result, target = _run(run_dag, tmp_path)
+    result, target = _run(run_dag_file, engine, tmp_path)
     assert result.state == "failed"
     assert not target.exists()
     cache = os.path.realpath(tmp_path / "plugin-cache")

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.childrun import ChildRun
+from tests.dagfiles import dag_source
 from tests.dagrun import PASSPHRASE, all_text_under
 
 pytestmark = pytest.mark.integration
@@ -26,11 +27,9 @@ pytestmark = pytest.mark.integration
 #: A secret config value every fault DAG sets: it must appear nowhere.
 SECRET_CONFIG = "fault-secret-config-7d41c9e2"
 
-#: The DAG reads it from the environment: the DAG file's own text (and Airflow's copy of it) holds no secret.
-ENVS = (
-    "import os\n"
-    'ENVS = {"dev": Environment(stack="dev", secret_config={"fault:password": os.environ["FAULT_SECRET"]})}\n'
-)
+#: The DAG files of these scenarios. Those that run in a child process read the secret config value from
+#: its environment (``FAULT_SECRET``): the DAG file's own text (and Airflow's copy of it) holds no secret.
+DAGS = "reliability/dags/"
 
 #: Seconds a hung or killed task's process may take to end: generous, it is about not hanging forever.
 EXIT_BOUND = 60.0
@@ -57,49 +56,19 @@ def _figure(name: str, engine: str, seconds: float) -> None:
     print(f"\nFIGURE {name} engine={engine} seconds={seconds:.1f}")
 
 
-HANG = ENVS + """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="hang", environments=ENVS, pulumi_command=ENGINE,
-                  execution_timeout=pendulum.duration(seconds=TIMEOUT), kill_grace_period=3)
-    def hang():
-        import time
-        from airflow_pulumi_decorators.testing.resources import Sleep
-BODY
-    hang()
-the_dag = d()
-"""
-
-#: Blocked in C for ten minutes: no Python instruction runs until it returns.
-SLEEP_IN_PROGRAM = """
-        Sleep("before", seconds=0.1)
-        time.sleep(600)
-        return {"never": 1}
-"""
-
-#: A Python loop inside an apply (waiting for something that never comes).
-LOOP_IN_APPLY = """
-        first = Sleep("before", seconds=0.1)
-        def forever(value):
-            while True:
-                time.sleep(0.05)
-        return {"never": first.id.apply(forever)}
-"""
-
-
-@pytest.mark.parametrize("body", [SLEEP_IN_PROGRAM, LOOP_IN_APPLY], ids=["sleep-in-program", "loop-in-apply"])
+@pytest.mark.parametrize("body", ["sleep-in-program", "loop-in-apply"], ids=["sleep-in-program", "loop-in-apply"])
 def test_hung_program_times_out_and_the_process_ends(child_dag, engine, backend, body):
     timeout = 6
-    source = engine.header + HANG.replace("BODY", body).replace("TIMEOUT", str(timeout))
-    run = child_dag.run(source, timeout=EXIT_BOUND + 60, env={"FAULT_SECRET": SECRET_CONFIG})
+    run = child_dag.run(dag_source(DAGS + "hung_program"), params={"body": body, "timeout": timeout},
+                        timeout=EXIT_BOUND + 60, env={"FAULT_SECRET": SECRET_CONFIG})
     assert run.dag_state == "failed", run.output[-4000:]
     assert "AirflowTaskTimeout" in run.output, run.output[-4000:]
     # Start-up (Airflow, the engine) takes a few seconds; the rest is the timeout and the stop.
     assert run.seconds < EXIT_BOUND, f"the process took {run.seconds:.0f}s to end"
-    _figure("hang " + ("sleep" if body is SLEEP_IN_PROGRAM else "apply") + ": timeout to process exit", engine.name,
+    _figure("hang " + ("sleep" if body == "sleep-in-program" else "apply") + ": timeout to process exit", engine.name,
             run.seconds_after("Process timed out"))
     assert not run.work_dirs(), run.work_dirs()
-    blocked_in_c_in_process = engine.name == "standin" and body is SLEEP_IN_PROGRAM
+    blocked_in_c_in_process = engine.name == "standin" and body == "sleep-in-program"
     if blocked_in_c_in_process:
         # The in-process stand-in waits for a program blocked in C; the task gives up on it and says so.
         assert "the task gives up on it" in run.output, run.output[-4000:]
@@ -110,26 +79,6 @@ def test_hung_program_times_out_and_the_process_ends(child_dag, engine, backend,
 
 
 # -- kills at several points: the process ends, nothing is left behind ------------------------------
-
-KILLED = """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="killed", environments=ENVS, pulumi_command=ENGINE, kill_grace_period=5)
-    def killed():
-        import os, pathlib, time
-        from airflow_pulumi_decorators.testing.resources import Sleep
-        made = []
-        for i in range(COUNT):
-            made.append(Sleep(f"s{i}", seconds=DELAY, opts=pulumi.ResourceOptions(depends_on=made[-1:])))
-        def slow_output(value):
-            pathlib.Path(os.environ["FAULT_MARKER"]).write_text("outputs")
-            for _ in range(200):  # a Python loop: a stop request reaches it
-                time.sleep(0.05)
-            return value
-        return {"last": made[-1].id.apply(slow_output)}
-    killed()
-the_dag = d()
-"""
 
 #: point -> (what the test waits for before SIGTERM: a log line or the marker file, resources, delay).
 KILL_POINTS = {
@@ -143,8 +92,8 @@ KILL_POINTS = {
 def test_sigterm_at_several_points_ends_the_task_and_leaves_nothing(child_dag, engine, backend, tmp_path, point):
     wait_for, count, delay = KILL_POINTS[point]
     marker = tmp_path / "outputs-started"
-    source = engine.header + ENVS + KILLED.replace("COUNT", str(count)).replace("DELAY", str(delay))
-    proc, temp, home = child_dag.start(source, env={"FAULT_SECRET": SECRET_CONFIG, "FAULT_MARKER": str(marker)})
+    proc, temp, home = child_dag.start(dag_source(DAGS + "killed_stack"), params={"count": count, "delay": delay},
+                                       env={"FAULT_SECRET": SECRET_CONFIG, "FAULT_MARKER": str(marker)})
     seen: list[str] = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -180,39 +129,9 @@ def test_sigterm_at_several_points_ends_the_task_and_leaves_nothing(child_dag, e
 
 # -- what the user reads: program errors, drift, a missing stack --------------------------------------
 
-ERRORS = """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="errs", stack="body", pulumi_command=ENGINE, task_id="body")
-    def body():
-        raise KeyError("missing-thing")
-    body()
 
-    @pulumi_stack(project="errs", stack="applied", pulumi_command=ENGINE, task_id="applied")
-    def applied():
-        from airflow_pulumi_decorators.testing.resources import Sleep
-        first = Sleep("first", seconds=0.01)
-        def bad(value):
-            raise ValueError("bad value in apply")
-        Sleep("second", seconds=first.seconds.apply(bad))
-    applied()
-
-    @pulumi_stack(project="errs", stack="drifted", pulumi_command=ENGINE)
-    def drifted():
-        from airflow_pulumi_decorators.testing.resources import Sleep
-        Sleep("never-deployed", seconds=0.01)
-    drifted.drift_check()
-
-    @pulumi_stack(project="errs", stack="never", pulumi_command=ENGINE)
-    def never():
-        return None
-    never.destroy()
-the_dag = d()
-"""
-
-
-def test_errors_say_what_failed_and_how_to_fix_it(run_dag, engine, backend):
-    result = run_dag(engine.header + ERRORS)
+def test_errors_say_what_failed_and_how_to_fix_it(run_dag_file, engine, backend):
+    result = run_dag_file(DAGS + "program_errors", engine=engine)
     text = result.output
     assert set(result.task_states.values()) == {"failed"}, result.task_states
     assert "ProgramError: the Pulumi program of stack 'body' raised KeyError: 'missing-thing'. Fix the program" in text
@@ -235,26 +154,17 @@ def test_errors_say_what_failed_and_how_to_fix_it(run_dag, engine, backend):
 
 # -- state and secrets faults ------------------------------------------------------------------------
 
-SECRET_STACK = """
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="st", environments=ENVS, pulumi_command=ENGINE)
-    def st():
-        return {"token": pulumi.Output.secret("state-secret-output-5b21"), "plain": 1}
-    st()
-the_dag = d()
-"""
+
+def _secret_stack(run_dag_file, engine):
+    """Run the stack with a secret output and the secret config value ``SECRET_CONFIG``."""
+    return run_dag_file(DAGS + "secret_stack", engine=engine, secret_config=SECRET_CONFIG)
 
 
-def _secret_stack(engine) -> str:
-    return engine.header + ENVS.replace('os.environ["FAULT_SECRET"]', repr(SECRET_CONFIG)) + SECRET_STACK
-
-
-def test_wrong_passphrase_is_a_typed_error_naming_its_source(run_dag, engine, backend, monkeypatch):
-    assert run_dag(_secret_stack(engine)).state == "success"
+def test_wrong_passphrase_is_a_typed_error_naming_its_source(run_dag_file, engine, backend, monkeypatch):
+    assert _secret_stack(run_dag_file, engine).state == "success"
     wrong = "wrong-passphrase-0a9f3c1d77"
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", wrong)
-    result = run_dag(_secret_stack(engine))
+    result = _secret_stack(run_dag_file, engine)
     assert result.task_states["st"] == "failed"
     assert "WrongPassphraseError: stack 'dev' cannot decrypt its secrets: the passphrase from the worker's " \
            "PULUMI_CONFIG_PASSPHRASE is not the one the stack was created with" in result.output, result.output[-4000:]
@@ -263,12 +173,12 @@ def test_wrong_passphrase_is_a_typed_error_naming_its_source(run_dag, engine, ba
         assert value not in result.output and value not in all_text_under(backend)
 
 
-def test_corrupt_checkpoint_is_a_typed_error_with_the_file_and_the_fix(run_dag, engine, backend):
-    assert run_dag(_secret_stack(engine)).state == "success"
+def test_corrupt_checkpoint_is_a_typed_error_with_the_file_and_the_fix(run_dag_file, engine, backend):
+    assert _secret_stack(run_dag_file, engine).state == "success"
     checkpoint = backend / ".pulumi" / "stacks" / "st" / "dev.json"
     good = checkpoint.read_text()
     checkpoint.write_text(good[: len(good) // 2])  # truncated, as a full disk or a killed copy leaves it
-    result = run_dag(_secret_stack(engine))
+    result = _secret_stack(run_dag_file, engine)
     assert result.task_states["st"] == "failed"
     assert f"StateCorruptError: the state of stack 'dev' cannot be read: its checkpoint file {checkpoint} " \
            "is not valid JSON" in result.output, result.output[-4000:]
@@ -276,12 +186,12 @@ def test_corrupt_checkpoint_is_a_typed_error_with_the_file_and_the_fix(run_dag, 
     # Every engine says it in the CLI's words (the stand-in too: no traceback of its own).
     assert "error: failed to load checkpoint: place 1: unexpected end of JSON input" in result.output
     checkpoint.write_text("garbled {{{")
-    assert "StateCorruptError" in run_dag(_secret_stack(engine)).output
+    assert "StateCorruptError" in _secret_stack(run_dag_file, engine).output
     for value in (PASSPHRASE, SECRET_CONFIG, "state-secret-output-5b21"):
         assert value not in result.output
 
 
-def test_unusable_backend_folder_is_a_typed_error_naming_it(run_dag, engine, backend, tmp_path, monkeypatch):
+def test_unusable_backend_folder_is_a_typed_error_naming_it(run_dag_file, engine, backend, tmp_path, monkeypatch):
     """A backend the worker cannot write. Tests run as root here, where ``chmod 0o500`` does not stop a
     write; a backend path under a regular file fails for every user, so that is what is used then."""
     if os.geteuid() == 0:
@@ -292,7 +202,7 @@ def test_unusable_backend_folder_is_a_typed_error_naming_it(run_dag, engine, bac
         unusable = tmp_path / "read-only"
         unusable.mkdir(mode=0o500)
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{unusable}")
-    result = run_dag(_secret_stack(engine))
+    result = _secret_stack(run_dag_file, engine)
     assert result.task_states["st"] == "failed"
     assert f"BackendAccessError: the state backend file://{unusable} cannot be opened or written" in result.output, \
         result.output[-4000:]
@@ -303,34 +213,18 @@ def test_unusable_backend_folder_is_a_typed_error_naming_it(run_dag, engine, bac
 
 # -- token service faults (the fake Google token server) --------------------------------------------
 
-IDENTITY_DAG = """
-from airflow_pulumi_decorators.identity import WorkloadIdentityFederation
-IDENTITY = WorkloadIdentityFederation(CONFIG)
-ENVS = {"dev": Environment(stack="dev", identity=IDENTITY)}
-
-@dag(dag_id="{dag_id}", schedule=None, start_date=START)
-def d():
-    @pulumi_stack(project="tok", environments=ENVS, pulumi_command=ENGINE,
-                  execution_timeout=pendulum.duration(seconds=TIMEOUT))
-    def tok():
-        return {"ok": 1}
-    tok()
-the_dag = d()
-"""
-
 
 @pytest.mark.parametrize("fault", ["sts-503-always", "sts-drops", "sts-hangs"])
 def test_token_service_faults_fail_the_task_before_the_engine_runs(
-    run_dag, engine, backend, fake, subject_file, fault, private_tmp_dir
+    run_dag_file, engine, backend, fake, subject_file, fault, private_tmp_dir
 ):
     from airflow_pulumi_decorators.testing.google import drop_connection, hang, status
 
     faults = {"sts-503-always": [status(503)] * 10, "sts-drops": [drop_connection()] * 10, "sts-hangs": [hang()]}
     fake.inject("sts", *faults[fault])
     config = fake.external_account_config(subject_token_file=subject_file)
-    source = engine.header + IDENTITY_DAG.replace("CONFIG", repr(config)).replace("TIMEOUT", "20")
     started = time.monotonic()
-    result = run_dag(source)
+    result = run_dag_file(DAGS + "federated_stack", engine=engine, config=config, timeout=20)
     took = time.monotonic() - started
     _figure(f"token service {fault}: task start to failure", engine.name, took)
     assert result.task_states["tok"] == "failed"
