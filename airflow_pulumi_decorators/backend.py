@@ -15,13 +15,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from airflow_pulumi_decorators import settings
-from airflow_pulumi_decorators.backend_url import BackendUrl
+from airflow_pulumi_decorators.backend_url import BackendUrl, validate_backend_url
 from airflow_pulumi_decorators.cli import plugins_dir
-from airflow_pulumi_decorators.connections import (
-    PulumiConnection,
-    get_pulumi_connection,
-    validate_backend_url,
-)
+from airflow_pulumi_decorators.connections import PulumiConnection, get_pulumi_connection
 from airflow_pulumi_decorators.engine.request import RunContext, passphrase_source
 from airflow_pulumi_decorators.environments import Environment
 from airflow_pulumi_decorators.errors import ConfigurationError

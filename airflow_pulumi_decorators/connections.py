@@ -28,19 +28,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-from airflow_pulumi_decorators.backend_url import BUCKET_SCHEMES, BackendUrl
+from airflow_pulumi_decorators.backend_url import BackendUrl, validate_backend_url
 from airflow_pulumi_decorators.errors import ConfigurationError
 
 CONN_TYPE = "pulumi"
 _PREFIX = f"extra__{CONN_TYPE}__"
 KNOWN_EXTRAS = ("secrets_provider", "config_passphrase", "backend_url")
-CLOUD_SCHEMES = ("https", "http")
 SECRETS_PROVIDER_SCHEMES = ("gcpkms", "awskms", "azurekeyvault", "hashivault")
 _ORG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _GCPKMS_RE = re.compile(r"^gcpkms://projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def backend_kind(url: str) -> str:
@@ -49,42 +46,6 @@ def backend_kind(url: str) -> str:
     :param url: a validated backend URL.
     """
     return BackendUrl(url).kind
-
-
-def validate_backend_url(url: object, *, where: str) -> str:
-    """Check a backend URL; returns it stripped.
-
-    :param url: the URL.
-    :param where: what to name in the error, e.g. ``connection 'pulumi_prod' field 'host' (Backend URL)``.
-    """
-    fix = (
-        "use file:///absolute/path, gs://bucket[/prefix], s3://bucket[/prefix], azblob://container[/prefix] "
-        "or https://api.pulumi.com"
-    )
-    if not isinstance(url, str) or not url.strip():
-        raise ConfigurationError(f"{where} is empty; {fix}")
-    url = url.strip()
-    if "://" not in url:
-        raise ConfigurationError(f"{where}={url!r} is not a URL; {fix}")
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme == "file":
-        path = url[len("file://"):]
-        if not (path == "~" or path.startswith(("/", "~/"))):
-            raise ConfigurationError(f"{where}={url!r}: a file:// backend needs an absolute path ({fix})")
-    elif scheme in BUCKET_SCHEMES:
-        if not parts.netloc:
-            raise ConfigurationError(f"{where}={url!r} names no bucket/container; {fix}")
-    elif scheme in CLOUD_SCHEMES:
-        if not parts.hostname:
-            raise ConfigurationError(f"{where}={url!r} names no host; {fix}")
-        if scheme == "http" and parts.hostname not in _LOOPBACK:
-            raise ConfigurationError(
-                f"{where}={url!r} would send the access token unencrypted; use https://"
-            )
-    else:
-        raise ConfigurationError(f"{where}={url!r} has an unsupported scheme {parts.scheme!r}; {fix}")
-    return url
 
 
 def validate_secrets_provider(value: object, *, where: str) -> str | None:

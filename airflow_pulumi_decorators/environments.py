@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_pulumi_decorators import names
-from airflow_pulumi_decorators.connections import validate_backend_url
+from airflow_pulumi_decorators.backend_url import validate_backend_url
 from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
 
 # Project IDs (6-30 chars); legacy domain-scoped ones look like 'example.com:my-project'.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_pulumi_decorators import checks, operations, settings
+from airflow_pulumi_decorators import checks, operations
 from airflow_pulumi_decorators.environments import (
     Environment,
     _is_template,
@@ -229,6 +229,8 @@ class PulumiStackOperator(BaseOperator):
         """How long the credential must last: the task's ``execution_timeout``, else ``[pulumi] credential_budget``."""
         if self.execution_timeout is not None:
             return self.execution_timeout
+        from airflow_pulumi_decorators import settings
+
         configured = settings.get_option("credential_budget")
         if not configured:
             return None
@@ -269,6 +271,7 @@ class PulumiStackOperator(BaseOperator):
             self._credential = None
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_pulumi_decorators import settings
         from airflow_pulumi_decorators.backend import engine_settings
         from airflow_pulumi_decorators.engine import OperationRequest
         from airflow_pulumi_decorators.outputs import to_xcom, warn_missing_outputs

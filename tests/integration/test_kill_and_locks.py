@@ -82,14 +82,16 @@ def test_sigterm_mid_up_stops_gracefully_and_the_next_run_succeeds(child_dag, ba
 
 
 def test_execution_timeout_mid_up_stops_the_engine_gracefully(run_dag_file, backend, engine):
-    result = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"execution_timeout": 4}, count=20))
+    # 40 resources of 0.5 s each, one after another: the timeout lands mid-update even when a loaded machine
+    # takes seconds to start the engine.
+    result = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"execution_timeout": 10}, count=40))
     assert result.task_states["slow"] == "failed", result.output[-3000:]
     assert "AirflowTaskTimeout" in result.output
     assert "stopped gracefully" in result.output or "update canceled" in result.output  # interrupted, not abandoned
-    assert 0 < len(_sleeps(backend)) < 20
+    assert 0 < len(_sleeps(backend)) < 40
     assert not _locks(backend)
     assert _history(backend)[-1]["result"] == "failed"
-    again = run_dag_file("slow_stack", engine=engine, **slow_stack(count=20, delay=0.01))
+    again = run_dag_file("slow_stack", engine=engine, **slow_stack(count=40, delay=0.01))
     assert again.state == "success", again.output[-3000:]
 
 
