@@ -46,29 +46,11 @@ def test_returning_something_other_than_a_dict_is_a_clear_program_error(run_dag_
     assert "must return a dict of stack outputs or None, got list" in result.output
 
 
-def test_mapped_operator_tasks_take_their_options_from_partial_and_expand(run_dag, header):
+def test_mapped_operator_tasks_take_their_options_from_partial_and_expand(run_dag_file, engine):
     """``partial(refresh=True)`` (an option keyword) and ``options`` per mapped task reach each task's run."""
-    result = run_dag(header + """
-from airflow_pulumi_decorators import OperationOptions, PulumiStackOperator
-
-def program():
-    return {"stack": pulumi.get_stack()}
-
-@dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
-def d():
-    PulumiStackOperator.partial(
-        task_id="refreshed", program=program, project="mapped", pulumi_command=ENGINE, refresh=True,
-    ).expand(stack=["r0", "r1"])
-    PulumiStackOperator.partial(
-        task_id="grouped", program=program, project="mapped", pulumi_command=ENGINE,
-    ).expand_kwargs([
-        {"stack": "g0", "options": OperationOptions(refresh=True)},
-        {"stack": "g1", "options": OperationOptions(lock_wait=5)},
-    ])
-the_dag = d()
-""")
+    result = run_dag_file("mapped_options", engine=engine)
     assert result.state == "success", result.output[-3000:]
-    ups = [call.argv for call in result.calls if call.command == "up"]
+    ups = [call.argv for call in engine.calls(result.backend) if call.command == "up"]
     assert len(ups) == 4, ups
     refreshed = sorted(argv[argv.index("--stack") + 1] for argv in ups if "--refresh" in argv)
     assert refreshed == ["g0", "r0", "r1"], ups
