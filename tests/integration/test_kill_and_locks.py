@@ -98,7 +98,8 @@ def test_execution_timeout_mid_up_stops_the_engine_gracefully(run_dag_file, back
 def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(
     child_dag, backend, run_dag_file, engine
 ):
-    proc, _, _ = child_dag.start(dag_source("slow_stack"), dag_id="t_kill_hard", params=slow_stack())
+    # 3 s per resource: the kill lands while one is in flight even when a loaded machine is slow to send it.
+    proc, _, _ = child_dag.start(dag_source("slow_stack"), dag_id="t_kill_hard", params=slow_stack(delay=3.0))
     _wait_until_updating(backend, proc)
     os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up: like an OOM kill or a lost node
     proc.wait(timeout=30)
