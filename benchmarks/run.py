@@ -140,6 +140,8 @@ def setup(root: Path, rounds: int, quick: bool) -> Bench:
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "AIRFLOW__PULUMI__WORKER_DIR": str(root / "worker"),
+        # No plugin downloads: the stand-in runs (and installs) none, the real CLI's sit beside it.
+        "AIRFLOW__PULUMI__PLUGINS": "none",
     }
     bench.clis["standin-exe"] = install_shim(str(root / "standin-shim"))
     real = real_pulumi()

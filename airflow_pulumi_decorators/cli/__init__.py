@@ -1,12 +1,13 @@
 """The ``pulumi`` executable: finding (or installing) it, checking its version, pre-installing provider
 plugins, running it with an environment we control.
 
-:func:`prepare_cli` is what a task calls once, before its first engine call. Nothing here imports Pulumi,
-except the default installer (lazily, inside :func:`~airflow_pulumi_decorators.cli.install.default_installer`).
+:func:`prepare_cli` is what a task calls once, before its first engine call. Nothing here imports Pulumi or
+the engine: installing the CLI takes an installer the caller passes (the engine passes Pulumi's).
 
 - :mod:`.locate`: where the executable is, which version it must be;
 - :mod:`.install`: installing it once per worker;
 - :mod:`.process`: running it with our environment, and its signals;
+- :mod:`.versions`: what ``pulumi version`` printed, remembered per worker;
 - :mod:`.plugins`: provider plugins.
 """
 
@@ -21,7 +22,6 @@ from airflow_pulumi_decorators import settings
 from airflow_pulumi_decorators.cli.install import (
     LOCK_TIMEOUT_SECONDS,
     Installer,
-    default_installer,
     file_lock,
     install_cli,
     manual_install_command,
@@ -48,7 +48,6 @@ __all__ = [
     "LOCK_TIMEOUT_SECONDS",
     "CliProcess",
     "Installer",
-    "default_installer",
     "discover_plugins",
     "engine_environment",
     "ensure_plugins",
@@ -80,14 +79,15 @@ def prepare_cli(
     1. locate it (``cli_path``/``[pulumi] cli_path``, PATH, ``~/.pulumi/bin``), or with
        ``[pulumi] install_cli`` install ``[pulumi] cli_version`` (default: the SDK's version) once per worker;
     2. check its version against the SDK's minimum, ``[pulumi] cli_version`` and the SDK's major version
-       (a too old CLI is replaced by an installed one when ``install_cli`` is on);
+       (a too old CLI is replaced by an installed one when ``install_cli`` is on); ``pulumi version`` runs
+       once per worker and executable, its answer is remembered in ``<worker_dir>/cli-versions``;
     3. pre-install ``[pulumi] plugins`` into the plugin folder the engine will use (once per worker).
 
     :param cli_path: the task's ``cli_path`` (default ``[pulumi] cli_path``).
     :param env_overrides: the engine's environment overrides (``PULUMI_HOME``, backend, credentials).
     :param sdk_minimum: the SDK's minimum CLI version (:func:`airflow_pulumi_decorators.engine.compat.sdk_minimum_cli`).
     :param on_output: receives progress lines (the task log).
-    :param installer: the CLI installer seam (default :func:`default_installer`).
+    :param installer: installs the CLI (``installer(root, version)``); without one a missing CLI is not installed.
     :raises PulumiCliNotFoundError: no usable CLI (``CliInstallError`` when installing failed).
     :raises PluginInstallError: an explicitly listed plugin could not be installed.
     """
@@ -98,17 +98,18 @@ def prepare_cli(
     sdk_major = int(sdk.split(".")[0]) if sdk else None
     env = engine_environment(os.environ, env_overrides)
     install = settings.install_cli()
+    versions = os.path.join(settings.worker_dir(), "cli-versions")
 
     process: CliProcess | None = None
     problem: PulumiCliNotFoundError | None = None
     try:
         process = CliProcess(locate_cli(cli_path))
-        process.check_version(env, minimum, sdk_major=sdk_major, minimum_source=minimum_source)
+        process.check_version(env, minimum, sdk_major=sdk_major, minimum_source=minimum_source, cache_dir=versions)
     except PulumiCliNotFoundError as exc:
         process, problem = None, exc
     if process is None:
         # An explicitly configured CLI that is unusable is an error, never silently replaced.
-        if not install or cli_path or problem is None:
+        if not install or installer is None or cli_path or problem is None:
             raise problem or PulumiCliNotFoundError(INSTALL_HINT)
         version = settings.cli_version() or sdk or str(minimum)
         install_dir = os.path.join(settings.worker_dir(), "cli")
@@ -116,11 +117,9 @@ def prepare_cli(
             say(f"pulumi: {problem}; installing CLI {version} into {install_dir} ([pulumi] install_cli)")
         exe = install_cli(version, install_dir, installer=installer)
         process = CliProcess(exe)
-        process.check_version(env, minimum, sdk_major=sdk_major, minimum_source=minimum_source)
+        process.check_version(env, minimum, sdk_major=sdk_major, minimum_source=minimum_source, cache_dir=versions)
     say(f"pulumi: CLI {process.version} at {process.path}")
 
-    if "standin" in str(process.version.build or ""):
-        return process  # the offline stand-in runs no plugins
     wanted = settings.plugins()
     if wanted == "none":
         return process

@@ -56,19 +56,6 @@ def manual_install_command(version: str, root: str) -> str:
     return f"curl -fsSL https://get.pulumi.com | sh -s -- --version {version} --install-root {root} --no-edit-path"
 
 
-def default_installer(root: str, version: str) -> None:
-    """Install CLI ``version`` into ``root`` with Pulumi's own ``PulumiCommand.install()`` (downloads
-    ``https://get.pulumi.com/install.sh`` and runs it).
-
-    :param root: the install root; the CLI lands in ``<root>/bin/pulumi``.
-    :param version: e.g. ``3.272.0``.
-    """
-    # The engine package is the one importer of pulumi.automation.
-    from airflow_pulumi_decorators.engine.commands import install_pulumi_cli
-
-    install_pulumi_cli(root, version)
-
-
 def _failure_reason(exc: BaseException) -> str:
     output = getattr(exc, "output", None)
     if isinstance(output, bytes):
@@ -86,7 +73,7 @@ def install_cli(
     version: str,
     install_dir: str,
     *,
-    installer: Installer | None = None,
+    installer: Installer,
     lock_timeout: float = LOCK_TIMEOUT_SECONDS,
 ) -> str:
     """Install CLI ``version`` once per worker into ``<install_dir>/<version>``; returns the executable.
@@ -97,7 +84,7 @@ def install_cli(
 
     :param version: the version, e.g. ``3.272.0``.
     :param install_dir: the shared folder (``[pulumi] worker_dir``/cli).
-    :param installer: the seam that installs into a root (default :func:`default_installer`).
+    :param installer: installs CLI ``version`` into a root (the engine's uses Pulumi's ``PulumiCommand.install``).
     :param lock_timeout: seconds to wait for another task's install.
     :raises CliInstallError: when the install fails, with the command to install it by hand.
     """
@@ -115,7 +102,7 @@ def install_cli(
             try:
                 log.info("pulumi: installing the Pulumi CLI %s into %s", version, target)
                 try:
-                    (installer or default_installer)(staging, version)
+                    installer(staging, version)
                 except Exception as exc:  # noqa: BLE001 - any failure gets the same clear message
                     raise CliInstallError(
                         f"could not install the Pulumi CLI {version} into {target} ({_failure_reason(exc)}). "

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from airflow_pulumi_decorators.cli.locate import INSTALL_HINT
+from airflow_pulumi_decorators.cli.versions import cached_version, remember_version
 from airflow_pulumi_decorators.errors import PulumiCliNotFoundError
 
 
@@ -51,35 +52,35 @@ class CliProcess:
         *,
         sdk_major: int | None = None,
         minimum_source: str = "this Pulumi SDK",
+        cache_dir: str | None = None,
     ) -> Any:
-        """Run ``pulumi version`` once; refuse a CLI older than ``minimum`` or of another major version.
+        """Learn the CLI's version (``pulumi version``, or what it printed last time from ``cache_dir``);
+        refuse a CLI older than ``minimum`` or of another major version.
 
         :param env: the environment to run it with.
         :param minimum: the oldest acceptable version (a ``semver.VersionInfo``).
         :param sdk_major: the Pulumi SDK's major version; the CLI's must equal it.
         :param minimum_source: where ``minimum`` comes from, for the message.
+        :param cache_dir: the worker's version cache (:mod:`.versions`); ``None`` runs ``pulumi version``.
         """
         from semver import VersionInfo
 
-        try:
-            out = subprocess.run(
-                [self.path, "version"], env=dict(env), capture_output=True, text=True, timeout=60, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise PulumiCliNotFoundError(f"cannot run {self.path!r}: {exc}; {INSTALL_HINT}") from exc
-        text = out.stdout.strip().lstrip("v")
+        cached = cached_version(self.path, cache_dir) if cache_dir else None
+        text = cached if cached is not None else self._printed_version(env)
         try:
             version = VersionInfo.parse(text)
         except ValueError as exc:
             raise PulumiCliNotFoundError(
                 f"{self.path!r} printed {text!r} for `version`, not a Pulumi CLI version; {INSTALL_HINT}"
             ) from exc
+        if cache_dir and cached is None:  # only a version: a failed start is tried again next time
+            remember_version(self.path, cache_dir, text)
         if sdk_major is not None and version.major != sdk_major:
             raise PulumiCliNotFoundError(
                 f"Pulumi CLI {version} at {self.path!r} has major version {version.major}, but the Pulumi SDK "
                 f"on this worker is {sdk_major}.x; install a {sdk_major}.x CLI. {INSTALL_HINT}"
             )
-        # Build metadata (e.g. +standin) does not order versions.
+        # Build metadata (+something) does not order versions.
         if version.replace(build=None).compare(minimum) < 0:
             raise PulumiCliNotFoundError(
                 f"Pulumi CLI {version} at {self.path!r} is older than the minimum {minimum} "
@@ -87,6 +88,16 @@ class CliProcess:
             )
         self.version = version
         return version
+
+    def _printed_version(self, env: Mapping[str, str]) -> str:
+        """What ``pulumi version`` prints, without its leading ``v``."""
+        try:
+            out = subprocess.run(
+                [self.path, "version"], env=dict(env), capture_output=True, text=True, timeout=60, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise PulumiCliNotFoundError(f"cannot run {self.path!r}: {exc}; {INSTALL_HINT}") from exc
+        return out.stdout.strip().lstrip("v")
 
     def run(
         self,

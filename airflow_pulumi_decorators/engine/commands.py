@@ -18,8 +18,9 @@ STOPPED_TEXT = "error: update canceled (task stopping)"
 
 
 def install_pulumi_cli(root: str, version: str) -> None:
-    """Install CLI ``version`` into ``root`` with Pulumi's ``PulumiCommand.install()`` (the installer behind
-    :func:`airflow_pulumi_decorators.cli.install.default_installer`).
+    """Install CLI ``version`` into ``root`` with Pulumi's ``PulumiCommand.install()``, which downloads
+    ``https://get.pulumi.com/install.sh`` and runs it (the installer the engine hands
+    :func:`~airflow_pulumi_decorators.cli.prepare_cli`).
 
     :param root: the install root; the CLI lands in ``<root>/bin/pulumi``.
     :param version: e.g. ``3.272.0``.

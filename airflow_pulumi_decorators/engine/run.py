@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from airflow_pulumi_decorators.cli import prepare_cli
-from airflow_pulumi_decorators.engine.commands import cli_command, guarded
+from airflow_pulumi_decorators.engine.commands import cli_command, guarded, install_pulumi_cli
 from airflow_pulumi_decorators.engine.compat import sdk_minimum_cli
 from airflow_pulumi_decorators.engine.events import Observer, pending_warning
 from airflow_pulumi_decorators.engine.operation import Done, open_stack, run_operation
@@ -102,7 +102,9 @@ class Engine:
     def _command_for(self, env: dict[str, str | None]) -> Any:
         if self.pulumi_command is not None:
             return guarded(self.pulumi_command, self._stop_requested)
-        process = prepare_cli(self.cli_path, env, sdk_minimum=sdk_minimum_cli(), on_output=self.on_output)
+        process = prepare_cli(
+            self.cli_path, env, sdk_minimum=sdk_minimum_cli(), on_output=self.on_output, installer=install_pulumi_cli
+        )
         return guarded(cli_command(process), self._stop_requested)
 
     def run(self, request: OperationRequest) -> OperationResult:

@@ -178,6 +178,7 @@ def engine_kit(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch, *, alon
         from airflow_pulumi_decorators.testing.standin import install_shim
 
         target = install_shim(str(folder / "standin-shim"))
+        monkeypatch.setenv("AIRFLOW__PULUMI__PLUGINS", "none")  # it runs none, so installs none either
     else:
         found = real_pulumi()
         if found is None:

@@ -198,15 +198,16 @@ def _unshare_works() -> bool:
     not _unshare_works(), reason="`unshare -n` (a network namespace with only loopback) is not permitted here"
 )
 def test_real_pulumi_installer_without_network_fails_with_the_manual_command(tmp_path):
-    """The default installer (PulumiCommand.install, downloading get.pulumi.com) in a namespace with no network."""
+    """The engine's installer (PulumiCommand.install, downloading get.pulumi.com) in a namespace with no network."""
     script = textwrap.dedent(
         f"""
         import sys
         sys.path.insert(0, {str(REPO)!r})
         from airflow_pulumi_decorators.cli.install import install_cli
+        from airflow_pulumi_decorators.engine.commands import install_pulumi_cli
         from airflow_pulumi_decorators.errors import CliInstallError
         try:
-            install_cli("3.272.0", {str(tmp_path / 'cli')!r})
+            install_cli("3.272.0", {str(tmp_path / 'cli')!r}, installer=install_pulumi_cli)
         except CliInstallError as exc:
             print("ERROR:", exc)
         """

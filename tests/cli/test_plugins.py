@@ -109,10 +109,20 @@ def test_prepare_installs_configured_plugins_into_the_task_home(tmp_path, worker
     assert any(line.startswith("pulumi: installed provider plugin random 4.21.4") for line in lines)
 
 
-def test_prepare_skips_plugins_for_the_standin(tmp_path, worker, monkeypatch):
+def test_prepare_installs_no_plugins_with_plugins_none(tmp_path, worker, monkeypatch):
     monkeypatch.setenv("PLUGIN_LOG", str(tmp_path / "plugin.log"))
-    monkeypatch.setenv("AIRFLOW__PULUMI__PLUGINS", "random:4.21.4")
-    cli = version_cli(tmp_path / "bin", "v3.272.0+standin", body=PLUGIN_CLI_BODY)
+    monkeypatch.setenv("AIRFLOW__PULUMI__PLUGINS", "none")
+    cli = version_cli(tmp_path / "bin", "v3.272.0", body=PLUGIN_CLI_BODY)
     home, _ = plugin_home(tmp_path)
     prepare_cli(str(cli), {"PULUMI_HOME": str(home)}, sdk_minimum=SDK_MIN)
     assert not (tmp_path / "plugin.log").exists()
+
+
+def test_a_cli_version_with_build_metadata_gets_its_plugins_like_any_other(tmp_path, worker, monkeypatch):
+    """Nothing in the library treats a CLI differently by its version text (the stand-in included)."""
+    monkeypatch.setenv("PLUGIN_LOG", str(tmp_path / "plugin.log"))
+    monkeypatch.setenv("AIRFLOW__PULUMI__PLUGINS", "random:4.21.4")
+    cli = version_cli(tmp_path / "bin", "v3.272.0+standin", body=PLUGIN_CLI_BODY)
+    home, cache = plugin_home(tmp_path)
+    prepare_cli(str(cli), {"PULUMI_HOME": str(home)}, sdk_minimum=SDK_MIN)
+    assert plugin_installed(str(cache), PluginSpec("random", "4.21.4"))

@@ -49,3 +49,56 @@ def test_version_is_checked_once_per_task_not_per_call(tmp_path, worker):
         assert process.run(["stack", "ls"], str(tmp_path), {})[0] == 0
     calls = [line.split(" | ")[0] for line in log.read_text().splitlines()]
     assert calls == ["version", "stack ls", "stack ls", "stack ls"]
+
+
+def _version_calls(log):
+    return [line.split(" | ")[0] for line in log.read_text().splitlines()].count("version")
+
+
+def test_version_runs_once_per_worker_and_executable(tmp_path, worker):
+    log = tmp_path / "calls.log"
+    cli = version_cli(tmp_path / "bin", "v3.272.0", log=log)
+    for _ in range(3):  # three tasks on one worker
+        assert str(prepare_cli(str(cli), {}, sdk_minimum=SDK_MIN).version) == "3.272.0"
+    assert _version_calls(log) == 1
+    assert len(list((worker / "cli-versions").glob("*.json"))) == 1
+
+    other = version_cli(tmp_path / "other", "v3.280.0", log=log)  # another executable: asked once too
+    assert str(prepare_cli(str(other), {}, sdk_minimum=SDK_MIN).version) == "3.280.0"
+    assert str(prepare_cli(str(cli), {}, sdk_minimum=SDK_MIN).version) == "3.272.0"
+    assert _version_calls(log) == 2
+
+
+def test_a_changed_executable_is_asked_again(tmp_path, worker):
+    log = tmp_path / "calls.log"
+    cli = version_cli(tmp_path / "bin", "v3.272.0", log=log)
+    prepare_cli(str(cli), {}, sdk_minimum=SDK_MIN)
+    version_cli(tmp_path / "bin", "v3.280.0-beta.1", log=log)  # upgraded in place: another size
+    assert str(prepare_cli(str(cli), {}, sdk_minimum=SDK_MIN).version) == "3.280.0-beta.1"
+    assert _version_calls(log) == 2
+
+
+def test_a_refused_or_unreadable_answer_is_not_remembered(tmp_path, worker):
+    log = tmp_path / "calls.log"
+    cli = version_cli(tmp_path / "bin", "hello", log=log)
+    for _ in range(2):
+        with pytest.raises(PulumiCliNotFoundError, match="printed 'hello'"):
+            prepare_cli(str(cli), {}, sdk_minimum=SDK_MIN)
+    assert _version_calls(log) == 2
+
+    cli = version_cli(tmp_path / "bin", "v3.272.0", log=log)
+    prepare_cli(str(cli), {}, sdk_minimum=SDK_MIN)
+    for entry in (worker / "cli-versions").glob("*.json"):
+        entry.write_text("{not json")
+    assert str(prepare_cli(str(cli), {}, sdk_minimum=SDK_MIN).version) == "3.272.0"
+    assert _version_calls(log) == 4
+
+
+def test_an_unwritable_worker_folder_only_costs_the_version_call(tmp_path, worker):
+    log = tmp_path / "calls.log"
+    cli = version_cli(tmp_path / "bin", "v3.272.0", log=log)
+    worker.mkdir()
+    (worker / "cli-versions").write_text("a file where the cache folder would be")
+    for _ in range(2):
+        assert str(prepare_cli(str(cli), {}, sdk_minimum=SDK_MIN).version) == "3.272.0"
+    assert _version_calls(log) == 2

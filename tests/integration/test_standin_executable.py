@@ -28,6 +28,19 @@ def test_cli_found_on_path_runs_as_a_subprocess(run_dag_file, tmp_path, monkeypa
     ups = _up_entries(result.backend)
     assert [entry["form"] for entry in ups] == ["subprocess"]
     assert "PULUMI_BACKEND_URL" in ups[0]["env_names"]
+    # [pulumi] plugins is "auto" here: the stand-in says why it installs none, and the task goes on.
+    assert "the stand-in engine runs no provider plugins, so it installs none" in result.output
+
+
+def test_the_standin_is_asked_for_no_plugins_with_plugins_none(run_dag_file, tmp_path, monkeypatch):
+    shim = install_shim(str(tmp_path / "shim"))
+    monkeypatch.setenv("AIRFLOW__PULUMI__CLI_PATH", os.path.dirname(shim))
+    monkeypatch.setenv("AIRFLOW__PULUMI__PLUGINS", "none")
+    result = run_dag_file("no_pulumi_command")
+    assert result.state == "success", result.output[-3000:]
+    journal = read_journal(result.backend / ".pulumi" / "standin-journal.jsonl")
+    assert not [entry for entry in journal if entry["argv"][1:2] == ["plugin"] or entry["argv"][:1] == ["plugin"]]
+    assert "runs no provider plugins" not in result.output
 
 
 def test_cli_path_setting_points_at_the_executable(run_dag_file, tmp_path, monkeypatch):

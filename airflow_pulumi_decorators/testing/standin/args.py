@@ -29,7 +29,7 @@ COMMAND_TREE: dict[str, dict[str, Any]] = {
         "tag": {"get": {}, "set": {}, "rm": {}, "ls": {}},
     },
     "config": {"get": {}, "set": {}, "set-all": {}, "rm": {}, "rm-all": {}},
-    "plugin": {"ls": {}},
+    "plugin": {"ls": {}, "install": {}},
 }
 
 # Flags that consume the next token as their value (cobra flags of the real CLI).

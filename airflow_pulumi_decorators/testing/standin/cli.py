@@ -61,6 +61,7 @@ def _table() -> dict[tuple[str, ...], CommandFn]:
         ("config", "rm-all"): s.cmd_config_rm,
         ("cancel",): s.cmd_cancel,
         ("plugin", "ls"): s.cmd_plugin_ls,
+        ("plugin", "install"): s.cmd_plugin_install,
         ("up",): _deployment("up"),
         ("update",): _deployment("up"),
         ("preview",): _deployment("preview"),

@@ -1,4 +1,4 @@
-"""Non-deployment commands: version, whoami, stack *, config *, cancel, plugin ls."""
+"""Non-deployment commands: version, whoami, stack *, config *, cancel, plugin ls/install."""
 
 from __future__ import annotations
 
@@ -575,3 +575,18 @@ def cmd_plugin_ls(inv: Invocation) -> int:
     """
     inv.sink.out("[]" if inv.args.has("json", "j") else "No plugins installed (stand-in engine).")
     return 0
+
+
+#: Why the stand-in installs no plugin, and what to set instead (the library pre-installs by ``[pulumi] plugins``).
+NO_PLUGINS = (
+    "the stand-in engine runs no provider plugins, so it installs none: set [pulumi] plugins = none "
+    "(AIRFLOW__PULUMI__PLUGINS=none) where tasks run on it"
+)
+
+
+def cmd_plugin_install(inv: Invocation) -> int:
+    """``pulumi plugin install KIND NAME [VERSION]``: refused, saying what to configure instead.
+
+    :param inv: Invocation.
+    """
+    raise StandinError(NO_PLUGINS)
