@@ -63,7 +63,7 @@ _BOOL_FLAGS = {
     "--run-program", "--shell", "--emoji", "--remote", "--show-urns",
     "--show-ids", "--show-name", "--show-config", "--show-reads",
     "--show-replacement-steps", "--show-sames", "--stack-only", "--insecure", "--remote-skip-install-dependencies",
-    "--remote-inherit-settings", "--generate-only",
+    "--remote-inherit-settings", "--generate-only", "--create", "-c",
 }
 
 

@@ -113,7 +113,7 @@ def generated_id(urn: str) -> str:
 
 
 def masked_meta(res: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``StepEventStateMetadata`` of a state entry with secrets masked.
+    """``StepEventStateMetadata`` of a state entry with secrets blinded, as the CLI writes events.
 
     :param res: In-memory state entry.
     """
@@ -127,8 +127,8 @@ def masked_meta(res: dict[str, Any] | None) -> dict[str, Any] | None:
         "provider": res.get("provider", ""),
         "custom": res.get("custom", False),
         "protect": res.get("protect", False),
-        "inputs": props.mask(res.get("inputs", {})),
-        "outputs": props.mask(res.get("outputs", {})),
+        "inputs": props.blind(res.get("inputs", {})),
+        "outputs": props.blind(res.get("outputs", {})),
     }
 
 
@@ -265,7 +265,9 @@ class Deployment:
         with self.lock:
             self.steps.append(step)
             self.counts[step.op] = self.counts.get(step.op, 0) + 1
-        self.events.emit("resOutputsEvent", {"metadata": meta, "planning": self.dry_run})
+        # As the engine does: a component's outputs are reported when it registers them (register_outputs).
+        if (step.new or step.old or {}).get("custom") or announced_as == "refresh" or step.op == "delete":
+            self.events.emit("resOutputsEvent", {"metadata": meta, "planning": self.dry_run})
         self._announce(step, done=True, elapsed=time.monotonic() - began)
 
     # ------------------------------------------------------- registration
@@ -500,6 +502,10 @@ class Deployment:
             entry = self.new_resources.get(urn)
             if entry:
                 entry["outputs"] = outputs
+            step = next((s for s in reversed(self.steps) if s.urn == urn), None)
+        if entry and step is not None:
+            meta = step_metadata(step.op, urn, entry.get("type", ""), masked_meta(step.old), masked_meta(entry))
+            self.events.emit("resOutputsEvent", {"metadata": meta, "planning": self.dry_run})
 
     def read(
         self, type_: str, name: str, parent: str, id_: str, properties: dict[str, Any], extra: dict[str, Any]

@@ -121,6 +121,15 @@ def mask(value: Any) -> Any:
     return _map_secrets(value, lambda s: "[secret]")
 
 
+def blind(value: Any) -> Any:
+    """Replace secrets by a blinded secret, as the CLI writes them into engine events:
+    ``{SIG_KEY: SECRET_SIG, "ciphertext": "[secret]"}`` (the secret-ness stays, the value is gone).
+
+    :param value: A property value.
+    """
+    return _map_secrets(value, lambda s: {SIG_KEY: SECRET_SIG, "ciphertext": "[secret]"})
+
+
 def secret_plaintexts(value: Any) -> set[str]:
     """String forms of all secret values inside ``value`` (for output masking).
 

@@ -106,7 +106,7 @@ def check_stack_argument(inv: Invocation) -> None:
 
 
 def cmd_stack_init(inv: Invocation) -> int:
-    """``pulumi stack init S [--secrets-provider P]``.
+    """``pulumi stack init S [--secrets-provider P] [--no-select]``.
 
     :param inv: Invocation.
     """
@@ -115,33 +115,55 @@ def cmd_stack_init(inv: Invocation) -> int:
         raise StandinError("a stack name is required: pulumi stack init <name>")
     check_stack_argument(inv)
     ref = inv.stack_ref(positional_ok=True)
-    backend = inv.backend
-    if backend.exists(ref):
-        raise StandinError(f"stack '{ref.name}' already exists")
-    cfg = StackConfig.for_stack(inv.project_dir, ref)
-    cipher = cipher_for(cfg.salt, inv.env)
-    cfg.doc["encryptionsalt"] = cipher.salt_state
-    cfg.save()
-    lock = backend.acquire_lock(ref)
-    try:
-        if backend.exists(ref):
-            raise StandinError(f"stack '{ref.name}' already exists")
-        backend.write_checkpoint(ref, backend.new_checkpoint(ref, cipher.salt_state))
-    finally:
-        backend.release_lock(lock)
+    create_stack(inv, ref)
     if not inv.args.has("no-select"):
-        backend.select(inv.project_dir, inv.env, ref)
-    inv.sink.out(f"Created stack '{ref.name}'")
+        inv.backend.select(inv.project_dir, inv.env, ref)
     return 0
 
 
+def already_exists(ref: StackRef) -> str:
+    """The CLI's text for creating a stack that exists (the backend names it fully qualified).
+
+    :param ref: Stack.
+    """
+    return f"stack '{ref.fqn}' already exists"
+
+
+def create_stack(inv: Invocation, ref: StackRef) -> None:
+    """Create ``ref`` as the CLI's ``CreateStack`` does: under the stack lock (a locked stack fails with the
+    locked-stack error), refused when it exists; its ``Pulumi.<stack>.yaml`` (salt) written only once created.
+
+    :param inv: Invocation (``--secrets-provider``).
+    :param ref: Stack.
+    """
+    check_secrets_provider(inv.args.value("secrets-provider"))
+    backend = inv.backend
+    if backend.exists(ref):
+        raise StandinError(already_exists(ref))
+    cfg = StackConfig.for_stack(inv.project_dir, ref)
+    cipher = cipher_for(cfg.salt, inv.env)
+    lock = backend.acquire_lock(ref)
+    try:
+        if backend.exists(ref):
+            raise StandinError(already_exists(ref))
+        backend.write_checkpoint(ref, backend.new_checkpoint(ref, cipher.salt_state))
+    finally:
+        backend.release_lock(lock)
+    cfg.doc["encryptionsalt"] = cipher.salt_state
+    cfg.save()
+    inv.sink.err(f"Created stack '{ref.name}'")  # the CLI reports it on stderr
+
+
 def cmd_stack_select(inv: Invocation) -> int:
-    """``pulumi stack select [--stack] S`` (no ``--create``: the SDK inits instead).
+    """``pulumi stack select [--stack] S [--create [--secrets-provider P]]``: a missing stack is an error, or with
+    ``--create`` created (as ``stack init`` does) and selected.
 
     :param inv: Invocation.
     """
     check_stack_argument(inv)
     ref = inv.stack_ref(positional_ok=True)
+    if not inv.backend.exists(ref) and inv.args.has("create", "c"):
+        create_stack(inv, ref)
     inv.backend.require(ref)
     inv.backend.select(inv.project_dir, inv.env, ref)
     return 0

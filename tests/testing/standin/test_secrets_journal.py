@@ -106,3 +106,33 @@ def test_default_journal_lives_in_backend(make_stack, backend: Path) -> None:
     assert argvs[:2] == ["stack", "stack"]  # select (fails), then init
     assert records[0]["code"] == 6 and records[1]["code"] == 0
     assert "up" in argvs and argvs.count("stack") >= 4
+
+
+def _nested_secrets_program() -> None:
+    import pulumi
+
+    class Group(pulumi.ComponentResource):
+        def __init__(self, name: str) -> None:
+            super().__init__("test:index:Group", name)
+            self.register_outputs({"size": 2})
+
+    Group("g")
+    pulumi.export("plain", "hello")
+    pulumi.export("top", pulumi.Output.secret("s3cret"))
+    pulumi.export("nested", {"a": pulumi.Output.secret("x"), "b": 1, "l": [1, pulumi.Output.secret(2)]})
+
+
+def test_outputs_events_come_when_registered_with_secrets_blinded(make_stack) -> None:
+    """As the CLI (3.274) reports them: a component's (and the root stack's) outputs in one event, when the
+    program registers them; a secret, at any depth, as a blinded secret value."""
+    stack = make_stack(_nested_secrets_program)
+    for op in ("create", "same"):
+        events: list = []
+        stack.up(on_event=events.append)
+        outputs = [(e.res_outputs_event.metadata.type, e.res_outputs_event.metadata.op.value,
+                    e.res_outputs_event.metadata.new.outputs) for e in events if e.res_outputs_event is not None]
+        blinded = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "[secret]"}
+        assert [o for o in outputs if o[0] == "pulumi:pulumi:Stack"] == [("pulumi:pulumi:Stack", op, {
+            "plain": "hello", "top": blinded, "nested": {"a": blinded, "b": 1, "l": [1, blinded]}})]
+        assert [o for o in outputs if o[0] == "test:index:Group"] == [("test:index:Group", op, {"size": 2})]
+        assert "s3cret" not in repr([vars(e) for e in events])

@@ -62,10 +62,15 @@ def test_executable_on_path(shim_root: str, backend: Path, tmp_path: Path) -> No
 
     assert pulumi("version").stdout.strip() == "v" + STANDIN_VERSION
     assert pulumi("stack", "init", "dev").returncode == 0
-    again = pulumi("stack", "init", "dev")
-    assert again.returncode == 1 and "stack 'dev' already exists" in again.stderr
+    again = pulumi("stack", "init", "dev")  # the real CLI's words and exit code (3.274)
+    assert (again.returncode, again.stderr) == (1, "error: stack 'organization/proj/dev' already exists\n")
     missing = pulumi("stack", "select", "--stack", "nope")
-    assert missing.returncode == 6 and "no stack named 'nope' found" in missing.stderr
+    assert (missing.returncode, missing.stderr) == (6, "error: no stack named 'nope' found\n")
+    created = pulumi("stack", "select", "--create", "--stack", "new")
+    assert (created.returncode, created.stdout, created.stderr) == (0, "", "Created stack 'new'\n")
+    reselected = pulumi("stack", "select", "--create", "--stack", "new")
+    assert (reselected.returncode, reselected.stdout, reselected.stderr) == (0, "", "")
+    assert pulumi("stack", "select", "--stack", "dev").returncode == 0
     assert pulumi("config", "set", "pw", "--secret", "--", "hidden-1").returncode == 0
     got = pulumi("config", "get", "pw", "--json")
     assert json.loads(got.stdout) == {"value": "hidden-1", "secret": True}
