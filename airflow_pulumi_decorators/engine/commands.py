@@ -1,6 +1,6 @@
 """Command adapters: our :class:`~airflow_pulumi_decorators.cli.CliProcess` as Pulumi's ``PulumiCommand``,
 and the guard every command runs behind (no new CLI call after a stop; removed variables blanked for a
-stock command; the masked ``stack output`` kept)."""
+stock command)."""
 
 from __future__ import annotations
 
@@ -91,8 +91,6 @@ def guarded(command: Any, stopped: threading.Event) -> PulumiCommand:
             self.command = command.command
             self.version = command.version
 
-        masked_outputs: str | None = None
-
         def run(
             self,
             args: list[str],
@@ -105,12 +103,7 @@ def guarded(command: Any, stopped: threading.Event) -> PulumiCommand:
                 raise CommandError(CommandResult(stdout="", stderr=STOPPED_TEXT, code=255))
             if not getattr(command, "removes_unset_env", False):
                 additional_env = blank_unset(additional_env)
-            masked = args[:2] == ["stack", "output"] and "--show-secrets" not in args  # before run() edits args
             result: CommandResult = command.run(args, cwd, additional_env, on_output, on_error)
-            if masked:
-                # The SDK compares masked and plain outputs only at the top level; keep the masked
-                # form so a secret nested inside an output is found too (see operation.nested_secret).
-                self.masked_outputs = result.stdout
             return result
 
         def interrupt(self) -> bool:

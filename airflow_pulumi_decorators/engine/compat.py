@@ -36,3 +36,20 @@ def is_input_or_output_type(value: Any) -> bool:
         cls = type(value)
         return hasattr(cls, "_pulumi_input_type") or hasattr(cls, "_pulumi_output_type")
     return is_output_type(type(value)) or is_input_type(type(value))
+
+
+def stack_select_mode() -> Any:
+    """The ``mode`` that makes ``Stack(name, workspace, mode)`` select the stack (``StackInitMode.SELECT``).
+
+    A subclass of ``Stack`` needs it for ``super().__init__``: ``Stack.select`` always builds a plain ``Stack``.
+    The enum is not exported; it is read from the constructor's annotation, else from its module. Not public API.
+    """
+    import typing
+
+    from pulumi.automation import Stack
+
+    try:
+        mode = typing.get_type_hints(Stack.__init__)["mode"]
+    except (KeyError, NameError, TypeError):
+        from pulumi.automation._stack import StackInitMode as mode  # noqa: N813 - the enum, as Pulumi names it
+    return mode.SELECT

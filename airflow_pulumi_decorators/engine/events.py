@@ -1,5 +1,6 @@
 """What the engine's output and event stream say while an operation runs: each line for the task log,
-the steps that change something, policy violations, the summary's change counts, pending operations."""
+the steps that change something, policy violations, the summary (change counts, duration), the root stack's
+outputs as the CLI masks them, pending operations."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 from airflow_pulumi_decorators.engine.request import NO_CHANGE_OPS
 
+#: The type of the root resource, whose outputs are the stack outputs.
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 #: Text Pulumi prints when the previous update was killed with operations in flight.
 PENDING_MARKERS = ("pending operations from previous deployment", "interrupted while creating",
                    "interrupted while updating", "interrupted while deleting")
@@ -26,6 +29,9 @@ class Observer:
         self.violations: list[dict[str, str]] = []
         self.pending: list[str] = []
         self.summary_changes: dict[str, int] | None = None
+        self.summary_duration: float | None = None
+        #: The stack outputs the update registered, secrets blinded; ``None`` until it registers them.
+        self.root_outputs: dict[str, Any] | None = None
 
     def line(self, text: str) -> None:
         lowered = text.lower()
@@ -40,6 +46,9 @@ class Observer:
             step = getattr(event, kind, None)
             if step is not None and step.metadata is not None:
                 self._step(step.metadata)
+        outputs = getattr(event, "res_outputs_event", None)
+        if outputs is not None and outputs.metadata is not None and not outputs.planning:
+            self._root_outputs(outputs.metadata)
         policy = getattr(event, "policy_event", None)
         if policy is not None:
             self.violations.append(
@@ -55,6 +64,13 @@ class Observer:
         if summary is not None:
             changes = getattr(summary, "resource_changes", None) or {}
             self.summary_changes = {str(getattr(op, "value", op)): int(n) for op, n in changes.items()}
+            self.summary_duration = float(getattr(summary, "duration_seconds", 0) or 0)
+
+    def _root_outputs(self, meta: Any) -> None:
+        # The root stack's outputs event follows RegisterResourceOutputs: the last one has the exports.
+        new = meta.new
+        if meta.type == ROOT_STACK_TYPE and new is not None and not new.parent and isinstance(new.outputs, dict):
+            self.root_outputs = dict(new.outputs)
 
     def _step(self, meta: Any) -> None:
         op = str(getattr(meta.op, "value", meta.op))

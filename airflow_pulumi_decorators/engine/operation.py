@@ -3,17 +3,15 @@ program, set its config in one call, run ``up``/``preview``/``refresh``/``destro
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_pulumi_decorators.engine.events import Observer
 from airflow_pulumi_decorators.engine.request import OperationRequest
+from airflow_pulumi_decorators.engine.stack import CREATING, SECRET, run_stack
 from airflow_pulumi_decorators.engine.translate import drift_error
 from airflow_pulumi_decorators.outputs import StackOutput
-
-#: How the CLI shows a secret value when secrets are not revealed.
-_SECRET_SENTINEL = "[secret]"
 
 
 @dataclass(frozen=True)
@@ -32,21 +30,15 @@ class Done:
     removed: bool = False
 
 
-def open_stack(request: OperationRequest, program: Any, workspace: Any) -> Any:
+def open_stack(request: OperationRequest, program: Any, observer: Observer, options: Mapping[str, Any]) -> Any:
     """The request's stack with ``program``, its config set; ``up``/``preview`` create a missing stack.
 
-    :param workspace: ``LocalWorkspaceOptions`` for the run.
+    :param observer: the operation's event stream.
+    :param options: the ``LocalWorkspace`` arguments (:func:`.stack.workspace_options`).
     """
     from pulumi import automation as auto
 
-    if request.operation in ("up", "preview"):
-        stack = auto.create_or_select_stack(
-            stack_name=request.stack, project_name=request.project, program=program, opts=workspace
-        )
-    else:  # refresh/destroy of a stack that does not exist is an error, not a new stack
-        stack = auto.select_stack(
-            stack_name=request.stack, project_name=request.project, program=program, opts=workspace
-        )
+    stack = run_stack(request, program, observer, options, create=request.operation in CREATING)
     values = {k: auto.ConfigValue(value=v, secret=False) for k, v in request.config.items()}
     values.update({k: auto.ConfigValue(value=v, secret=True) for k, v in request.secret_config.items()})
     if values:
@@ -54,10 +46,10 @@ def open_stack(request: OperationRequest, program: Any, workspace: Any) -> Any:
     return stack
 
 
-def run_operation(stack: Any, request: OperationRequest, observer: Observer, command: Any) -> Done:
+def run_operation(stack: Any, request: OperationRequest, observer: Observer) -> Done:
     """Run the request's operation on ``stack``, streaming to ``observer``.
 
-    :param command: the run's guarded ``PulumiCommand`` (it keeps the masked ``stack output``).
+    :param stack: from :func:`open_stack` (it keeps the outputs as shown masked).
     :raises DriftDetectedError: ``expect_no_changes`` and a preview or refresh found changes.
     """
     options = request.options
@@ -81,7 +73,7 @@ def run_operation(stack: Any, request: OperationRequest, observer: Observer, com
     removed = False
     if request.operation == "up":
         res = stack.up(show_secrets=False, **common, **policy, **flags)
-        masked = masked_outputs(getattr(command, "masked_outputs", None))
+        masked = stack.masked_outputs
         outputs = {
             k: StackOutput(value=v.value, secret=bool(v.secret) or nested_secret(masked.get(k)))
             for k, v in res.outputs.items()
@@ -113,21 +105,12 @@ def run_operation(stack: Any, request: OperationRequest, observer: Observer, com
     return Done(outputs=outputs, changes=changes, version=version, removed=removed)
 
 
-def masked_outputs(stdout: str | None) -> dict[str, Any]:
-    """The stack outputs as ``stack output --json`` shows them with secrets masked; ``{}`` if unknown."""
-    try:
-        parsed = json.loads(stdout or "{}")
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
 def nested_secret(masked: Any) -> bool:
     """Whether a secret is anywhere inside an output (a dict key, a list item, a resource's property).
 
     A value that is literally ``"[secret]"`` counts as secret too: withholding it is the safe side.
     """
-    if masked == _SECRET_SENTINEL:
+    if masked == SECRET:
         return True
     if isinstance(masked, dict):
         return any(nested_secret(v) for v in masked.values())

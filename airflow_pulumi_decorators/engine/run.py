@@ -28,6 +28,7 @@ from airflow_pulumi_decorators.engine.program import (
     pool_threads,
 )
 from airflow_pulumi_decorators.engine.request import OperationRequest, OperationResult
+from airflow_pulumi_decorators.engine.stack import run_stack, workspace_options
 from airflow_pulumi_decorators.engine.translate import interrupted, lock_error, translate
 from airflow_pulumi_decorators.errors import ConcurrentUpdateError, OperationInterruptedError
 from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
@@ -279,27 +280,13 @@ class Engine:
             raise box["error"]
         return box["value"]
 
-    def _workspace(self, request: OperationRequest, work_dir: str) -> Any:
-        from pulumi import automation as auto
-
-        context = request.context
-        return auto.LocalWorkspaceOptions(
-            work_dir=work_dir,
-            pulumi_command=self._command,
-            # None marks a variable the engine must not inherit; our command adapter blanks it.
-            env_vars=context.env,  # type: ignore[arg-type]
-            project_settings=auto.ProjectSettings(name=request.project, runtime="python"),
-            secrets_provider=context.secrets_provider,
-            pulumi_home=context.pulumi_home,
-        )
-
     def _attempt(self, request: OperationRequest, observer: Observer, program: InlineProgram) -> Done:
         work_dir = self._work_dir = tempfile.mkdtemp(prefix="airflow-pulumi-", dir=self.work_root)
         try:
             with _translated(request, observer, self._stop_requested.is_set, lambda: program):
                 self._program = program
-                stack = open_stack(request, program, self._workspace(request, work_dir))
-                return run_operation(stack, request, observer, self._command)
+                stack = open_stack(request, program, observer, workspace_options(request, work_dir, self._command))
+                return run_operation(stack, request, observer)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
             # The engine is done; a program still running (it hung, the engine was stopped) can never finish
@@ -309,18 +296,11 @@ class Engine:
             self._program = None
 
     def _cancel(self, request: OperationRequest) -> None:
-        from pulumi import automation as auto
-
         work_dir = tempfile.mkdtemp(prefix="airflow-pulumi-", dir=self.work_root)
         try:
             with _translated(request):
-                stack = auto.select_stack(
-                    stack_name=request.stack,
-                    project_name=request.project,
-                    program=lambda: None,
-                    opts=self._workspace(request, work_dir),
-                )
-                stack.cancel()
+                options = workspace_options(request, work_dir, self._command)
+                run_stack(request, lambda: None, Observer(self._emit), options, create=False).cancel()
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
 

@@ -66,20 +66,74 @@ def test_lock_conflict_becomes_concurrent_update_error(tmp_path):
     assert info.value.stack == "dev"
 
 
-def test_missing_stack_on_select_is_created(tmp_path):
+def _calls(log):
+    return [line.replace("--non-interactive ", "") for line in log.read_text().splitlines()]
+
+
+def test_a_missing_stack_is_created_by_the_select_call(tmp_path):
     log = tmp_path / "calls"
     engine, _ = _run_with(tmp_path, f"""
         echo "$@" >> {log}
         case "$*" in
-          *"stack select"*) echo "error: no stack named 'dev' found" >&2; exit 255;;
-          *"stack init"*) exit 0;;
+          *"stack select --create --stack dev"*) echo "Created stack 'dev'" >&2; exit 0;;
           *) echo "error: boom on $2" >&2; exit 1;;
         esac
     """)
-    with pytest.raises(PulumiEngineError, match="boom"):
+    with pytest.raises(PulumiEngineError, match="boom on up"):
         engine.run(_request())
-    calls = log.read_text().splitlines()
-    assert any("stack select" in c for c in calls) and any("stack init dev" in c for c in calls)
+    assert [c for c in _calls(log) if c.startswith("stack")] == ["stack select --create --stack dev"]
+
+
+@pytest.mark.parametrize("operation", ["refresh", "destroy"])
+def test_refresh_and_destroy_only_select(tmp_path, operation):
+    log = tmp_path / "calls"
+    engine, _ = _run_with(tmp_path, f"""
+        echo "$@" >> {log}
+        echo "error: no stack named 'dev' found" >&2; exit 255
+    """)
+    with pytest.raises(StackNotFoundError):
+        engine.run(_request(operation=operation))
+    assert [c for c in _calls(log) if c.startswith("stack")] == ["stack select --stack dev"]
+
+
+def test_a_stack_another_run_created_meanwhile_is_selected(tmp_path):
+    log = tmp_path / "calls"
+    engine, _ = _run_with(tmp_path, f"""
+        echo "$@" >> {log}
+        case "$*" in
+          *"stack select --create"*) echo "error: stack 'organization/proj/dev' already exists" >&2; exit 255;;
+          *"stack select --stack dev"*) exit 0;;
+          *) echo "error: boom on $2" >&2; exit 1;;
+        esac
+    """)
+    with pytest.raises(PulumiEngineError, match="boom on up"):
+        engine.run(_request())
+    assert [c for c in _calls(log) if c.startswith("stack")] == [
+        "stack select --create --stack dev", "stack select --stack dev"]
+
+
+def test_creating_a_locked_stack_waits_within_lock_wait(tmp_path):
+    from airflow_pulumi_decorators.operations import OperationOptions
+
+    log, locked = tmp_path / "calls", tmp_path / "locked-once"
+    engine, lines = _run_with(tmp_path, f"""
+        echo "$@" >> {log}
+        case "$*" in
+          *"stack select --create"*)
+            if [ ! -e {locked} ]; then
+              touch {locked}
+              echo "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with \\`pulumi cancel\\`." >&2
+              echo "  file:///x/.pulumi/locks/organization/proj/dev/1.json: created by airflow@worker (pid 7) at 2026-11-25T09:00:00Z" >&2
+              exit 255
+            fi
+            echo "Created stack 'dev'" >&2; exit 0;;
+          *) echo "error: boom on $2" >&2; exit 1;;
+        esac
+    """)
+    with pytest.raises(PulumiEngineError, match="boom on up"):
+        engine.run(_request(options=OperationOptions(lock_wait=30, lock_retry_delay=0.1)))
+    assert [c for c in _calls(log) if c.startswith("stack")] == ["stack select --create --stack dev"] * 2
+    assert any("is locked by" in line and "retrying in" in line for line in lines)
 
 
 def test_missing_passphrase_is_a_configuration_error_naming_the_variable(tmp_path):

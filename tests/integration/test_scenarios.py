@@ -260,26 +260,32 @@ def test_each_successful_up_emits_a_stack_asset_event_without_values(run_dag_fil
     assert secret not in json.dumps(events[0])
 
 
-#: What the Automation API asks of the CLI for each operation (command words, flags left out).
+#: What a task asks of the CLI for each operation (command words, and the flags that matter): the stack selected,
+#: or created in the same call, the operation, then for an ``up`` its outputs in one call; file backends number
+#: no updates, so no ``stack history``.
 EXPECTED_CALLS = {
-    "up (new stack)": [["stack", "select"], ["stack", "init"], ["up"], ["stack", "output"], ["stack", "output"],
-                       ["stack", "history"]],
-    "preview": [["stack", "select"], ["preview"]],
-    "refresh": [["stack", "select"], ["refresh"], ["stack", "history"]],
-    "destroy + remove": [["stack", "select"], ["destroy"], ["stack", "history"], ["stack", "rm"]],
+    "up (new stack)": [["stack", "select", "--create"], ["up"], ["stack", "output", "--show-secrets"]],
+    "up (existing stack)": [["stack", "select", "--create"], ["up"], ["stack", "output", "--show-secrets"]],
+    "preview": [["stack", "select", "--create"], ["preview"]],
+    "refresh": [["stack", "select"], ["refresh"]],
+    "destroy + remove": [["stack", "select"], ["destroy"], ["stack", "rm"]],
 }
+_FLAGS = ("--create", "--show-secrets")
 
 
 def _command_words(argv: list[str]) -> list[str]:
     words = [a for a in argv if not a.startswith("-")]
-    return words[:2] if words[:1] == ["stack"] else words[:1]
+    words = words[:2] if words[:1] == ["stack"] else words[:1]
+    return words + [a for a in argv if a in _FLAGS]
 
 
 def test_cli_invocations_per_operation(run_dag_file, engine, backend, tmp_path):
     folder = tmp_path / "files"
     calls: dict[str, list[list[str]]] = {}
+    versions = 0
     for name, step in (
         ("up (new stack)", "up"),
+        ("up (existing stack)", "up"),
         ("preview", "preview"),
         ("refresh", "refresh"),
         ("destroy + remove", "destroy_remove"),
@@ -287,6 +293,9 @@ def test_cli_invocations_per_operation(run_dag_file, engine, backend, tmp_path):
         before = len(engine.invocations(backend))
         result = run_dag_file("local_files", engine=engine, folder=str(folder), count=1, steps=[step])
         assert result.state == "success", result.output[-3000:]
-        made = engine.invocations(result.backend)[before:]
-        calls[name] = [_command_words(argv) for argv in made if _command_words(argv) != ["version"]]
+        made = [_command_words(argv) for argv in engine.invocations(result.backend)[before:]]
+        versions += made.count(["version"])
+        calls[name] = [words for words in made if words != ["version"]]
     assert calls == EXPECTED_CALLS
+    # `pulumi version` once per worker and executable (the in-process stand-in has no executable to ask).
+    assert versions == (0 if engine.cli is None else 1)
