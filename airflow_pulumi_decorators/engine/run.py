@@ -13,13 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from airflow_pulumi_decorators.cli import prepare_cli
 from airflow_pulumi_decorators.engine.commands import cli_command, guarded, install_pulumi_cli
 from airflow_pulumi_decorators.engine.compat import sdk_minimum_cli
 from airflow_pulumi_decorators.engine.events import Observer, pending_warning
+from airflow_pulumi_decorators.engine.lockwait import LockWait
 from airflow_pulumi_decorators.engine.operation import Done, open_stack, run_operation
 from airflow_pulumi_decorators.engine.program import (
     PROGRAM_STOP_WAIT,
@@ -31,7 +32,7 @@ from airflow_pulumi_decorators.engine.request import OperationRequest, Operation
 from airflow_pulumi_decorators.engine.stack import run_stack, workspace_options
 from airflow_pulumi_decorators.engine.translate import interrupted, lock_error, translate
 from airflow_pulumi_decorators.errors import ConcurrentUpdateError, OperationInterruptedError
-from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
+from airflow_pulumi_decorators.locks import LockHolder, holder_note, parse_lock_holder, with_airflow_holder
 from airflow_pulumi_decorators.operations import check_operation
 
 if TYPE_CHECKING:
@@ -57,6 +58,55 @@ def _translated(
         if ours is None:
             raise
         raise ours from None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of the operation: its event stream and its inline program.
+
+    :param observer: the attempt's event stream.
+    :param program: the user's function as the attempt's inline program.
+    """
+
+    observer: Observer
+    program: InlineProgram
+
+
+def without_update_check(request: OperationRequest) -> OperationRequest:
+    """The request with the CLI's update check off, unless the worker or the run chose."""
+    context = request.context
+    if "PULUMI_SKIP_UPDATE_CHECK" in os.environ or "PULUMI_SKIP_UPDATE_CHECK" in context.extra_env:
+        return request
+    # Otherwise every CLI call asks api.pulumi.com for a newer release: a network call per
+    # command, and a stall on workers that cannot reach it.
+    return replace(request, context=context.with_env({"PULUMI_SKIP_UPDATE_CHECK": "true"}))
+
+
+def result_of(
+    request: OperationRequest, attempt: Attempt, done: Done, attempts: int, duration: float
+) -> OperationResult:
+    """What the run reports: the successful attempt's results, its steps and warnings, the attempts made.
+
+    :param attempt: the attempt that succeeded.
+    :param done: what its operation returned.
+    :param attempts: how many were made.
+    :param duration: the run's wall time, lock waits included.
+    """
+    observer = attempt.observer
+    return OperationResult(
+        operation=request.operation,
+        stack=request.stack,
+        outputs=done.outputs,
+        changes=done.changes,
+        version=done.version,
+        duration_s=duration,
+        steps=observer.steps,
+        pending_operations=observer.pending,
+        policy_violations=observer.advisory_violations,
+        stack_removed=done.removed,
+        attempts=attempts,
+        declared_outputs=attempt.program.declared,
+    )
 
 
 class Engine:
@@ -124,9 +174,23 @@ class Engine:
         # unless told otherwise before it is first imported; respect an explicit setting.
         os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
         started = time.monotonic()
-        options = request.options
-        self._grace = options.kill_grace_period
-        if self._stop_requested.is_set():  # stopped (a task kill) before it started: start nothing
+        self._grace = request.options.kill_grace_period
+        self._start(request)
+        request = without_update_check(request)
+        self._command = self._command_for(request.context.env)
+        wait = LockWait(started, request.options.lock_wait, request.options.lock_retry_delay)
+        try:
+            attempt, done = self._until_unlocked(request, wait)
+        finally:
+            self._command = None
+            self._stop_requested.clear()  # a stop applies to this run only
+        if attempt.observer.pending:
+            self.on_warning(pending_warning(request.stack, attempt.observer.pending))
+        return result_of(request, attempt, done, wait.attempts, time.monotonic() - started)
+
+    def _start(self, request: OperationRequest) -> None:
+        """Reset what a previous run left; a stop (a task kill) before the start starts nothing."""
+        if self._stop_requested.is_set():
             self._stop_requested.clear()
             raise OperationInterruptedError(
                 f"pulumi {request.operation} on stack {request.stack!r} was not started: the task was stopped "
@@ -138,76 +202,72 @@ class Engine:
         self._gave_up.clear()
         self._muted = False
         self._threads_before = pool_threads()
-        context = request.context
-        if "PULUMI_SKIP_UPDATE_CHECK" not in os.environ and "PULUMI_SKIP_UPDATE_CHECK" not in context.extra_env:
-            # Otherwise every CLI call asks api.pulumi.com for a newer release: a network call per
-            # command, and a stall on workers that cannot reach it.
-            request = replace(request, context=context.with_env({"PULUMI_SKIP_UPDATE_CHECK": "true"}))
-        self._command = self._command_for(request.context.env)
-        backend = request.context.backend
-        deadline = started + max(options.lock_wait, 0.0)
-        delay = max(options.lock_retry_delay, 0.1)
-        attempts = 0
-        cancelled_stale = False
+
+    def _until_unlocked(self, request: OperationRequest, wait: LockWait) -> tuple[Attempt, Done]:
+        """Attempt the operation until the stack lock does not refuse it, within ``lock_wait``; the attempt
+        that succeeded and what it returned."""
+        while True:
+            wait.attempt()
+            program = InlineProgram(request.program, multiple_outputs=request.multiple_outputs)
+            attempt = Attempt(Observer(self._emit), program)
+            try:
+                return attempt, self._try(request, attempt)
+            except ConcurrentUpdateError as exc:
+                self._on_locked(request, exc, wait)
+
+    def _try(self, request: OperationRequest, attempt: Attempt) -> Done:
+        """One attempt, in the worker thread, with a note naming this run as the lock's holder."""
         try:
-            while True:
-                attempts += 1
-                observer = Observer(self._emit)
-                program = InlineProgram(request.program, multiple_outputs=request.multiple_outputs)
-                try:
-                    with holder_note(backend, request.project, request.stack, request.message):
-                        done = self._in_worker(functools.partial(self._attempt, request, observer, program))
-                    break
-                except OperationInterruptedError as exc:
-                    raise interrupted(request, self._stop_outcome or "graceful", exc) from None
-                except ConcurrentUpdateError as exc:
-                    if self._stop_requested.is_set():
-                        raise
-                    holder = with_airflow_holder(parse_lock_holder(str(exc)), backend, request.project, request.stack)
-                    exc.holder = holder  # type: ignore[attr-defined]
-                    if holder.stale and options.cancel_stale_lock and not cancelled_stale:
-                        cancelled_stale = True
-                        self.on_warning(
-                            f"pulumi: stack {request.stack!r} is locked by {holder.describe()}; "
-                            "cancel_stale_lock is on: cancelling that lock (`pulumi cancel`) and retrying"
-                        )
-                        self._in_worker(lambda: self._cancel(request))
-                        continue
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise lock_error(request, exc, holder, attempts, time.monotonic() - started) from None
-                    wait = min(delay, remaining)
-                    self.on_warning(
-                        f"pulumi: stack {request.stack!r} is locked by {holder.describe()}; retrying in "
-                        f"{wait:.1f}s ({time.monotonic() - started:.0f}s of lock_wait={options.lock_wait:.0f}s used)"
-                    )
-                    if self._stop_requested.wait(wait):
-                        raise OperationInterruptedError(
-                            f"pulumi {request.operation} on stack {request.stack!r} was stopped while waiting for "
-                            f"the stack lock held by {holder.describe()}; nothing was changed",
-                            stack=request.stack,
-                            operation=request.operation,
-                        ) from None
-                    delay = min(delay * 2, 60.0)
-        finally:
-            self._command = None
-            self._stop_requested.clear()  # a stop applies to this run only
-        if observer.pending:
-            self.on_warning(pending_warning(request.stack, observer.pending))
-        return OperationResult(
-            operation=request.operation,
-            stack=request.stack,
-            outputs=done.outputs,
-            changes=done.changes,
-            version=done.version,
-            duration_s=time.monotonic() - started,
-            steps=observer.steps,
-            pending_operations=observer.pending,
-            policy_violations=observer.advisory_violations,
-            stack_removed=done.removed,
-            attempts=attempts,
-            declared_outputs=program.declared,
+            with holder_note(request.context.backend, request.project, request.stack, request.message):
+                done: Done = self._in_worker(
+                    functools.partial(self._attempt, request, attempt.observer, attempt.program)
+                )
+        except OperationInterruptedError as exc:
+            raise interrupted(request, self._stop_outcome or "graceful", exc) from None
+        return done
+
+    def _on_locked(self, request: OperationRequest, exc: ConcurrentUpdateError, wait: LockWait) -> None:
+        """The stack was locked: cancel a stale lock once (``cancel_stale_lock``), else wait and back off.
+
+        :raises ConcurrentUpdateError: ``lock_wait`` is used up, or the engine was stopped.
+        :raises OperationInterruptedError: the engine was stopped while waiting.
+        """
+        if self._stop_requested.is_set():
+            raise exc
+        context = request.context
+        holder = with_airflow_holder(parse_lock_holder(str(exc)), context.backend, request.project, request.stack)
+        exc.holder = holder  # type: ignore[attr-defined]
+        if holder.stale and request.options.cancel_stale_lock and not wait.cancelled_stale:
+            wait.cancelled_stale = True
+            self._cancel_stale(request, holder)
+            return
+        self._back_off(request, exc, holder, wait)
+
+    def _cancel_stale(self, request: OperationRequest, holder: LockHolder) -> None:
+        """Cancel the lock a gone process left (``pulumi cancel``), in the worker thread."""
+        self.on_warning(
+            f"pulumi: stack {request.stack!r} is locked by {holder.describe()}; "
+            "cancel_stale_lock is on: cancelling that lock (`pulumi cancel`) and retrying"
         )
+        self._in_worker(lambda: self._cancel(request))
+
+    def _back_off(self, request: OperationRequest, exc: ConcurrentUpdateError, holder: LockHolder,
+                  wait: LockWait) -> None:
+        """Wait before the next attempt, or fail when ``lock_wait`` is used up."""
+        pause = wait.next_wait()
+        if pause is None:
+            raise lock_error(request, exc, holder, wait.attempts, wait.waited) from None
+        self.on_warning(
+            f"pulumi: stack {request.stack!r} is locked by {holder.describe()}; retrying in "
+            f"{pause:.1f}s ({wait.waited:.0f}s of lock_wait={request.options.lock_wait:.0f}s used)"
+        )
+        if self._stop_requested.wait(pause):
+            raise OperationInterruptedError(
+                f"pulumi {request.operation} on stack {request.stack!r} was stopped while waiting for "
+                f"the stack lock held by {holder.describe()}; nothing was changed",
+                stack=request.stack,
+                operation=request.operation,
+            ) from None
 
     def _emit(self, line: str) -> None:
         if not self._muted:  # an engine the task gave up on must not write into a finished task's log
