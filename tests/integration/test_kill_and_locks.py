@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -161,3 +164,32 @@ def test_lock_wait_is_bounded(child_dag, backend, run_dag_file, engine):
     assert time.monotonic() - started < 30
     os.killpg(proc.pid, signal.SIGTERM)
     proc.communicate(timeout=120)
+
+
+def test_creating_a_new_stack_waits_for_its_lock_within_lock_wait(run_dag_file, backend, engine):
+    """Creating a stack takes the stack lock; a run that finds a new stack locked waits (lock_wait), as it does
+    for an existing one. The lock goes once the run has tried to create the stack twice."""
+    lock = backend / ".pulumi" / "locks" / "organization" / "slow" / "dev" / f"{uuid.uuid4()}.json"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"pid": os.getpid(), "username": "someone", "hostname": socket.gethostname(),
+                                "timestamp": "2026-12-06T07:00:00.000000000Z"}))
+    done = threading.Event()
+
+    def release() -> None:
+        while not done.is_set():
+            creates = [c for c in engine.invocations(backend) if "--create" in c]
+            if len(creates) >= 2:
+                lock.unlink()
+                return
+            time.sleep(0.05)
+
+    releaser = threading.Thread(target=release, daemon=True)
+    releaser.start()
+    try:
+        result = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"lock_wait": 120}, count=1, delay=0.1))
+    finally:
+        done.set()
+    assert result.state == "success", result.output[-3000:]
+    assert "is locked by someone@" in result.output and "retrying in" in result.output, result.output[-3000:]
+    assert result.xcom("slow", "pulumi_summary")["attempts"] >= 2
+    assert _sleeps(backend) == ["s0"] and not _locks(backend)
