@@ -42,6 +42,7 @@ def one_up(engine: Engine, stack: str, backend: str) -> float:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    os.environ.setdefault("AIRFLOW__PULUMI__PLUGINS", "none")  # the stand-in runs (and installs) no plugins
     with tempfile.TemporaryDirectory() as tmp:
         backend = f"file://{tmp}/state"
         os.makedirs(f"{tmp}/state")
@@ -60,13 +61,13 @@ def main() -> None:
         journal = read_journal(Path(tmp, "state", ".pulumi", "standin-journal.jsonl"))
         first_stack_calls = [e for e in journal if "in-process-0" in " ".join(e["argv"])]
         sub_calls = [e for e in journal if "subprocess-0" in " ".join(e["argv"])]
-    print(f"rounds: {rounds} (new stack each round: select fails, init, set-all, up, outputs x2, history)")
+    print(f"rounds: {rounds} (new stack each round: select --create, set-all, up, stack output)")
     for name, values in times.items():
         print(f"{name:>11}: median {statistics.median(values):.3f}s  min {min(values):.3f}s  max {max(values):.3f}s")
     ratio = statistics.median(times["subprocess"]) / statistics.median(times["in-process"])
     print(f"subprocess / in-process: {ratio:.1f}x")
     print(f"CLI invocations for one up on a new stack: in-process {len(first_stack_calls)}, "
-          f"subprocess {len(sub_calls)} (+1 `version` per task for the subprocess form, not journaled)")
+          f"subprocess {len(sub_calls)} (+1 `version` per worker for the subprocess form, not journaled)")
     for entry in sub_calls:
         print("   ", " ".join(a for a in entry["argv"] if not a.startswith("--client")))
 
