@@ -63,6 +63,7 @@ def test_eight_tasks_in_parallel_on_one_worker(tmp_path):
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
         "AIRFLOW__PULUMI__WORKER_DIR": str(worker),
         "AIRFLOW__PULUMI__PLUGIN_CACHE_DIR": str(tmp_path / "shared-plugins"),
+        "AIRFLOW__PULUMI__PLUGINS": "none",  # the stand-in runs (and installs) no provider plugins
     }
     cli = wrapper_cli(tmp_path, record)
     proc = subprocess.run(
