@@ -1,9 +1,11 @@
-"""The checks a stack task's arguments get, the same for ``@pulumi_stack`` and ``PulumiStackOperator``.
+"""The checks a stack task's arguments get, the same for ``@pulumi_stack`` and ``PulumiStackOperator``: the
+one room of the argument rules, typed against :class:`~airflow_pulumi_decorators.stack_task.StackTask`.
 
-Parse time (when the operator is created): ``pulumi_command``, stack names against the project, a token's
-lifetime against ``execution_timeout``, a second ``up`` on the same stack. Task start (when the templates are
-rendered, :func:`render_checked`): templates that read what the run lacks, rendered stack and environment
-names, ``None`` from an upstream task, templates in the environment's config.
+Parse time (when the operator is created, :func:`at_parse_time`): ``pulumi_command``, the program, ``stack``
+/ ``environments`` / ``environment`` together, ``destroy`` of a protected environment, stack names against the
+project, a token's lifetime against ``execution_timeout``, a second ``up`` on the same stack. Task start
+(when the templates are rendered, :func:`render_checked`): templates that read what the run lacks, rendered
+stack and environment names, ``None`` from an upstream task, templates in the environment's config.
 
 Plain Airflow SDK and Jinja, imported where used: no Pulumi, no google-auth.
 """
@@ -27,16 +29,78 @@ from airflow_pulumi_decorators.environments import (
     environment_name,
     validate_stack_name,
 )
-from airflow_pulumi_decorators.errors import ConfigurationError
+from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
+from airflow_pulumi_decorators.operations import check_protected
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_pulumi_decorators.stack_task import StackTask
 
 
 # -- parse time -------------------------------------------------------------------------------------------
 
 
-def check_names(task: Any) -> None:
+def at_parse_time(task: StackTask, kind: type) -> dict[tuple[str, Any], str]:
+    """Every parse-time check of a stack task whose arguments are set, in the order a reader fixes them.
+
+    :param task: the new task, already in its DAG (when it has one).
+    :param kind: the class of stack tasks (a second ``up`` is looked for among the DAG's tasks of this kind).
+    :return: the arguments that come from upstream tasks (:func:`upstream_arguments`): a ``None`` from one of
+        them is refused at task start.
+    :raises ConfigurationError: naming the argument and the fix.
+    """
+    check_environment_arguments(task)
+    check_protected_at_parse_time(task)
+    upstream = upstream_arguments(task.program, task.op_args, task.op_kwargs)
+    check_names(task)
+    check_credential_lifetimes(task)
+    check_no_second_up(task, kind)
+    return upstream
+
+
+def check_program(program: object) -> Callable[..., Any]:
+    """The function that declares resources must be callable."""
+    if not callable(program):
+        raise ConfigurationError(f"'program' must be a callable, got {type(program).__name__}")
+    return program
+
+
+def check_environment_arguments(task: StackTask) -> None:
+    """``stack`` without ``environments``, or ``environments`` with the ``environment`` of the run."""
+    environments, environment = task.environments, task.environment
+    if environments is None:
+        if not task.stack:
+            raise ConfigurationError(
+                "give 'stack' (e.g. stack='dev') or 'environments' with 'environment' "
+                "(e.g. environment='{{ params.env }}')"
+            )
+        if environment is not None:
+            raise ConfigurationError("'environment' needs 'environments' (a map of name to Environment)")
+        return
+    if environment is None and len(environments) > 1:
+        raise ConfigurationError(
+            f"'environment' is required with several environments ({', '.join(sorted(environments))});"
+            " e.g. environment='{{ params.env }}'"
+        )
+    if isinstance(environment, str) and not _is_template(environment) and environment not in environments:
+        raise UnknownEnvironmentError(environment, list(environments))
+
+
+def check_protected_at_parse_time(task: StackTask) -> None:
+    """``destroy`` of a protected environment known now (a templated environment is checked at run time)."""
+    if task.operation != "destroy" or task.environments is None or not isinstance(task.environment, str | None):
+        return
+    names = list(task.environments) if task.environment is None else [task.environment]
+    for name in names:
+        if name in task.environments and not _is_template(name):
+            check_protected(
+                name, task.environments[name], task.options, allow=task.allow_destroy_protected,
+                operation=task.operation, task_id=task.task_id, function=getattr(task.program, "__name__", ""),
+            )
+
+
+def check_names(task: StackTask) -> None:
     """Stack names, literal or the literal text of a template; a fully qualified one must name the task's project."""
     if task.stack is not None:
         validate_stack_name(task.stack, project=task.project)
@@ -45,7 +109,7 @@ def check_names(task: Any) -> None:
         check_stack_project(env.stack, parameter=f"environments[{name!r}].stack", project=task.project)
 
 
-def check_credential_lifetimes(task: Any) -> None:
+def check_credential_lifetimes(task: StackTask) -> None:
     """A token that cannot outlive ``execution_timeout`` fails now rather than in every run."""
     if task.execution_timeout is None:
         return

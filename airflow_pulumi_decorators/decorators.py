@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
 
 from airflow_pulumi_decorators.errors import ConfigurationError
-from airflow_pulumi_decorators.operations import OperationOptions, pop_option_keywords, refine
+from airflow_pulumi_decorators.operations import OperationOptions, pop_option_keywords
 from airflow_pulumi_decorators.operator import PulumiStackOperator
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
         # options=OperationOptions(...) given to the decorator; the operator itself refuses the two together.
         keywords = pop_option_keywords(kwargs)
         if isinstance(kwargs.get("options"), OperationOptions):
-            kwargs["options"] = refine(kwargs["options"], keywords)
+            kwargs["options"] = OperationOptions.for_task(None, kwargs["options"], keywords, refines=True)
         else:
             kwargs.update(keywords)
         # PulumiStackOperator checks the arguments, at parse time and at task start, as for a direct operator.
