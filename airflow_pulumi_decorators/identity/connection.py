@@ -37,7 +37,7 @@ from airflow_pulumi_decorators.connections import connection_extra
 from airflow_pulumi_decorators.errors import ConfigurationError
 from airflow_pulumi_decorators.identity.adc import ApplicationDefault
 from airflow_pulumi_decorators.identity.base import DEFAULT_SCOPES, Identity, normalize_scopes
-from airflow_pulumi_decorators.identity.engine_env import EngineEnv
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv, ImpersonationOnTop
 from airflow_pulumi_decorators.identity.federation import WorkloadIdentityFederation
 from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 from airflow_pulumi_decorators.identity.metadata import GkeMetadataServer
@@ -179,12 +179,12 @@ class FromConnection(Identity, reads_connection=True):
         return self.resolve().principal(credentials)
 
     def check_refreshable(
-        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+        self, *, read_files: bool = True, impersonated_by: ImpersonationOnTop | None = None
     ) -> None:
         # What the connection describes is known at task start, where its resolved identity is checked.
         return
 
-    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+    def refreshable_env(self, *, impersonated_by: ImpersonationOnTop | None = None) -> EngineEnv:
         resolved = self.resolve()
         resolved.check_refreshable(impersonated_by=impersonated_by)
         return resolved.refreshable_env(impersonated_by=impersonated_by)

@@ -18,12 +18,10 @@ from airflow_pulumi_decorators.identity.base import (
     check_service_account_email,
     normalize_scopes,
 )
-from airflow_pulumi_decorators.identity.engine_env import EngineEnv, cleared_env
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv, ImpersonationOnTop, cleared_env
 
 if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
-
-    from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 
 _OWNER = "WorkloadIdentityFederation"
 # The pool provider's full resource name (any universe: //iam.<domain>/...).
@@ -287,7 +285,7 @@ class WorkloadIdentityFederation(Identity):
         return int(options.get("token_lifetime_seconds") or 3600)
 
     def check_refreshable(
-        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+        self, *, read_files: bool = True, impersonated_by: ImpersonationOnTop | None = None
     ) -> None:
         if impersonated_by is None:
             return
@@ -307,7 +305,7 @@ class WorkloadIdentityFederation(Identity):
                 "service_account_impersonation_url, or use credential_mode='token'."
             )
 
-    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+    def refreshable_env(self, *, impersonated_by: ImpersonationOnTop | None = None) -> EngineEnv:
         """The configuration itself (it holds no secret), for the engine to exchange the subject token
         on its own; an impersonation on top is written into it."""
         config = self.load_config()
