@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import pytest
 
+import airflow_pulumi_decorators
 from airflow_pulumi_decorators.connections import (
+    ConnectionExtras,
     PulumiConnection,
     backend_kind,
+    connection_extra,
     get_pulumi_connection,
     parse_connection,
+    read_connection,
 )
 from airflow_pulumi_decorators.errors import ConfigurationError
 
@@ -213,3 +219,47 @@ def test_malformed_extra_fails_at_task_start_instead_of_dropping_every_extra(mon
     )
     with pytest.raises(ConfigurationError, match="line 1 column 22"):
         get_pulumi_connection("pulumi_x")
+
+
+def test_extras_are_read_plain_name_first_then_prefixed_and_empty_is_unset():
+    extras = ConnectionExtras(
+        {"scope": "", "extra__google_cloud_platform__scope": "s", "project": "plain",
+         "extra__google_cloud_platform__project": "prefixed", "extra__google_cloud_platform__key_path": ""},
+        "google_cloud_platform",
+    )
+    assert extras.get("scope") == "s" and extras.get("project") == "plain"
+    assert extras.get("key_path") is None and extras.get("absent") is None
+    assert connection_extra(extras.values, "scope", "extra__google_cloud_platform__") == "s"
+    assert extras.unknown(["scope", "key_path"]) == ["extra__google_cloud_platform__project", "project"]
+    assert "prefixed" not in repr(extras)  # extras may hold secrets
+
+
+def test_read_connection_returns_the_fields_and_checks_type_and_extra(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ANY_CONN",
+        json.dumps({"conn_type": "google_cloud_platform", "host": "h", "login": "l", "password": TOKEN,
+                    "extra": {"project": "p"}}),
+    )
+    fields = read_connection("any_conn", missing_hint="create it")
+    assert (fields.conn_id, fields.conn_type, fields.host, fields.login, fields.password) == (
+        "any_conn", "google_cloud_platform", "h", "l", TOKEN
+    )
+    assert dict(fields.extra) == {"project": "p"} and TOKEN not in repr(fields)
+    with pytest.raises(ConfigurationError, match="'any_conn' has type 'google_cloud_platform'; expected 'pulumi'"):
+        read_connection("any_conn", missing_hint="create it", expected_type="pulumi")
+    with pytest.raises(ConfigurationError, match=r"'absent' \(from here\) is not defined; create it"):
+        read_connection("absent", missing_hint="create it", setting="here")
+
+
+def test_only_the_connections_module_reads_airflow_connections():
+    # One fetch, one extras parser: every other module goes through connections.read_connection.
+    package = Path(airflow_pulumi_decorators.__file__).parent
+    readers = sorted(
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if any(
+            isinstance(node, ast.Attribute) and node.attr in ("get_connection", "extra_dejson")
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        )
+    )
+    assert readers == ["connections.py"]
