@@ -44,7 +44,7 @@ _GCPKMS_RE = re.compile(r"^gcpkms://projects/[^/]+/locations/[^/]+/keyRings/[^/]
 
 
 def backend_kind(url: str) -> str:
-    """``file``, ``bucket`` or ``cloud`` (the Pulumi service) for a backend URL.
+    """``file``, ``bucket`` or ``cloud`` (the Pulumi service) for a backend URL: its :attr:`BackendUrl.kind`.
 
     :param url: a validated backend URL.
     """
@@ -106,7 +106,7 @@ class PulumiConnection:
     """
 
     conn_id: str
-    backend_url: str | None = None
+    backend_url: BackendUrl | None = None
     organization: str | None = None
     access_token: str | None = field(default=None, repr=False)
     secrets_provider: str | None = None
@@ -224,7 +224,7 @@ def _check_extra_names(extras: ConnectionExtras, where: str) -> None:
         )
 
 
-def _backend_url(host: str | None, extras: ConnectionExtras, where: str) -> str | None:
+def _backend_url(host: str | None, extras: ConnectionExtras, where: str) -> BackendUrl | None:
     """The backend from field ``host``, else extra ``backend_url`` (connections stored as URIs have no host)."""
     host_value = host.strip() if isinstance(host, str) else host
     extra_backend = extras.get("backend_url")
@@ -233,13 +233,13 @@ def _backend_url(host: str | None, extras: ConnectionExtras, where: str) -> str 
             f"{where} sets both field 'host' (Backend URL) and extra 'backend_url' to different URLs; keep one"
         )
     if host_value:
-        return validate_backend_url(host_value, where=f"{where} field 'host' (Backend URL)")
+        return BackendUrl(validate_backend_url(host_value, where=f"{where} field 'host' (Backend URL)"))
     if extra_backend:
-        return validate_backend_url(extra_backend, where=f"{where} extra 'backend_url'")
+        return BackendUrl(validate_backend_url(extra_backend, where=f"{where} extra 'backend_url'"))
     return None
 
 
-def _organization(login: str | None, backend: str | None, where: str) -> str | None:
+def _organization(login: str | None, backend: BackendUrl | None, where: str) -> str | None:
     organization = login.strip() if isinstance(login, str) and login.strip() else None
     if organization is None:
         return None
@@ -248,9 +248,9 @@ def _organization(login: str | None, backend: str | None, where: str) -> str | N
             f"{where} field 'login' (Organization)={organization!r} is not a Pulumi organization name; "
             "use letters, digits, '-', '_' or '.'"
         )
-    if backend is not None and backend_kind(backend) != "cloud":
+    if backend is not None and backend.kind != "cloud":
         raise ConfigurationError(
-            f"{where} field 'login' (Organization) is set, but backend {backend!r} is not Pulumi Cloud; "
+            f"{where} field 'login' (Organization) is set, but backend {backend.url!r} is not Pulumi Cloud; "
             "organizations exist only on https:// backends. Clear the field or change 'host'."
         )
     return organization

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import airflow_pulumi_decorators
+from airflow_pulumi_decorators.backend_url import BackendUrl
 from airflow_pulumi_decorators.connections import (
     ConnectionExtras,
     PulumiConnection,
@@ -44,7 +45,8 @@ def parse(**fields):
 )
 def test_backend_urls_accepted(url, kind):
     conn = parse(host=url)
-    assert conn.backend_url == url and backend_kind(url) == kind
+    assert conn.backend_url == BackendUrl(url) and backend_kind(url) == kind
+    assert conn.backend_url is not None and conn.backend_url.kind == kind and str(conn.backend_url) == url
 
 
 @pytest.mark.parametrize(
@@ -66,7 +68,7 @@ def test_bad_backend_url_names_the_host_field(url, fragment):
 
 
 def test_backend_url_may_come_from_an_extra_for_uri_stored_connections():
-    assert parse(extra={"backend_url": "gs://b/p"}).backend_url == "gs://b/p"
+    assert parse(extra={"backend_url": " gs://b/p "}).backend_url == BackendUrl("gs://b/p")
     with pytest.raises(ConfigurationError, match="extra 'backend_url'"):
         parse(extra={"backend_url": "nope"})
     with pytest.raises(ConfigurationError, match="both field 'host'.*extra 'backend_url'"):
@@ -131,6 +133,8 @@ def test_organization_is_validated_and_only_for_pulumi_cloud():
         parse(host="https://api.pulumi.com", login="ac me")
     with pytest.raises(ConfigurationError, match=r"field 'login' \(Organization\) is set.*not Pulumi Cloud"):
         parse(host="gs://b", login="acme")
+    with pytest.raises(ConfigurationError, match=r"backend 'gs://b' is not Pulumi Cloud"):  # the URL, not its type
+        parse(host="gs://b", login="acme")
 
 
 def test_unknown_extra_is_refused_listing_the_known_ones():
@@ -171,7 +175,8 @@ def test_read_through_airflow_from_an_env_var_json_connection(monkeypatch):
     )
     conn = get_pulumi_connection("pulumi_prod")
     assert conn == PulumiConnection(
-        conn_id="pulumi_prod", backend_url="https://api.pulumi.com", organization="acme", access_token=TOKEN,
+        conn_id="pulumi_prod", backend_url=BackendUrl("https://api.pulumi.com"), organization="acme",
+        access_token=TOKEN,
         secrets_provider="gcpkms://projects/p/locations/eu/keyRings/r/cryptoKeys/k",
     )
 
