@@ -251,7 +251,11 @@ def check_no_second_up(task: Any, kind: type) -> None:
     :param task: the new task, already in its DAG.
     :param kind: the class of stack tasks (the others in the DAG it is checked against).
     """
-    if task.operation != "up" or not task.has_dag():
+    from airflow_pulumi_decorators._airflow import unmapped_copy
+
+    # A mapped task's copies (one per map index, made when each runs) are the mapped task itself, which was
+    # checked when the DAG was built (check_mapped_up).
+    if task.operation != "up" or not task.has_dag() or unmapped_copy(task):
         return
     dag = task.dag
     index = _index_of(dag)
@@ -273,6 +277,43 @@ def check_no_second_up(task: Any, kind: type) -> None:
         "project, "
         "or declare both sets of resources in one function; to use another task's infrastructure, read its "
         "outputs (XCom) or preview/refresh it instead."
+    )
+
+
+def check_mapped_up(task_id: str, arguments: Mapping[str, Any], mapped: Collection[str] | None) -> None:
+    """Refuse a mapped ``up`` whose map indexes would all write one stack: each would delete the others' resources.
+
+    The stack differs per map index when ``stack`` or ``environment`` is mapped, or ``stack`` is a template
+    (``"r{{ ti.map_index }}"``, ``"{{ task.op_kwargs['region'] }}"``); anything else names one stack for all.
+
+    :param task_id: the mapped task.
+    :param arguments: the task's arguments given to ``partial`` or the decorator (``stack``, ``environments``,
+        ``environment``, ``operation``).
+    :param mapped: the names of the arguments mapped over (``expand``), or ``None`` when not known yet
+        (``partial`` before its ``expand``, ``expand_kwargs``): then only a literal ``stack`` is refused.
+    :raises ConfigurationError: naming the task, the stack and the fix.
+    """
+    if arguments.get("operation", "up") != "up" or {"stack", "environment"} & set(mapped or ()):
+        return
+    stack = arguments.get("stack")
+    if isinstance(stack, str) and _is_template(stack):
+        return
+    if stack is None and mapped is None:
+        return
+    if stack is None:
+        environments = arguments.get("environments") or {}
+        environment = arguments.get("environment")
+        if not environments or (isinstance(environment, str) and _is_template(environment)) and len(environments) > 1:
+            return  # no stack known now: the operator refuses what is missing
+        names = [environment] if isinstance(environment, str) and environment in environments else list(environments)
+        stack = " / ".join(repr(environments[name].stack) for name in names)
+    else:
+        stack = repr(stack)
+    raise ConfigurationError(
+        f"task {task_id!r} is mapped (.expand) and runs `up` on stack {stack} for every map index: each map "
+        "index would delete what the others deployed, and they fight over the stack's lock. Give each map index "
+        "its own stack: stack='" + task_id + "-{{ ti.map_index }}', a stack from the mapped argument "
+        "(stack=\"{{ task.op_kwargs['region'] }}\" or stack=... in expand()), or map over 'environment'."
     )
 
 

@@ -123,6 +123,27 @@ class PulumiStackTask:
         """A copy with other task options (``task_id``, ``lock_wait``, ``pool`` …)."""
         return PulumiStackTask(self._decorator.override(**kwargs))
 
+    def partial(self, **kwargs: Any) -> PulumiStackTask:
+        """Airflow's ``partial`` for a mapped task: the arguments every map index shares."""
+        return PulumiStackTask(self._decorator.partial(**kwargs))  # type: ignore[attr-defined]  # Airflow's
+
+    def expand(self, **mapped: Any) -> XComArg:
+        """Airflow's ``expand``: one task instance per item; an ``up`` needs a stack per map index."""
+        from airflow_pulumi_decorators.checks import check_mapped_up
+
+        self._require_dag(".expand")
+        # What is mapped here are the program's arguments: the task's stack is the same unless templated.
+        check_mapped_up(self.task_id, self._decorator.kwargs, ())
+        return self._decorator.expand(**mapped)  # type: ignore[attr-defined, no-any-return]  # Airflow's
+
+    def expand_kwargs(self, kwargs: Any, *, strict: bool = True) -> XComArg:
+        """Airflow's ``expand_kwargs``: one task instance per dict of the program's arguments."""
+        from airflow_pulumi_decorators.checks import check_mapped_up
+
+        self._require_dag(".expand_kwargs")
+        check_mapped_up(self.task_id, self._decorator.kwargs, ())
+        return self._decorator.expand_kwargs(kwargs, strict=strict)  # type: ignore[attr-defined, no-any-return]
+
     def _operation(self, operation: str, args: tuple[Any, ...], kwargs: dict[str, Any], **options: Any) -> XComArg:
         given = self._decorator.kwargs
         task_id = given.get("task_id") if given.get("operation") == operation else None

@@ -162,6 +162,7 @@ class PulumiStackOperator(BaseOperator):
         keywords = pop_option_keywords(kwargs)
         if keywords:
             kwargs["options"] = OperationOptions.for_task(None, kwargs.get("options"), keywords)
+        checks.check_mapped_up(str(kwargs.get("task_id", "")), kwargs, None)
         return super().partial(**kwargs)
 
     # Steps, each small enough to test alone.

@@ -59,9 +59,8 @@ def resolve_backend(
     """
     if environment.backend_url:
         return BackendUrl(validate_backend_url(environment.backend_url, where="Environment(backend_url=...)"))
-    if conn is not None and conn.backend_url:
-        url = conn.backend_url  # validated when parsed
-        return url if isinstance(url, BackendUrl) else BackendUrl(url)
+    if conn is not None and conn.backend_url is not None:
+        return conn.backend_url  # validated when parsed
     if environ.get("PULUMI_BACKEND_URL"):
         return BackendUrl(
             validate_backend_url(environ["PULUMI_BACKEND_URL"], where="PULUMI_BACKEND_URL on the worker")
