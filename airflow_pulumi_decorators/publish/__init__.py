@@ -99,7 +99,7 @@ def task_value(
 
     value = to_xcom(
         result.outputs, push_secrets=push_secret_outputs, mask=mask, log=log.info,
-        multiple_outputs=request.multiple_outputs,
+        multiple_outputs=request.multiple_outputs, declared=result.declared_outputs,
     )
     warn_missing_outputs(result.declared_outputs, result.outputs, warn=log.warning)
     if emit_asset:

@@ -38,6 +38,7 @@ def to_xcom(
     mask: Callable[[str], None],
     log: Callable[[str], None],
     multiple_outputs: bool = False,
+    declared: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Turn stack outputs into the task's XCom value.
 
@@ -49,6 +50,9 @@ def to_xcom(
     :param mask: registers a value with Airflow's secret masker.
     :param log: writes one line to the task log.
     :param multiple_outputs: the task pushes one XCom per output (reserved names are refused).
+    :param declared: the keys of the dict the program returned: one the stack has no value for (Pulumi drops an
+        output whose value is ``None``) is kept with ``None``, so a downstream task reading it gets ``None``
+        rather than a missing XCom.
     :raises ReservedOutputNameError: an output (exported by the program itself) has a reserved name.
     """
     result: dict[str, Any] = {}
@@ -67,6 +71,8 @@ def to_xcom(
                 result[key] = WITHHELD
         else:
             result[key] = output.value
+    for key in declared:
+        result.setdefault(key, None)
     if withheld:
         log(
             f"secret outputs withheld from XCom: {', '.join(sorted(withheld))} "

@@ -84,7 +84,7 @@ def test_an_up_returns_its_outputs_withholding_secrets_and_emits_the_stack_event
     value = task_value(request(), result(outputs=outputs, declared_outputs=("bucket", "password", "url")),
                        context={"outlet_events": outlets}, push_secret_outputs=False, emit_asset=True, log=log,
                        mask=lambda _: None)
-    assert value == {"bucket": "raw-1", "password": None}
+    assert value == {"bucket": "raw-1", "password": None, "url": None}
     ((events,),) = [list(outlets.values())]
     assert [uri for uri, _ in events] == ["pulumi://infra/acme/dev"]
     assert "pw-publish-9" not in caplog.text and "pw-publish-9" not in repr(events)

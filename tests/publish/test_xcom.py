@@ -72,3 +72,8 @@ def test_no_warning_when_every_declared_output_has_a_value():
     warned = []
     assert warn_missing_outputs(["a"], {"a": StackOutput(0), "extra": StackOutput(None)}, warn=warned.append) == []
     assert warned == []
+
+
+def test_a_declared_output_without_a_value_keeps_its_key_with_none():
+    out = to_xcom({"ok": StackOutput(1)}, push_secrets=False, mask=print, log=print, declared=["ok", "none", "later"])
+    assert out == {"ok": 1, "none": None, "later": None}
