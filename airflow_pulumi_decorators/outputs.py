@@ -23,7 +23,7 @@ MAX_EXACT_INT = 2**53
 
 
 def check_output_names(keys: Iterable[Any], *, multiple_outputs: bool) -> None:
-    """Refuse output names that would replace an XCom the task already pushes.
+    """Refuse output names that cannot be XCom keys of their own: one the task already pushes, or not ASCII.
 
     With ``multiple_outputs`` every output is pushed as an XCom of its own name; without it the outputs
     travel inside ``return_value`` and any name is fine.
@@ -37,6 +37,15 @@ def check_output_names(keys: Iterable[Any], *, multiple_outputs: bool) -> None:
     for key in keys:
         if not isinstance(key, str):
             continue  # refused with its type by plain_output / to_xcom
+        if not key.isascii():
+            suggestion = key.encode("ascii", "ignore").decode() or "output"
+            raise ReservedOutputNameError(
+                f"stack output {key!r} has a name that is not ASCII; with multiple_outputs each output is pushed as "
+                "an XCom of its own name, and Airflow 3 sends XCom keys in request URLs, which take ASCII only (it "
+                f"would fail after the update). Rename the output (e.g. return {{'{suggestion}': ...}}), or pass "
+                "multiple_outputs=False to push all outputs inside return_value.",
+                key=key,
+            )
         if key in RESERVED_KEYS or key.startswith(RESERVED_PREFIXES):
             raise ReservedOutputNameError(
                 f"stack output {key!r} has the name of an XCom the task already pushes "

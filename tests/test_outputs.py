@@ -65,3 +65,11 @@ def test_output_names_the_task_pushes_itself_are_refused_with_multiple_outputs(n
     assert caught.value.key == name
     assert "Rename the output" in str(caught.value) and "multiple_outputs=False" in str(caught.value)
     check_output_names(["fine", name], multiple_outputs=False)  # inside return_value any name is fine
+
+
+def test_a_non_ascii_output_name_is_refused_with_multiple_outputs_naming_it_and_the_fix():
+    with pytest.raises(ReservedOutputNameError, match="stack output 'bücket' has a name that is not ASCII") as caught:
+        check_output_names(["ok", "bücket"], multiple_outputs=True)
+    assert caught.value.key == "bücket"
+    assert "{'bcket': ...}" in str(caught.value) and "multiple_outputs=False" in str(caught.value)
+    check_output_names(["bücket"], multiple_outputs=False)  # inside return_value it is JSON text
