@@ -12,6 +12,7 @@ Plain Airflow SDK and Jinja, imported where used: no Pulumi, no google-auth.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import itertools
 import os
@@ -57,6 +58,39 @@ def at_parse_time(task: StackTask, kind: type) -> dict[tuple[str, Any], str]:
     check_credential_lifetimes(task)
     check_no_second_up(task, kind)
     return upstream
+
+
+def check_decorator_keywords(
+    keywords: Mapping[str, Any], known: Collection[str], function: Callable[..., Any] | None
+) -> None:
+    """Refuse a keyword ``@pulumi_stack(...)`` does not take, usually a program argument given to the decorator.
+
+    :param keywords: the decorator's keywords.
+    :param known: every keyword it takes (the operator's, ``BaseOperator``'s, the option keywords).
+    :param function: the decorated function, when known (its parameters are named in the fix).
+    :raises ConfigurationError: naming the keyword and the fix (a did-you-mean where a name is close).
+    """
+    unknown = sorted(set(keywords) - set(known))
+    if not unknown:
+        return
+    name = unknown[0]
+    parameters = _parameters(function) if function is not None else set()
+    close = difflib.get_close_matches(name, sorted(set(known) | parameters), n=1)
+    guess = name if name in parameters else (close[0] if close else None)
+    if function is not None and guess in parameters:
+        said = "is" if guess == name else f"looks like {guess!r}, which is"
+        fix = (f"{name!r} {said} an argument of the program {function.__name__}(): pass it when you call it, "
+               f"{function.__name__}({guess}=...)")
+    else:
+        fix = f"did you mean {guess!r}?" if guess else "see PulumiStackOperator's and BaseOperator's arguments"
+    raise ConfigurationError(f"@pulumi_stack got an unknown keyword {name!r}: {fix}")
+
+
+def _parameters(function: Callable[..., Any]) -> set[str]:
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return set()
 
 
 def check_program(program: object) -> Callable[..., Any]:

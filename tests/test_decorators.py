@@ -92,7 +92,7 @@ def test_bad_project_name_is_refused():
 
 
 def test_wrong_function_arguments_fail_at_parse_time():
-    with pytest.raises(TypeError):
+    with pytest.raises(ConfigurationError, match=r"storage\(\.\.\.\) was called with arguments that do not fit .*'zone'"):
 
         @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))
         def d():
