@@ -92,7 +92,8 @@ def test_bad_project_name_is_refused():
 
 
 def test_wrong_function_arguments_fail_at_parse_time():
-    with pytest.raises(ConfigurationError, match=r"storage\(\.\.\.\) was called with arguments that do not fit .*'zone'"):
+    fit = r"storage\(\.\.\.\) was called with arguments that do not fit the program: missing .*'region'"
+    with pytest.raises(ConfigurationError, match=fit):
 
         @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))
         def d():
