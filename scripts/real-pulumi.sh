@@ -23,11 +23,15 @@ else
   mkdir -p "$CACHE"
   # Held until this script exits: a second run (another test session, another checkout) waits here instead
   # of starting a second 9-minute build on the same machine, then finds the first one's CLI.
-  LOCK="$CACHE/.build.lock"
-  exec 9>"$LOCK"
-  if ! flock -n 9; then
-    echo "real-pulumi: another run is building the CLI (it holds $LOCK); waiting for it ..." >&2
-    flock 9
+  if command -v flock >/dev/null; then
+    LOCK="$CACHE/.build.lock"
+    exec 9>"$LOCK"
+    if ! flock -n 9; then
+      echo "real-pulumi: another run is building the CLI (it holds $LOCK); waiting for it ..." >&2
+      flock 9
+    fi
+  else  # macOS has no flock(1) by default: build without the lock rather than not at all
+    echo "real-pulumi: no 'flock' on PATH, so runs at once would each build (util-linux has it)" >&2
   fi
 fi
 if [ -x "$BIN/pulumi" ]; then
