@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow_pulumi_decorators._airflow import unmapped_copy
 from airflow_pulumi_decorators.environments import (
     _TEMPLATE_PART,
     Environment,
@@ -70,10 +71,10 @@ def check_decorator_keywords(
     :param function: the decorated function, when known (its parameters are named in the fix).
     :raises ConfigurationError: naming the keyword and the fix (a did-you-mean where a name is close).
     """
-    unknown = sorted(set(keywords) - set(known))
+    unknown = [name for name in keywords if name not in known]
     if not unknown:
         return
-    name = unknown[0]
+    name = min(unknown)
     parameters = _parameters(function) if function is not None else set()
     close = difflib.get_close_matches(name, sorted(set(known) | parameters), n=1)
     guess = name if name in parameters else (close[0] if close else None)
@@ -285,8 +286,6 @@ def check_no_second_up(task: Any, kind: type) -> None:
     :param task: the new task, already in its DAG.
     :param kind: the class of stack tasks (the others in the DAG it is checked against).
     """
-    from airflow_pulumi_decorators._airflow import unmapped_copy
-
     # A mapped task's copies (one per map index, made when each runs) are the mapped task itself, which was
     # checked when the DAG was built (check_mapped_up).
     if task.operation != "up" or not task.has_dag() or unmapped_copy(task):

@@ -136,6 +136,8 @@ class OperationOptions:
         """
         if operation is not None:
             check_operation(operation)
+        if options is None and not keywords and not default_args:
+            return _DEFAULT  # most tasks: nothing to group, check or copy
         keywords = dict(keywords or {})
         defaults = default_args or {}
         if isinstance(options, OperationOptions) and (refines or options is defaults.get("options")):
@@ -146,6 +148,9 @@ class OperationOptions:
             chosen = _grouped(options, keywords)
         return chosen if operation is None else _check_applies(operation, chosen)
 
+
+#: The options of a task that gives none (every default applies to every operation).
+_DEFAULT = OperationOptions()
 
 #: Options that apply to some operations only, and to which.
 _APPLIES_TO = (

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_pulumi_decorators import checks
+from airflow_pulumi_decorators.assets import stack_alias
 from airflow_pulumi_decorators.environments import (
     Environment,
     resolve_environment,
@@ -128,8 +129,6 @@ class PulumiStackOperator(BaseOperator):
         self.allow_destroy_protected = bool(allow_destroy_protected)
         self.emit_asset = bool(emit_asset) and operation == "up"
         if self.emit_asset:
-            from airflow_pulumi_decorators.assets import stack_alias
-
             # The stack is known only at run time (templated), so the task declares an alias and
             # attaches the concrete asset pulumi://<project>/<stack> to it when it runs.
             kwargs["outlets"] = [*(kwargs.get("outlets") or []), stack_alias(project)]
