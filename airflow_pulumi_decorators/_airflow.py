@@ -87,3 +87,11 @@ def not_found_exception() -> type[Exception]:
     except ImportError:  # pragma: no cover - older task SDKs
         from airflow.exceptions import AirflowNotFoundException  # type: ignore[attr-defined]  # re-exported there
     return AirflowNotFoundException
+
+
+def unmapped_copy(task: Any) -> bool:
+    """Whether ``task`` is the copy Airflow makes of a mapped task to run one map index (``MappedOperator.unmap``).
+
+    Such a copy is not one of the DAG's tasks: the mapped task stands in the DAG for all of its copies.
+    """
+    return bool(getattr(task, "_BaseOperator__from_mapped", False))

@@ -1,18 +1,15 @@
-"""Airflow asset events for stacks: ``pulumi://<project>/<stack>`` after each successful ``up``.
+"""Airflow assets for stacks: ``pulumi://<project>/<stack>``, which each successful ``up`` updates.
 
 Other DAGs schedule on a stack's infrastructure changes with ``schedule=[stack_asset("network", "prod")]``.
-The event's extra carries the output *keys*, change counts and version, never output values.
+The event itself is emitted by :mod:`airflow_pulumi_decorators.publish.events`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, AssetAlias
-
-    from airflow_pulumi_decorators.engine import OperationResult
 
 
 def stack_uri(project: str, stack: str) -> str:
@@ -32,27 +29,3 @@ def stack_alias(project: str) -> AssetAlias:
     from airflow.sdk import AssetAlias
 
     return AssetAlias(name=f"pulumi-stacks:{project}")
-
-
-def event_extra(project: str, result: OperationResult) -> dict[str, Any]:
-    """What the asset event says about the update: keys and counts, never values (secrets stay out)."""
-    return {
-        "project": project,
-        "stack": result.stack,
-        "operation": result.operation,
-        "version": result.version,
-        "changes": dict(result.changes),
-        "has_changes": result.has_changes,
-        "output_keys": sorted(result.outputs),
-        "secret_output_keys": sorted(k for k, v in result.outputs.items() if v.secret),
-    }
-
-
-def emit_stack_event(
-    context: Any, project: str, result: OperationResult, *, log: Callable[[str], None] = lambda _: None
-) -> None:
-    """Attach the stack's asset event to the task's alias outlet (Airflow stores it when the task succeeds)."""
-    extra = event_extra(project, result)
-    context["outlet_events"][stack_alias(project)].add(stack_asset(project, result.stack), extra=extra)
-    keys = ", ".join(extra["output_keys"]) or "-"
-    log(f"pulumi: asset event {stack_uri(project, result.stack)} (output keys: {keys})")

@@ -1,15 +1,18 @@
-"""The checks a stack task's arguments get, the same for ``@pulumi_stack`` and ``PulumiStackOperator``.
+"""The checks a stack task's arguments get, the same for ``@pulumi_stack`` and ``PulumiStackOperator``: the
+one room of the argument rules, typed against :class:`~airflow_pulumi_decorators.stack_task.StackTask`.
 
-Parse time (when the operator is created): ``pulumi_command``, stack names against the project, a token's
-lifetime against ``execution_timeout``, a second ``up`` on the same stack. Task start (when the templates are
-rendered, :func:`render_checked`): templates that read what the run lacks, rendered stack and environment
-names, ``None`` from an upstream task, templates in the environment's config.
+Parse time (when the operator is created, :func:`at_parse_time`): ``pulumi_command``, the program, ``stack``
+/ ``environments`` / ``environment`` together, ``destroy`` of a protected environment, stack names against the
+project, a token's lifetime against ``execution_timeout``, a second ``up`` on the same stack. Task start
+(when the templates are rendered, :func:`render_checked`): templates that read what the run lacks, rendered
+stack and environment names, ``None`` from an upstream task, templates in the environment's config.
 
 Plain Airflow SDK and Jinja, imported where used: no Pulumi, no google-auth.
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import itertools
 import os
@@ -18,6 +21,7 @@ import weakref
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow_pulumi_decorators._airflow import unmapped_copy
 from airflow_pulumi_decorators.environments import (
     _TEMPLATE_PART,
     Environment,
@@ -27,16 +31,111 @@ from airflow_pulumi_decorators.environments import (
     environment_name,
     validate_stack_name,
 )
-from airflow_pulumi_decorators.errors import ConfigurationError
+from airflow_pulumi_decorators.errors import ConfigurationError, UnknownEnvironmentError
+from airflow_pulumi_decorators.operations import check_protected
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_pulumi_decorators.stack_task import StackTask
 
 
 # -- parse time -------------------------------------------------------------------------------------------
 
 
-def check_names(task: Any) -> None:
+def at_parse_time(task: StackTask, kind: type) -> dict[tuple[str, Any], str]:
+    """Every parse-time check of a stack task whose arguments are set, in the order a reader fixes them.
+
+    :param task: the new task, already in its DAG (when it has one).
+    :param kind: the class of stack tasks (a second ``up`` is looked for among the DAG's tasks of this kind).
+    :return: the arguments that come from upstream tasks (:func:`upstream_arguments`): a ``None`` from one of
+        them is refused at task start.
+    :raises ConfigurationError: naming the argument and the fix.
+    """
+    check_environment_arguments(task)
+    check_protected_at_parse_time(task)
+    upstream = upstream_arguments(task.program, task.op_args, task.op_kwargs)
+    check_names(task)
+    check_credential_lifetimes(task)
+    check_no_second_up(task, kind)
+    return upstream
+
+
+def check_decorator_keywords(
+    keywords: Mapping[str, Any], known: Collection[str], function: Callable[..., Any] | None
+) -> None:
+    """Refuse a keyword ``@pulumi_stack(...)`` does not take, usually a program argument given to the decorator.
+
+    :param keywords: the decorator's keywords.
+    :param known: every keyword it takes (the operator's, ``BaseOperator``'s, the option keywords).
+    :param function: the decorated function, when known (its parameters are named in the fix).
+    :raises ConfigurationError: naming the keyword and the fix (a did-you-mean where a name is close).
+    """
+    unknown = [name for name in keywords if name not in known]
+    if not unknown:
+        return
+    name = min(unknown)
+    parameters = _parameters(function) if function is not None else set()
+    close = difflib.get_close_matches(name, sorted(set(known) | parameters), n=1)
+    guess = name if name in parameters else (close[0] if close else None)
+    if function is not None and guess in parameters:
+        said = "is" if guess == name else f"looks like {guess!r}, which is"
+        fix = (f"{name!r} {said} an argument of the program {function.__name__}(): pass it when you call it, "
+               f"{function.__name__}({guess}=...)")
+    else:
+        fix = f"did you mean {guess!r}?" if guess else "see PulumiStackOperator's and BaseOperator's arguments"
+    raise ConfigurationError(f"@pulumi_stack got an unknown keyword {name!r}: {fix}")
+
+
+def _parameters(function: Callable[..., Any]) -> set[str]:
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def check_program(program: object) -> Callable[..., Any]:
+    """The function that declares resources must be callable."""
+    if not callable(program):
+        raise ConfigurationError(f"'program' must be a callable, got {type(program).__name__}")
+    return program
+
+
+def check_environment_arguments(task: StackTask) -> None:
+    """``stack`` without ``environments``, or ``environments`` with the ``environment`` of the run."""
+    environments, environment = task.environments, task.environment
+    if environments is None:
+        if not task.stack:
+            raise ConfigurationError(
+                "give 'stack' (e.g. stack='dev') or 'environments' with 'environment' "
+                "(e.g. environment='{{ params.env }}')"
+            )
+        if environment is not None:
+            raise ConfigurationError("'environment' needs 'environments' (a map of name to Environment)")
+        return
+    if environment is None and len(environments) > 1:
+        raise ConfigurationError(
+            f"'environment' is required with several environments ({', '.join(sorted(environments))});"
+            " e.g. environment='{{ params.env }}'"
+        )
+    if isinstance(environment, str) and not _is_template(environment) and environment not in environments:
+        raise UnknownEnvironmentError(environment, list(environments))
+
+
+def check_protected_at_parse_time(task: StackTask) -> None:
+    """``destroy`` of a protected environment known now (a templated environment is checked at run time)."""
+    if task.operation != "destroy" or task.environments is None or not isinstance(task.environment, str | None):
+        return
+    names = list(task.environments) if task.environment is None else [task.environment]
+    for name in names:
+        if name in task.environments and not _is_template(name):
+            check_protected(
+                name, task.environments[name], task.options, allow=task.allow_destroy_protected,
+                operation=task.operation, task_id=task.task_id, function=getattr(task.program, "__name__", ""),
+            )
+
+
+def check_names(task: StackTask) -> None:
     """Stack names, literal or the literal text of a template; a fully qualified one must name the task's project."""
     if task.stack is not None:
         validate_stack_name(task.stack, project=task.project)
@@ -45,7 +144,7 @@ def check_names(task: Any) -> None:
         check_stack_project(env.stack, parameter=f"environments[{name!r}].stack", project=task.project)
 
 
-def check_credential_lifetimes(task: Any) -> None:
+def check_credential_lifetimes(task: StackTask) -> None:
     """A token that cannot outlive ``execution_timeout`` fails now rather than in every run."""
     if task.execution_timeout is None:
         return
@@ -187,7 +286,9 @@ def check_no_second_up(task: Any, kind: type) -> None:
     :param task: the new task, already in its DAG.
     :param kind: the class of stack tasks (the others in the DAG it is checked against).
     """
-    if task.operation != "up" or not task.has_dag():
+    # A mapped task's copies (one per map index, made when each runs) are the mapped task itself, which was
+    # checked when the DAG was built (check_mapped_up).
+    if task.operation != "up" or not task.has_dag() or unmapped_copy(task):
         return
     dag = task.dag
     index = _index_of(dag)
@@ -209,6 +310,43 @@ def check_no_second_up(task: Any, kind: type) -> None:
         "project, "
         "or declare both sets of resources in one function; to use another task's infrastructure, read its "
         "outputs (XCom) or preview/refresh it instead."
+    )
+
+
+def check_mapped_up(task_id: str, arguments: Mapping[str, Any], mapped: Collection[str] | None) -> None:
+    """Refuse a mapped ``up`` whose map indexes would all write one stack: each would delete the others' resources.
+
+    The stack differs per map index when ``stack`` or ``environment`` is mapped, or ``stack`` is a template
+    (``"r{{ ti.map_index }}"``, ``"{{ task.op_kwargs['region'] }}"``); anything else names one stack for all.
+
+    :param task_id: the mapped task.
+    :param arguments: the task's arguments given to ``partial`` or the decorator (``stack``, ``environments``,
+        ``environment``, ``operation``).
+    :param mapped: the names of the arguments mapped over (``expand``), or ``None`` when not known yet
+        (``partial`` before its ``expand``, ``expand_kwargs``): then only a literal ``stack`` is refused.
+    :raises ConfigurationError: naming the task, the stack and the fix.
+    """
+    if arguments.get("operation", "up") != "up" or {"stack", "environment"} & set(mapped or ()):
+        return
+    stack = arguments.get("stack")
+    if isinstance(stack, str) and _is_template(stack):
+        return
+    if stack is None and mapped is None:
+        return
+    if stack is None:
+        environments = arguments.get("environments") or {}
+        environment = arguments.get("environment")
+        if not environments or (isinstance(environment, str) and _is_template(environment)) and len(environments) > 1:
+            return  # no stack known now: the operator refuses what is missing
+        names = [environment] if isinstance(environment, str) and environment in environments else list(environments)
+        stack = " / ".join(repr(environments[name].stack) for name in names)
+    else:
+        stack = repr(stack)
+    raise ConfigurationError(
+        f"task {task_id!r} is mapped (.expand) and runs `up` on stack {stack} for every map index: each map "
+        "index would delete what the others deployed, and they fight over the stack's lock. Give each map index "
+        "its own stack: stack='" + task_id + "-{{ ti.map_index }}', a stack from the mapped argument "
+        "(stack=\"{{ task.op_kwargs['region'] }}\" or stack=... in expand()), or map over 'environment'."
     )
 
 

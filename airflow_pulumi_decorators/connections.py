@@ -20,12 +20,16 @@ Unlike Astronomer's ``airflow-provider-pulumi`` connection, nothing here is read
 no per-key config is taken from the connection (config belongs to the ``Environment``, secrets in
 ``secret_config``), and the token and passphrase reach the engine only through its environment, after
 being registered with Airflow's secret masker. Importing this module imports no ``airflow.sdk``.
+
+This module is also where any connection is read (:func:`read_connection`) and its extras looked up
+(:class:`ConnectionExtras`): the ``google_cloud_platform`` connection of
+:mod:`~airflow_pulumi_decorators.identity.connection` goes through it too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +37,6 @@ from airflow_pulumi_decorators.backend_url import BackendUrl, validate_backend_u
 from airflow_pulumi_decorators.errors import ConfigurationError
 
 CONN_TYPE = "pulumi"
-_PREFIX = f"extra__{CONN_TYPE}__"
 KNOWN_EXTRAS = ("secrets_provider", "config_passphrase", "backend_url")
 SECRETS_PROVIDER_SCHEMES = ("gcpkms", "awskms", "azurekeyvault", "hashivault")
 _ORG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -41,7 +44,7 @@ _GCPKMS_RE = re.compile(r"^gcpkms://projects/[^/]+/locations/[^/]+/keyRings/[^/]
 
 
 def backend_kind(url: str) -> str:
-    """``file``, ``bucket`` or ``cloud`` (the Pulumi service) for a backend URL.
+    """``file``, ``bucket`` or ``cloud`` (the Pulumi service) for a backend URL: its :attr:`BackendUrl.kind`.
 
     :param url: a validated backend URL.
     """
@@ -103,7 +106,7 @@ class PulumiConnection:
     """
 
     conn_id: str
-    backend_url: str | None = None
+    backend_url: BackendUrl | None = None
     organization: str | None = None
     access_token: str | None = field(default=None, repr=False)
     secrets_provider: str | None = None
@@ -113,6 +116,9 @@ class PulumiConnection:
     def secrets(self) -> tuple[str, ...]:
         """The sensitive values, to register with the secret masker."""
         return tuple(v for v in (self.access_token, self.config_passphrase) if v)
+
+
+# -- reading any connection's extras -----------------------------------------------------------------
 
 
 def connection_extra(extras: Mapping[str, Any], name: str, prefix: str) -> Any:
@@ -131,8 +137,42 @@ def connection_extra(extras: Mapping[str, Any], name: str, prefix: str) -> Any:
     return None if value == "" else value
 
 
-def _extra(extras: Mapping[str, Any], name: str) -> Any:
-    return connection_extra(extras, name, _PREFIX)
+@dataclass(frozen=True)
+class ConnectionExtras:
+    """The extras of a connection of type *conn_type*, read by name (see :func:`connection_extra`).
+
+    :param values: the extras (``extra_dejson``).
+    :param conn_type: the connection type, which names the older prefixed form of each extra.
+    """
+
+    values: Mapping[str, Any] = field(repr=False)  # extras may hold secrets
+    conn_type: str
+
+    @property
+    def prefix(self) -> str:
+        """``extra__<conn type>__``."""
+        return f"extra__{self.conn_type}__"
+
+    def get(self, name: str) -> Any:
+        """The extra *name*, plain or prefixed (the plain one wins); ``None`` when unset or ``""``.
+
+        :param name: the plain name.
+        """
+        return connection_extra(self.values, name, self.prefix)
+
+    def unknown(self, known: Iterable[str]) -> list[str]:
+        """The keys, sorted, that are neither a *known* name nor its prefixed form.
+
+        :param known: the plain names understood.
+        """
+        names = set(known)
+        return sorted(
+            k for k in self.values
+            if k not in names and not (k.startswith(self.prefix) and k[len(self.prefix):] in names)
+        )
+
+
+# -- the pulumi connection's fields --------------------------------------------------------------------
 
 
 def parse_connection(
@@ -159,51 +199,12 @@ def parse_connection(
         raise ConfigurationError(
             f"{where} has type {conn_type!r}; expected {CONN_TYPE!r} (create it as a Pulumi connection)"
         )
-    extras = dict(extra or {})
-    unknown = sorted(
-        k for k in extras if k not in KNOWN_EXTRAS and not (k.startswith(_PREFIX) and k[len(_PREFIX):] in KNOWN_EXTRAS)
-    )
-    if unknown:
-        raise ConfigurationError(
-            f"{where} has unknown extra field(s) {unknown}; known: {', '.join(KNOWN_EXTRAS)}. Stack config "
-            "belongs in Environment(config=..., secret_config=...), not in the connection."
-        )
-
-    backend = None
-    host_value = host.strip() if isinstance(host, str) else host
-    extra_backend = _extra(extras, "backend_url")
-    if host_value and extra_backend and host_value != str(extra_backend).strip():
-        raise ConfigurationError(
-            f"{where} sets both field 'host' (Backend URL) and extra 'backend_url' to different URLs; keep one"
-        )
-    if host_value:
-        backend = validate_backend_url(host_value, where=f"{where} field 'host' (Backend URL)")
-    elif extra_backend:
-        backend = validate_backend_url(extra_backend, where=f"{where} extra 'backend_url'")
-
-    organization = login.strip() if isinstance(login, str) and login.strip() else None
-    if organization is not None:
-        if not _ORG_RE.match(organization):
-            raise ConfigurationError(
-                f"{where} field 'login' (Organization)={organization!r} is not a Pulumi organization name; "
-                "use letters, digits, '-', '_' or '.'"
-            )
-        if backend is not None and backend_kind(backend) != "cloud":
-            raise ConfigurationError(
-                f"{where} field 'login' (Organization) is set, but backend {backend!r} is not Pulumi Cloud; "
-                "organizations exist only on https:// backends. Clear the field or change 'host'."
-            )
-
+    extras = ConnectionExtras(dict(extra or {}), CONN_TYPE)
+    _check_extra_names(extras, where)
+    backend = _backend_url(host, extras, where)
+    organization = _organization(login, backend, where)
     token = _secret_text(password, where=f"{where} field 'password' (Access token)")
-    provider = validate_secrets_provider(
-        _extra(extras, "secrets_provider"), where=f"{where} extra 'secrets_provider'"
-    )
-    passphrase = _secret_text(_extra(extras, "config_passphrase"), where=f"{where} extra 'config_passphrase'")
-    if passphrase is not None and provider not in (None, "passphrase"):
-        raise ConfigurationError(
-            f"{where} extra 'config_passphrase' is set but extra 'secrets_provider' is {provider!r}; the "
-            "passphrase is only used by the passphrase provider. Remove one of them."
-        )
+    provider, passphrase = _secrets_provider(extras, where)
     return PulumiConnection(
         conn_id=conn_id,
         backend_url=backend,
@@ -211,6 +212,104 @@ def parse_connection(
         access_token=token,
         secrets_provider=provider,
         config_passphrase=passphrase,
+    )
+
+
+def _check_extra_names(extras: ConnectionExtras, where: str) -> None:
+    unknown = extras.unknown(KNOWN_EXTRAS)
+    if unknown:
+        raise ConfigurationError(
+            f"{where} has unknown extra field(s) {unknown}; known: {', '.join(KNOWN_EXTRAS)}. Stack config "
+            "belongs in Environment(config=..., secret_config=...), not in the connection."
+        )
+
+
+def _backend_url(host: str | None, extras: ConnectionExtras, where: str) -> BackendUrl | None:
+    """The backend from field ``host``, else extra ``backend_url`` (connections stored as URIs have no host)."""
+    host_value = host.strip() if isinstance(host, str) else host
+    extra_backend = extras.get("backend_url")
+    if host_value and extra_backend and host_value != str(extra_backend).strip():
+        raise ConfigurationError(
+            f"{where} sets both field 'host' (Backend URL) and extra 'backend_url' to different URLs; keep one"
+        )
+    if host_value:
+        return BackendUrl(validate_backend_url(host_value, where=f"{where} field 'host' (Backend URL)"))
+    if extra_backend:
+        return BackendUrl(validate_backend_url(extra_backend, where=f"{where} extra 'backend_url'"))
+    return None
+
+
+def _organization(login: str | None, backend: BackendUrl | None, where: str) -> str | None:
+    organization = login.strip() if isinstance(login, str) and login.strip() else None
+    if organization is None:
+        return None
+    if not _ORG_RE.match(organization):
+        raise ConfigurationError(
+            f"{where} field 'login' (Organization)={organization!r} is not a Pulumi organization name; "
+            "use letters, digits, '-', '_' or '.'"
+        )
+    if backend is not None and backend.kind != "cloud":
+        raise ConfigurationError(
+            f"{where} field 'login' (Organization) is set, but backend {backend.url!r} is not Pulumi Cloud; "
+            "organizations exist only on https:// backends. Clear the field or change 'host'."
+        )
+    return organization
+
+
+def _secrets_provider(extras: ConnectionExtras, where: str) -> tuple[str | None, str | None]:
+    """The secrets provider and its passphrase, if any (a passphrase belongs to the passphrase provider only)."""
+    provider = validate_secrets_provider(extras.get("secrets_provider"), where=f"{where} extra 'secrets_provider'")
+    passphrase = _secret_text(extras.get("config_passphrase"), where=f"{where} extra 'config_passphrase'")
+    if passphrase is not None and provider not in (None, "passphrase"):
+        raise ConfigurationError(
+            f"{where} extra 'config_passphrase' is set but extra 'secrets_provider' is {provider!r}; the "
+            "passphrase is only used by the passphrase provider. Remove one of them."
+        )
+    return provider, passphrase
+
+
+# -- reading a connection through Airflow (at task start only) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionFields:
+    """An Airflow connection's fields as read at task start, its extras checked to be a JSON object.
+
+    :param conn_id: the connection id.
+    :param conn_type: its type.
+    :param host: field ``host``.
+    :param login: field ``login``.
+    :param password: field ``password``.
+    :param extra: the extras.
+    """
+
+    conn_id: str
+    conn_type: str | None
+    host: str | None
+    login: str | None
+    password: str | None = field(repr=False)
+    extra: Mapping[str, Any] = field(repr=False)
+
+
+def read_connection(
+    conn_id: str, *, missing_hint: str, setting: str | None = None, expected_type: str | None = None
+) -> ConnectionFields:
+    """Read an Airflow connection and its extras through ``airflow.sdk`` (call at task start only).
+
+    :param conn_id: the connection id.
+    :param missing_hint: how to fix a connection that does not exist.
+    :param setting: where the id came from, named in the error.
+    :param expected_type: the connection type it must have, if any.
+    :raises ConfigurationError: when it does not exist, has another type, or its extras are not a JSON object.
+    """
+    conn = fetch_connection(conn_id, missing_hint=missing_hint, setting=setting, expected_type=expected_type)
+    return ConnectionFields(
+        conn_id=conn_id,
+        conn_type=conn.conn_type,
+        host=conn.host,
+        login=conn.login,
+        password=conn.password,
+        extra=connection_extras(conn, conn_id),
     )
 
 
@@ -284,18 +383,17 @@ def get_pulumi_connection(conn_id: str, *, setting: str = "pulumi_conn_id") -> P
     :param setting: where the id came from, named when the connection does not exist.
     :raises ConfigurationError: when it does not exist or is invalid.
     """
-    conn = fetch_connection(
+    fields = read_connection(
         conn_id,
         missing_hint=f"create it with type {CONN_TYPE!r} (UI, `airflow connections add`, a secrets backend, "
         f"or AIRFLOW_CONN_{conn_id.upper()}) or fix {setting}",
         setting=setting,
     )
-    extra = connection_extras(conn, conn_id)
     return parse_connection(
         conn_id=conn_id,
-        conn_type=conn.conn_type,
-        host=conn.host,
-        login=conn.login,
-        password=conn.password,
-        extra=extra,
+        conn_type=fields.conn_type,
+        host=fields.host,
+        login=fields.login,
+        password=fields.password,
+        extra=fields.extra,
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
 
 from airflow_pulumi_decorators.errors import ConfigurationError
-from airflow_pulumi_decorators.operations import OperationOptions, pop_option_keywords, refine
+from airflow_pulumi_decorators.operations import OPTION_KEYWORDS, OperationOptions, pop_option_keywords
 from airflow_pulumi_decorators.operator import PulumiStackOperator
 
 if TYPE_CHECKING:
@@ -37,9 +38,14 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
         # options=OperationOptions(...) given to the decorator; the operator itself refuses the two together.
         keywords = pop_option_keywords(kwargs)
         if isinstance(kwargs.get("options"), OperationOptions):
-            kwargs["options"] = refine(kwargs["options"], keywords)
+            kwargs["options"] = OperationOptions.for_task(None, kwargs["options"], keywords, refines=True)
         else:
             kwargs.update(keywords)
+        if "project" not in kwargs and "project" not in (kwargs.get("default_args") or {}):
+            raise ConfigurationError(
+                f"@pulumi_stack of {python_callable.__name__}() needs 'project', the Pulumi project name: "
+                "@pulumi_stack(project='my-project', stack='dev')"
+            )
         # PulumiStackOperator checks the arguments, at parse time and at task start, as for a direct operator.
         super().__init__(
             kwargs_to_upstream={"program": python_callable, "op_args": op_args, "op_kwargs": op_kwargs},
@@ -48,6 +54,33 @@ class _PulumiStackDecoratedOperator(DecoratedOperator, PulumiStackOperator):
             op_kwargs=op_kwargs,
             **kwargs,
         )
+
+
+#: How Python words a call that does not fit a signature (``inspect.Signature.bind``, which Airflow uses).
+_BINDING_ERRORS = (
+    "missing a required argument",
+    "got an unexpected keyword argument",
+    "too many positional arguments",
+    "multiple values for argument",
+)
+
+
+@functools.cache
+def _task_keywords() -> frozenset[str]:
+    """Every keyword ``@pulumi_stack(...)`` takes: the operator's, ``BaseOperator``'s and the option keywords."""
+    from airflow.sdk import BaseOperator
+
+    names = set(inspect.signature(PulumiStackOperator.__init__).parameters)
+    names |= set(inspect.signature(BaseOperator.__init__).parameters)
+    names -= {"self", "kwargs", "program", "op_args", "op_kwargs"}
+    return frozenset(names | set(OPTION_KEYWORDS))
+
+
+def _signature(function: Callable[..., Any]) -> str:
+    try:
+        return str(inspect.signature(function))
+    except (TypeError, ValueError):
+        return "(...)"
 
 
 class _Decorator(Protocol):
@@ -79,7 +112,7 @@ class PulumiStackTask:
 
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         self._require_dag("")
-        return self._decorator(*args, **kwargs)
+        return self._call(self._decorator, args, kwargs)
 
     def _require_dag(self, method: str) -> None:
         """Refuse to create a task where Airflow would make one that belongs to no DAG and never runs."""
@@ -105,6 +138,19 @@ class PulumiStackTask:
             "`with DAG(...):` or a @dag-decorated function (or pass dag=... through .override(dag=my_dag))."
         )
 
+    def _call(self, decorator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> XComArg:
+        """Make the task; the program's arguments that do not fit its signature are a ConfigurationError."""
+        try:
+            return cast("XComArg", decorator(*args, **kwargs))
+        except TypeError as exc:
+            if not str(exc).startswith(_BINDING_ERRORS):
+                raise
+            raise ConfigurationError(
+                f"{self.__name__}(...) was called with arguments that do not fit the program: {exc}. The program "
+                f"takes {self.__name__}{_signature(self._decorator.function)}; pass its arguments when calling it "
+                "(task options such as stack or lock_wait go to @pulumi_stack(...) or .override(...))."
+            ) from None
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._decorator, name)
 
@@ -123,17 +169,38 @@ class PulumiStackTask:
         """A copy with other task options (``task_id``, ``lock_wait``, ``pool`` …)."""
         return PulumiStackTask(self._decorator.override(**kwargs))
 
+    def partial(self, **kwargs: Any) -> PulumiStackTask:
+        """Airflow's ``partial`` for a mapped task: the arguments every map index shares."""
+        return PulumiStackTask(self._decorator.partial(**kwargs))  # type: ignore[attr-defined]  # Airflow's
+
+    def expand(self, **mapped: Any) -> XComArg:
+        """Airflow's ``expand``: one task instance per item; an ``up`` needs a stack per map index."""
+        from airflow_pulumi_decorators.checks import check_mapped_up
+
+        self._require_dag(".expand")
+        # What is mapped here are the program's arguments: the task's stack is the same unless templated.
+        check_mapped_up(self.task_id, self._decorator.kwargs, ())
+        return self._decorator.expand(**mapped)  # type: ignore[attr-defined, no-any-return]  # Airflow's
+
+    def expand_kwargs(self, kwargs: Any, *, strict: bool = True) -> XComArg:
+        """Airflow's ``expand_kwargs``: one task instance per dict of the program's arguments."""
+        from airflow_pulumi_decorators.checks import check_mapped_up
+
+        self._require_dag(".expand_kwargs")
+        check_mapped_up(self.task_id, self._decorator.kwargs, ())
+        return self._decorator.expand_kwargs(kwargs, strict=strict)  # type: ignore[attr-defined, no-any-return]
+
     def _operation(self, operation: str, args: tuple[Any, ...], kwargs: dict[str, Any], **options: Any) -> XComArg:
         given = self._decorator.kwargs
         task_id = given.get("task_id") if given.get("operation") == operation else None
         options.setdefault("task_id", task_id or f"{self.task_id}_{operation}")
         self._require_dag(f".{operation}")
-        return self._decorator.override(operation=operation, **options)(*args, **kwargs)
+        return self._call(self._decorator.override(operation=operation, **options), args, kwargs)
 
     def up(self, *args: Any, **kwargs: Any) -> XComArg:
         """Deploy (the same as calling the function); XCom: the stack outputs."""
         self._require_dag(".up")
-        return self._decorator.override(operation="up")(*args, **kwargs)
+        return self._call(self._decorator.override(operation="up"), args, kwargs)
 
     def preview(self, *args: Any, **kwargs: Any) -> XComArg:
         """Plan without changing anything; XCom: ``changes``, ``has_changes``, ``steps`` (task id ``<fn>_preview``)."""
@@ -185,10 +252,11 @@ class PulumiStackTask:
         :param remove_stack: remove the stack after destroying its resources (default: on).
         """
         self._require_dag(".ephemeral")
-        up = self._decorator.override(operation="up")(*args, **kwargs)
-        down = self._decorator.override(
+        up = self._call(self._decorator.override(operation="up"), args, kwargs)
+        teardown = self._decorator.override(
             operation="destroy", remove_stack=remove_stack, task_id=f"{self.task_id}_teardown"
-        )(*args, **kwargs)
+        )
+        down = self._call(teardown, args, kwargs)
         # A task call returns a PlainXComArg, which has .operator; Airflow declares the base XComArg.
         down.as_teardown(setups=up.operator)  # type: ignore[attr-defined]
         return EphemeralStack(up, down)
@@ -237,6 +305,15 @@ def pulumi_stack(
     :param python_callable: the function (when used as ``@pulumi_stack`` without arguments).
     :param multiple_outputs: push each output as its own XCom key; on by default.
     """
+    from airflow_pulumi_decorators.checks import check_decorator_keywords
+
+    if python_callable is not None and "project" not in kwargs:
+        raise ConfigurationError(
+            f"@pulumi_stack above {getattr(python_callable, '__name__', 'the function')}() needs its arguments: "
+            "@pulumi_stack(project='my-project', stack='dev'), or project= with environments= and environment="
+        )
+    if python_callable is not None:
+        check_decorator_keywords(kwargs, _task_keywords(), python_callable)
     # Airflow declares its TaskDecorator protocol; given a function (and once applied to one) the result
     # is the decorator object that PulumiStackTask wraps.
     made = task_decorator_factory(
@@ -250,6 +327,7 @@ def pulumi_stack(
 
     @functools.wraps(made)
     def wrap(function: Callable[..., Any]) -> PulumiStackTask:
+        check_decorator_keywords(kwargs, _task_keywords(), function)
         return PulumiStackTask(cast("_Decorator", made(function)))
 
     return wrap  # type: ignore[return-value]

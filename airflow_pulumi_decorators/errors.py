@@ -180,8 +180,9 @@ class OutputError(PulumiDecoratorError, ValueError):
 
 
 class ReservedOutputNameError(OutputError):
-    """An output's name is an XCom key the task already uses (``return_value``, ``pulumi_summary`` …): with
-    ``multiple_outputs`` it would silently replace that XCom. Rename the output."""
+    """An output's name cannot be an XCom key of its own: one the task already uses (``return_value``,
+    ``pulumi_summary`` …), which with ``multiple_outputs`` it would silently replace, or a name that is not ASCII
+    (Airflow 3 sends XCom keys in request URLs). Rename the output."""
 
 
 class OutputValueError(OutputError):

@@ -1,6 +1,6 @@
 """``PulumiHook``: the hook class Airflow requires behind the ``pulumi`` connection type.
 
-Tasks do not need it (:func:`airflow_pulumi_decorators.backend.engine_settings` reads the connection at
+Tasks do not need it (:func:`airflow_pulumi_decorators.prepare.backend.resolve` reads the connection at
 task start); it gives the connection form its labels on Airflow < 3.2, validates a connection from the
 UI's *Test* button without any network call, and returns the parsed connection to your own code.
 """

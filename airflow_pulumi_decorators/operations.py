@@ -1,5 +1,5 @@
 """The operation vocabulary: which operations a stack task runs, their options, the protected-environment
-rule, and the summary every task pushes (its XCom key and fields).
+rule, and the XCom key of the summary every task pushes (its fields: :mod:`airflow_pulumi_decorators.publish`).
 
 The operator, the engine, the links and the approval gates all speak it. Plain Python (no Pulumi, no
 ``airflow.sdk``, nothing of the engine), so parsing a DAG file loads it and nothing heavier.
@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from airflow_pulumi_decorators.errors import ConfigurationError, ProtectedStackError
 
 if TYPE_CHECKING:
-    from airflow_pulumi_decorators.engine import OperationResult
     from airflow_pulumi_decorators.environments import Environment
 
 Operation = Literal["up", "preview", "refresh", "destroy"]
@@ -28,7 +26,7 @@ OPERATIONS: tuple[str, ...] = get_args(Operation)
 SUMMARY_KEY = "pulumi_summary"
 
 
-def check_operation(operation: object) -> str:
+def check_operation(operation: object) -> Operation:
     """Refuse an operation name that is not one of :data:`OPERATIONS`.
 
     :param operation: the task's ``operation``.
@@ -36,7 +34,7 @@ def check_operation(operation: object) -> str:
     """
     if not isinstance(operation, str) or operation not in OPERATIONS:
         raise ConfigurationError(f"'operation'={operation!r} is not one of {', '.join(OPERATIONS)}")
-    return operation
+    return cast(Operation, operation)
 
 
 def _seconds(name: str, value: float | datetime.timedelta) -> float:
@@ -62,7 +60,7 @@ _FLAGS = ("expect_no_changes", "refresh", "preview_only", "clear_pending_creates
 class OperationOptions:
     """How an operation runs, beyond which stack and program; checked and normalised when created.
 
-    Which options apply to which operation is checked by :func:`operation_options`.
+    A task's options are made by :meth:`for_task`, which also checks which options apply to which operation.
 
     :param expect_no_changes: fail with :class:`DriftDetectedError` if the operation finds changes.
     :param refresh: refresh state from the cloud first (``up``, ``preview``, ``destroy``).
@@ -110,6 +108,49 @@ class OperationOptions:
         put(self, "lock_retry_delay", _seconds("lock_retry_delay", self.lock_retry_delay))
         put(self, "kill_grace_period", _seconds("kill_grace_period", self.kill_grace_period))
 
+    @classmethod
+    def for_task(
+        cls,
+        operation: str | None,
+        options: object = None,
+        keywords: Mapping[str, Any] | None = None,
+        *,
+        default_args: Mapping[str, Any] | None = None,
+        refines: bool = False,
+    ) -> OperationOptions:
+        """A task's options, whichever way it gave them: the one way in for ``@pulumi_stack`` and its
+        ``.override()``, ``PulumiStackOperator``, its ``partial`` and ``default_args``.
+
+        :param operation: the task's ``operation``; each option is checked to apply to it (``None``: not
+            known yet, as in ``partial``).
+        :param options: the task's ``options=`` (possibly from ``default_args``), or ``None``.
+        :param keywords: options given as keywords of their own (``lock_wait=600``; :func:`pop_option_keywords`).
+        :param default_args: the task's merged ``default_args``, which are defaults as for any operator argument:
+            ``options`` there is refined by the task's option keywords; option keywords there fill in for a task
+            that gives no ``options`` (the task's own keywords win).
+        :param refines: the keywords replace fields of ``options`` instead of conflicting with them
+            (``.override(lock_wait=...)`` of a task declared with ``options=``).
+        :raises ConfigurationError: an unknown operation, ``options`` that is not an :class:`OperationOptions`,
+            ``options`` and option keywords together, or an option that does not apply to the operation,
+            naming them.
+        """
+        if operation is not None:
+            check_operation(operation)
+        if options is None and not keywords and not default_args:
+            return _DEFAULT  # most tasks: nothing to group, check or copy
+        keywords = dict(keywords or {})
+        defaults = default_args or {}
+        if isinstance(options, OperationOptions) and (refines or options is defaults.get("options")):
+            chosen = dataclasses.replace(options, **keywords) if keywords else options
+        else:
+            if options is None:
+                keywords = {**{k: v for k, v in defaults.items() if k in OPTION_KEYWORDS}, **keywords}
+            chosen = _grouped(options, keywords)
+        return chosen if operation is None else _check_applies(operation, chosen)
+
+
+#: The options of a task that gives none (every default applies to every operation).
+_DEFAULT = OperationOptions()
 
 #: Options that apply to some operations only, and to which.
 _APPLIES_TO = (
@@ -137,47 +178,8 @@ def pop_option_keywords(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {name: kwargs.pop(name) for name in OPTION_KEYWORDS if name in kwargs}
 
 
-def refine(options: Any, keywords: Mapping[str, Any]) -> Any:
-    """``options`` with the fields the option keywords name replaced (checked as any :class:`OperationOptions`).
-
-    :param options: the options to refine; anything that is not an :class:`OperationOptions` is returned as
-        it is, for :func:`operation_options` to refuse.
-    :param keywords: option keywords, by name.
-    """
-    if not keywords or not isinstance(options, OperationOptions):
-        return options
-    return dataclasses.replace(options, **keywords)
-
-
-def task_options(operation: str, options: Any, keywords: Mapping[str, Any],
-                 default_args: Mapping[str, Any] | None) -> OperationOptions:
-    """A task's options from how it gave them, checked against its operation (see :func:`operation_options`).
-
-    ``default_args`` are defaults, as for any operator argument: ``options`` there is refined by the task's
-    option keywords; option keywords there fill in for a task that gives no ``options`` (the task's own
-    keywords win).
-
-    :param operation: the task's ``operation``.
-    :param options: the task's ``options`` (possibly from ``default_args``), or ``None``.
-    :param keywords: the task's option keywords (:func:`pop_option_keywords`).
-    :param default_args: the task's merged ``default_args``.
-    """
-    default_args = default_args or {}
-    if options is not None and options is default_args.get("options"):
-        return operation_options(operation, refine(options, keywords))
-    if options is None:
-        keywords = {**{k: v for k, v in default_args.items() if k in OPTION_KEYWORDS}, **keywords}
-    return operation_options(operation, options, **keywords)
-
-
-def grouped_options(options: Any, keywords: Mapping[str, Any]) -> OperationOptions:
-    """A task's options as one :class:`OperationOptions`, whichever way it gave them.
-
-    :param options: the task's ``options``, or ``None``.
-    :param keywords: the task's options given as keywords of their own (``lock_wait``, ``refresh`` …).
-    :raises ConfigurationError: ``options`` that is not an :class:`OperationOptions`, or ``options`` and
-        option keywords together, naming them.
-    """
+def _grouped(options: object, keywords: Mapping[str, Any]) -> OperationOptions:
+    """Options given one way: ``options=`` or option keywords, never both."""
     if options is None:
         return OperationOptions(**keywords)
     if not isinstance(options, OperationOptions):
@@ -195,17 +197,7 @@ def grouped_options(options: Any, keywords: Mapping[str, Any]) -> OperationOptio
     return options
 
 
-def operation_options(operation: str, options: OperationOptions | None = None, /, **keywords: Any) -> OperationOptions:
-    """Check a task's operation and its options when the DAG is parsed.
-
-    :param operation: the task's ``operation``.
-    :param options: the task's ``options``, if it gave them grouped.
-    :param keywords: the task's options given as keywords of their own (``lock_wait``, ``refresh`` …).
-    :raises ConfigurationError: an unknown operation, options given wrong (:func:`grouped_options`), or an
-        option that does not apply to the operation, naming both.
-    """
-    check_operation(operation)
-    options = grouped_options(options, keywords)
+def _check_applies(operation: str, options: OperationOptions) -> OperationOptions:
     for flag, allowed in _APPLIES_TO:
         if getattr(options, flag) and operation not in allowed:
             raise ConfigurationError(
@@ -250,67 +242,9 @@ def _how_to_allow(task_id: str, function: str) -> str:
     )
 
 
-class Summary(TypedDict):
-    """What an operation did: the ``pulumi_summary`` XCom of every stack task (see docs/operations.md)."""
-
-    operation: str
-    project: str
-    stack: str
-    environment: str
-    backend: str
-    changes: dict[str, int]
-    has_changes: bool
-    version: int | None
-    duration_s: float
-    attempts: int
-    stack_removed: bool
-    pending_operations: int
-    policy_violations: list[dict[str, str]]
-    message: str
-    url: str | None
-
-
-def summary(result: OperationResult, *, project: str, environment: str, backend: str, message: str,
-            url: str | None) -> Summary:
-    """The summary of one operation (no output values in it, so no secrets).
-
-    :param result: what the engine reported.
-    :param project: the Pulumi project.
-    :param environment: the run's environment name.
-    :param backend: the backend URL.
-    :param message: the update message.
-    :param url: the update in Pulumi Cloud, or ``None``.
-    """
-    return {
-        "operation": result.operation,
-        "project": project,
-        "stack": result.stack,
-        "environment": environment,
-        "backend": backend,
-        "changes": dict(result.changes),
-        "has_changes": result.has_changes,
-        "version": result.version,
-        "duration_s": round(result.duration_s, 3),
-        "attempts": result.attempts,
-        "stack_removed": result.stack_removed,
-        "pending_operations": len(result.pending_operations),
-        "policy_violations": result.policy_violations,
-        "message": message,
-        "url": url,
-    }
-
-
-def summary_line(summary: Mapping[str, Any]) -> str:
-    """The summary as one JSON line, for log search (keys sorted, no secret values in it)."""
-    return json.dumps(summary, sort_keys=True, default=str, separators=(",", ":"))
-
-
-def summary_return(result: OperationResult) -> dict[str, Any]:
-    """The return value (XCom) of a ``preview``/``refresh``/``destroy`` task: the planned or made changes."""
-    return {
-        "changes": dict(result.changes),
-        "has_changes": result.has_changes,
-        "steps": list(result.steps),
-        "stack": result.stack,
-        "stack_removed": result.stack_removed,
-    }
+def describe_operation(operation: str, options: OperationOptions) -> str:
+    """The operation as the log names it: a preview or refresh with ``expect_no_changes`` is a drift check."""
+    if options.expect_no_changes:
+        refresh = ", refresh first" if options.refresh else ""
+        return f"drift check ({operation}{refresh}; fails on any change)"
+    return operation

@@ -2,7 +2,8 @@
 # Install everything (if needed) and run the whole test suite. Extra arguments go to pytest.
 #
 # The real-engine tests run on a real `pulumi` CLI built from Go modules (scripts/real-pulumi.sh, cached
-# after the first build). Without Go they skip and say so; APD_REAL_PULUMI=skip opts out, and
+# after the first build, which takes about 9 minutes on 2 cores and says so before it starts; runs at once
+# share one build). Without Go they skip and say so; APD_REAL_PULUMI=skip opts out, and
 # APD_REAL_PULUMI=/path/to/pulumi uses that CLI instead. CI sets APD_REQUIRE_REAL_PULUMI=1: no skipping.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"

@@ -47,7 +47,7 @@ def backend(apd_state: StateDir) -> Path:
 @pytest.fixture
 def run_dag(apd_airflow_home, apd_state: StateDir, capfd):
     """Write a DAG source (``{dag_id}`` filled in) into the dags folder and run it with ``dag.test()`` on
-    the engine its tasks name (``ENGINE`` of the ``header``)."""
+    the engine its tasks name (``ENGINE`` of the ``header``); the file is removed after the run."""
     return DagRunner(None, apd_state, capfd.readouterr).run_source
 
 
@@ -55,12 +55,17 @@ def run_dag(apd_airflow_home, apd_state: StateDir, capfd):
 def run_dag_file(run_dag):
     """Run the DAG file ``<name>`` (``tests/dagfiles.py``) as ``run_dag`` runs a source: copied into the
     dags folder as ``<dag_id>.py``, its parameters (``engine``: a name or the ``engine`` fixture, default the
-    in-process stand-in; the keyword arguments) in ``<dag_id>.json`` beside it."""
+    in-process stand-in; the keyword arguments) in ``<dag_id>.json`` beside it. Both are removed after the
+    run (the DAG file by the runner)."""
 
     def run(name: str, *, engine="standin", run_conf=None, dag_id=None, **params):
         dag_id = dag_id or f"t_{uuid.uuid4().hex[:10]}"
-        write_dag_params(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py", engine, params)
-        return run_dag(dag_source(name), run_conf=run_conf, dag_id=dag_id)
+        dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
+        write_dag_params(dag_file, engine, params)
+        try:
+            return run_dag(dag_source(name), run_conf=run_conf, dag_id=dag_id)
+        finally:
+            dag_file.with_suffix(".json").unlink(missing_ok=True)
 
     return run
 

@@ -64,3 +64,22 @@ def test_stack_names_must_belong_to_the_tasks_project():
         check_names(stack_task("acme/cluster/dev"))
     with pytest.raises(ConfigurationError, match=r"environments\['prod'\]\.stack"):
         check_names(stack_task(environments={"prod": Environment(stack="acme/cluster/prod")}))
+
+
+def test_a_mapped_up_on_one_fixed_stack_is_refused_naming_the_task_and_a_fix():
+    from airflow_pulumi_decorators.checks import check_mapped_up
+
+    with pytest.raises(ConfigurationError, match=r"task 'regional' is mapped .* on stack 'dev' for every map index"):
+        check_mapped_up("regional", {"stack": "dev"}, ())
+    envs = {"dev": Environment(stack="d"), "prod": Environment(stack="p")}
+    with pytest.raises(ConfigurationError, match="regional-\\{\\{ ti.map_index \\}\\}"):
+        check_mapped_up("regional", {"environments": envs, "environment": "dev"}, ())
+    # a stack per map index: templated, or mapped over on the operator
+    check_mapped_up("regional", {"stack": "r{{ ti.map_index }}"}, ())
+    check_mapped_up("regional", {"environments": envs}, ("environment",))
+    check_mapped_up("regional", {}, ("stack",))
+    # other operations only read the stack; partial before expand: only a literal stack is known to be shared
+    check_mapped_up("regional", {"stack": "dev", "operation": "preview"}, ())
+    check_mapped_up("regional", {"environments": envs, "environment": "dev"}, None)
+    with pytest.raises(ConfigurationError):
+        check_mapped_up("regional", {"stack": "dev"}, None)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import pytest
 
+import airflow_pulumi_decorators
+from airflow_pulumi_decorators.backend_url import BackendUrl
 from airflow_pulumi_decorators.connections import (
+    ConnectionExtras,
     PulumiConnection,
     backend_kind,
+    connection_extra,
     get_pulumi_connection,
     parse_connection,
+    read_connection,
 )
 from airflow_pulumi_decorators.errors import ConfigurationError
 
@@ -38,7 +45,8 @@ def parse(**fields):
 )
 def test_backend_urls_accepted(url, kind):
     conn = parse(host=url)
-    assert conn.backend_url == url and backend_kind(url) == kind
+    assert conn.backend_url == BackendUrl(url) and backend_kind(url) == kind
+    assert conn.backend_url is not None and conn.backend_url.kind == kind and str(conn.backend_url) == url
 
 
 @pytest.mark.parametrize(
@@ -60,7 +68,7 @@ def test_bad_backend_url_names_the_host_field(url, fragment):
 
 
 def test_backend_url_may_come_from_an_extra_for_uri_stored_connections():
-    assert parse(extra={"backend_url": "gs://b/p"}).backend_url == "gs://b/p"
+    assert parse(extra={"backend_url": " gs://b/p "}).backend_url == BackendUrl("gs://b/p")
     with pytest.raises(ConfigurationError, match="extra 'backend_url'"):
         parse(extra={"backend_url": "nope"})
     with pytest.raises(ConfigurationError, match="both field 'host'.*extra 'backend_url'"):
@@ -125,6 +133,8 @@ def test_organization_is_validated_and_only_for_pulumi_cloud():
         parse(host="https://api.pulumi.com", login="ac me")
     with pytest.raises(ConfigurationError, match=r"field 'login' \(Organization\) is set.*not Pulumi Cloud"):
         parse(host="gs://b", login="acme")
+    with pytest.raises(ConfigurationError, match=r"backend 'gs://b' is not Pulumi Cloud"):  # the URL, not its type
+        parse(host="gs://b", login="acme")
 
 
 def test_unknown_extra_is_refused_listing_the_known_ones():
@@ -165,7 +175,8 @@ def test_read_through_airflow_from_an_env_var_json_connection(monkeypatch):
     )
     conn = get_pulumi_connection("pulumi_prod")
     assert conn == PulumiConnection(
-        conn_id="pulumi_prod", backend_url="https://api.pulumi.com", organization="acme", access_token=TOKEN,
+        conn_id="pulumi_prod", backend_url=BackendUrl("https://api.pulumi.com"), organization="acme",
+        access_token=TOKEN,
         secrets_provider="gcpkms://projects/p/locations/eu/keyRings/r/cryptoKeys/k",
     )
 
@@ -213,3 +224,47 @@ def test_malformed_extra_fails_at_task_start_instead_of_dropping_every_extra(mon
     )
     with pytest.raises(ConfigurationError, match="line 1 column 22"):
         get_pulumi_connection("pulumi_x")
+
+
+def test_extras_are_read_plain_name_first_then_prefixed_and_empty_is_unset():
+    extras = ConnectionExtras(
+        {"scope": "", "extra__google_cloud_platform__scope": "s", "project": "plain",
+         "extra__google_cloud_platform__project": "prefixed", "extra__google_cloud_platform__key_path": ""},
+        "google_cloud_platform",
+    )
+    assert extras.get("scope") == "s" and extras.get("project") == "plain"
+    assert extras.get("key_path") is None and extras.get("absent") is None
+    assert connection_extra(extras.values, "scope", "extra__google_cloud_platform__") == "s"
+    assert extras.unknown(["scope", "key_path"]) == ["extra__google_cloud_platform__project", "project"]
+    assert "prefixed" not in repr(extras)  # extras may hold secrets
+
+
+def test_read_connection_returns_the_fields_and_checks_type_and_extra(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ANY_CONN",
+        json.dumps({"conn_type": "google_cloud_platform", "host": "h", "login": "l", "password": TOKEN,
+                    "extra": {"project": "p"}}),
+    )
+    fields = read_connection("any_conn", missing_hint="create it")
+    assert (fields.conn_id, fields.conn_type, fields.host, fields.login, fields.password) == (
+        "any_conn", "google_cloud_platform", "h", "l", TOKEN
+    )
+    assert dict(fields.extra) == {"project": "p"} and TOKEN not in repr(fields)
+    with pytest.raises(ConfigurationError, match="'any_conn' has type 'google_cloud_platform'; expected 'pulumi'"):
+        read_connection("any_conn", missing_hint="create it", expected_type="pulumi")
+    with pytest.raises(ConfigurationError, match=r"'absent' \(from here\) is not defined; create it"):
+        read_connection("absent", missing_hint="create it", setting="here")
+
+
+def test_only_the_connections_module_reads_airflow_connections():
+    # One fetch, one extras parser: every other module goes through connections.read_connection.
+    package = Path(airflow_pulumi_decorators.__file__).parent
+    readers = sorted(
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if any(
+            isinstance(node, ast.Attribute) and node.attr in ("get_connection", "extra_dejson")
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        )
+    )
+    assert readers == ["connections.py"]

@@ -1,10 +1,12 @@
 """The DAG files our integration tests run (``tests/dagfiles.py``, ``tests/*/dags/``): found by name, given
-their parameters beside the copy, and each importable on its own with its defaults."""
+their parameters beside the copy (both removed after the run), and each importable on its own with its
+defaults."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,6 +46,12 @@ def test_parameters_go_beside_the_copy_with_the_engines_name(tmp_path):
     alone = dag_params(str(tmp_path / "t_alone.py"))
     assert alone == {"dag_id": "t_alone", "engine": "standin"}
     assert type(pulumi_command(alone)).__name__ == "StandinCommand"
+
+
+def test_the_copy_and_its_parameters_are_removed_after_the_run(run_dag_file):
+    result = run_dag_file("explicit_exports", dag_id="t_dagfile_removed")
+    assert result.state == "success", result.output[-3000:]
+    assert not list(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).glob("t_dagfile_removed.*"))
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")

@@ -92,7 +92,8 @@ def test_bad_project_name_is_refused():
 
 
 def test_wrong_function_arguments_fail_at_parse_time():
-    with pytest.raises(TypeError):
+    fit = r"storage\(\.\.\.\) was called with arguments that do not fit the program: missing .*'region'"
+    with pytest.raises(ConfigurationError, match=fit):
 
         @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))
         def d():
@@ -424,3 +425,43 @@ def test_a_task_with_environments_survives_deepcopy_pickle_and_partial_subset():
     assert set(subset.task_dict) == {"storage", "load"}
     with pytest.raises(TypeError):
         copied.environments["dev"].config["gcp:project"] = "other"  # still read-only
+
+
+def test_mapping_an_up_on_one_fixed_stack_fails_when_the_dag_is_parsed():
+    import pendulum
+    from airflow.sdk import dag
+
+    from airflow_pulumi_decorators import ConfigurationError, PulumiStackOperator, pulumi_stack
+
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+    def fan_out():
+        @pulumi_stack(project="regions", stack="shared")
+        def regional(region: str):
+            return {"region": region}
+
+        regional.expand(region=["eu", "us"])
+
+    with pytest.raises(ConfigurationError, match="'regional' is mapped"):
+        fan_out()
+
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+    def operator_fan_out():
+        PulumiStackOperator.partial(task_id="regional", program=dict, project="regions", stack="shared").expand(
+            op_kwargs=[{"region": "eu"}, {"region": "us"}]
+        )
+
+    with pytest.raises(ConfigurationError, match="'regional' is mapped"):
+        operator_fan_out()
+
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+    def per_region():
+        @pulumi_stack(project="regions", stack="r{{ ti.map_index }}")
+        def regional(region: str):
+            return {"region": region}
+
+        regional.expand(region=["eu", "us"])
+        regional.override(task_id="again", stack="{{ task.op_kwargs['region'] }}").partial().expand_kwargs(
+            [{"region": "eu"}]
+        )
+
+    assert {t.task_id for t in per_region().tasks} == {"regional", "again"}

@@ -66,8 +66,8 @@ def test_parsing_a_dag_file_that_uses_the_decorator_loads_no_heavy_module():
 
 
 #: Our modules a DAG file that uses @pulumi_stack loads: the decorator, the operator and its parse-time checks
-#: (a subpackage would count as one).
-#: A running task needs the engine, the CLI, the locks, the backend and the outputs; the parse does not.
+#: (a subpackage counts as one: ``publish`` is its link module, :mod:`airflow_pulumi_decorators.publish.links`).
+#: A running task needs prepare, the engine, the CLI, the locks and the rest of publish; the parse does not.
 PARSE_MODULES = {
     "airflow_pulumi_decorators",
     "airflow_pulumi_decorators._airflow",
@@ -79,11 +79,11 @@ PARSE_MODULES = {
     "airflow_pulumi_decorators.environments",
     "airflow_pulumi_decorators.errors",
     "airflow_pulumi_decorators.lifecycle",
-    "airflow_pulumi_decorators.links",
     "airflow_pulumi_decorators.names",
     "airflow_pulumi_decorators.operations",
     "airflow_pulumi_decorators.operator",
     "airflow_pulumi_decorators.provider",
+    "airflow_pulumi_decorators.publish",
     "airflow_pulumi_decorators.settings",
 }
 
@@ -116,5 +116,5 @@ def test_parsing_a_dag_file_loads_only_the_parse_time_modules_of_ours():
     )
     out = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, check=True).stdout
     loaded = set([x for x in out.splitlines() if x.startswith("OURS:")][-1][len("OURS:"):].split(","))
-    assert not loaded & {f"airflow_pulumi_decorators.{m}" for m in ("engine", "cli", "locks", "outputs", "backend")}
+    assert not loaded & {f"airflow_pulumi_decorators.{m}" for m in ("engine", "cli", "locks", "outputs", "prepare")}
     assert loaded == PARSE_MODULES

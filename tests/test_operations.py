@@ -18,11 +18,25 @@ from airflow_pulumi_decorators.operations import (
     SUMMARY_KEY,
     OperationOptions,
     check_protected,
-    grouped_options,
-    operation_options,
+    describe_operation,
     pop_option_keywords,
-    task_options,
 )
+
+
+# OperationOptions.for_task is the one way in; these name the ways a task gives its options.
+def operation_options(operation, options=None, /, **keywords):
+    """A task that gives its options as keywords (or grouped), checked against its operation."""
+    return OperationOptions.for_task(operation, options, keywords)
+
+
+def grouped_options(options, keywords):
+    """``partial``: no operation to check against yet."""
+    return OperationOptions.for_task(None, options, keywords)
+
+
+def task_options(operation, options, keywords, default_args):
+    """The operator: ``default_args`` are defaults."""
+    return OperationOptions.for_task(operation, options, keywords, default_args=default_args)
 
 
 def test_unknown_operation_is_refused_with_the_known_ones():
@@ -86,6 +100,25 @@ def test_default_args_options_are_defaults():
     assert task_options("up", OperationOptions(), {}, {"lock_wait": 7}) == OperationOptions()
     with pytest.raises(ConfigurationError, match="'remove_stack' applies to operation='destroy'"):
         task_options("up", OperationOptions(remove_stack=True), {}, None)
+
+
+def test_the_decorator_refines_options_with_keywords_from_override():
+    declared = OperationOptions(lock_wait=11, refresh=True)
+    refined = OperationOptions.for_task(None, declared, {"lock_wait": 3}, refines=True)
+    assert refined == OperationOptions(lock_wait=3, refresh=True)
+    assert OperationOptions.for_task(None, declared, {}, refines=True) is declared
+    with pytest.raises(ConfigurationError, match="'remove_stack' applies to operation='destroy'"):
+        OperationOptions.for_task("up", declared, {"remove_stack": True}, refines=True)
+
+
+def test_a_drift_check_is_named_as_one_in_the_log():
+    assert describe_operation("up", OperationOptions()) == "up"
+    assert describe_operation("preview", OperationOptions(expect_no_changes=True)) == (
+        "drift check (preview; fails on any change)"
+    )
+    assert describe_operation("refresh", OperationOptions(expect_no_changes=True, refresh=True)) == (
+        "drift check (refresh, refresh first; fails on any change)"
+    )
 
 
 def test_operation_options_check_and_normalise_themselves():

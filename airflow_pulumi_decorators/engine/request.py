@@ -38,7 +38,7 @@ def passphrase_source(env: Mapping[str, str | None], environ: Mapping[str, str])
 @dataclass(frozen=True)
 class RunContext:
     """Where and with what one run's engine works, resolved once when the task starts
-    (:func:`airflow_pulumi_decorators.backend.engine_settings`).
+    (:func:`airflow_pulumi_decorators.prepare.backend.resolve`).
 
     :param backend: the state backend; ``None`` leaves the choice to the CLI (its login or default).
     :param extra_env: the engine's variables besides the backend and ``PULUMI_HOME`` (access token,

@@ -16,13 +16,11 @@ from airflow_pulumi_decorators.identity.base import (
     check_ambient_refreshable,
     normalize_scopes,
 )
-from airflow_pulumi_decorators.identity.engine_env import EngineEnv, cleared_env
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv, ImpersonationOnTop, cleared_env
 from airflow_pulumi_decorators.identity.metadata import METADATA_HOST_ENV_VARS, metadata_host_env
 
 if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
-
-    from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 
 _OWNER = "ApplicationDefault"
 
@@ -159,11 +157,11 @@ class ApplicationDefault(Identity):
         return f"application default credentials ({self.source_description()})"
 
     def check_refreshable(
-        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+        self, *, read_files: bool = True, impersonated_by: ImpersonationOnTop | None = None
     ) -> None:
         check_ambient_refreshable(impersonated_by)
 
-    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+    def refreshable_env(self, *, impersonated_by: ImpersonationOnTop | None = None) -> EngineEnv:
         # The engine finds the worker's ADC itself: GOOGLE_APPLICATION_CREDENTIALS passes through.
         env = {
             **cleared_env(keep=("GOOGLE_APPLICATION_CREDENTIALS",)),

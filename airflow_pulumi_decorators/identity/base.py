@@ -14,12 +14,10 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_pulumi_decorators.errors import ConfigurationError
-from airflow_pulumi_decorators.identity.engine_env import CredentialMode, EngineEnv
+from airflow_pulumi_decorators.identity.engine_env import CredentialMode, EngineEnv, ImpersonationOnTop
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import google.auth.credentials
-
-    from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 #: The scope every identity asks for unless told otherwise: Pulumi's providers need it.
@@ -133,7 +131,7 @@ class Identity(abc.ABC):
         return self.refreshable_env()
 
     def check_refreshable(
-        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+        self, *, read_files: bool = True, impersonated_by: ImpersonationOnTop | None = None
     ) -> None:
         """Refuse, before any request, what refreshable mode cannot hand to the engine.
 
@@ -154,7 +152,7 @@ class Identity(abc.ABC):
             f"credential_mode='refreshable' does not support {type(self).__name__}; use credential_mode='token'."
         )
 
-    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+    def refreshable_env(self, *, impersonated_by: ImpersonationOnTop | None = None) -> EngineEnv:
         """What the engine needs to refresh this identity's credential itself (refreshable mode).
 
         Only called after :meth:`check_refreshable` passed.
@@ -178,7 +176,7 @@ class Identity(abc.ABC):
 # Sources the engine finds by itself in refreshable mode (the worker's ADC, the metadata server) share these.
 
 
-def check_ambient_refreshable(impersonated_by: ServiceAccountImpersonation | None) -> None:
+def check_ambient_refreshable(impersonated_by: ImpersonationOnTop | None) -> None:
     """Refreshable mode for a source the engine finds by itself: only an impersonation on top needs checking.
 
     :param impersonated_by: the impersonation this identity is the source of, if any.
@@ -189,7 +187,7 @@ def check_ambient_refreshable(impersonated_by: ServiceAccountImpersonation | Non
 
 
 def ambient_refreshable_env(
-    env: Mapping[str, str | None], impersonated_by: ServiceAccountImpersonation | None
+    env: Mapping[str, str | None], impersonated_by: ImpersonationOnTop | None
 ) -> EngineEnv:
     """The hand-off of a source the engine finds by itself: *env*, plus the impersonation on top, if any.
 

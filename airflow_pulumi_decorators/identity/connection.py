@@ -1,9 +1,9 @@
 """Identities described by an Airflow ``google_cloud_platform`` connection, resolved at task start.
 
-Works without ``apache-airflow-providers-google``: the connection is read with
-``airflow.sdk.BaseHook.get_connection``, imported inside the function (importing this package must
-not import ``airflow.sdk``). The extras understood are those of Airflow's ``GoogleBaseHook``, plain
-or ``extra__google_cloud_platform__``-prefixed (the plain name wins when both are set):
+Works without ``apache-airflow-providers-google``: the connection is read by
+:func:`airflow_pulumi_decorators.connections.read_connection` (``airflow.sdk`` is imported only then);
+this module turns its extras into an identity. The extras understood are those of Airflow's
+``GoogleBaseHook``, plain or ``extra__google_cloud_platform__``-prefixed (the plain name wins when both are set):
 
 ``credential_config_file``
     an ``external_account`` configuration: a path, a JSON string or a JSON object →
@@ -33,11 +33,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from airflow_pulumi_decorators.connections import connection_extra
+from airflow_pulumi_decorators.connections import ConnectionExtras, read_connection
 from airflow_pulumi_decorators.errors import ConfigurationError
 from airflow_pulumi_decorators.identity.adc import ApplicationDefault
 from airflow_pulumi_decorators.identity.base import DEFAULT_SCOPES, Identity, normalize_scopes
-from airflow_pulumi_decorators.identity.engine_env import EngineEnv
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv, ImpersonationOnTop
 from airflow_pulumi_decorators.identity.federation import WorkloadIdentityFederation
 from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 from airflow_pulumi_decorators.identity.metadata import GkeMetadataServer
@@ -46,7 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
 
 CONN_TYPE = "google_cloud_platform"
-_PREFIX = "extra__google_cloud_platform__"
 _KEY_EXTRAS = ("key_path", "keyfile_dict", "key_secret_name", "key_secret_project_id")
 
 
@@ -57,10 +56,6 @@ class ConnectionIdentity(NamedTuple):
     project: str | None
 
 
-def _extra(extras: Mapping[str, Any], name: str) -> Any:
-    return connection_extra(extras, name, _PREFIX)
-
-
 def identity_from_extras(extras: Mapping[str, Any], *, conn_id: str = "<extras>") -> ConnectionIdentity:
     """Turn a ``google_cloud_platform`` connection's extras into an identity (no Airflow needed).
 
@@ -69,69 +64,80 @@ def identity_from_extras(extras: Mapping[str, Any], *, conn_id: str = "<extras>"
     :raises ConfigurationError: on key-file extras or malformed values, naming the connection.
     """
     where = f"connection {conn_id!r}"
-    for key in _KEY_EXTRAS:
-        if _extra(extras, key):
-            raise ConfigurationError(
-                f"{where} sets {key!r}: service-account keys are refused, this library uses keyless "
-                f"identities only. Remove {key!r} and set 'credential_config_file' (workload identity "
-                f"federation) and/or 'impersonation_chain', or rely on the worker's metadata server."
-            )
-    scope = _extra(extras, "scope")
-    try:
-        scopes = normalize_scopes(scope, owner=where, param="scope") if scope else DEFAULT_SCOPES
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{exc} Fix the 'scope' extra (comma-separated scope URLs).") from None
-
-    config = _extra(extras, "credential_config_file")
-    source: Identity
-    try:
-        if config is None:
-            source = ApplicationDefault(
-                scopes=scopes, quota_project_id=_extra(extras, "quota_project_id") or None
-            )
-        elif isinstance(config, Mapping):
-            source = WorkloadIdentityFederation(dict(config), scopes=scopes)
-        elif isinstance(config, str):
-            # A JSON string is parsed, anything else is a path read at task start.
-            source = WorkloadIdentityFederation(config, scopes=scopes)
-        else:
-            raise ConfigurationError("must be a path, a JSON string or a JSON object")
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{where}: extra 'credential_config_file' is not usable: {exc}") from None
-
-    identity: Identity = source
-    chain = _extra(extras, "impersonation_chain")
-    if chain:
-        if isinstance(chain, str):
-            chain = [c for c in re.split(r"[,\s]+", chain) if c]
-        try:
-            iam_endpoint = _extra(extras, "iam_endpoint")
-            kwargs = {"iam_endpoint": iam_endpoint} if iam_endpoint else {}
-            identity = ServiceAccountImpersonation.from_impersonation_chain(
-                chain, source=source, scopes=scopes, **kwargs
-            )
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"{where}: extra 'impersonation_chain' is not usable: {exc}") from None
-
-    project = _extra(extras, "project")
+    extra = ConnectionExtras(extras, CONN_TYPE)
+    _refuse_key_files(extra, where)
+    scopes = _scopes(extra, where)
+    source = _source(extra, scopes, where)
+    identity = _with_impersonation_chain(extra, source, scopes, where)
+    project = extra.get("project")
     if project is not None and not isinstance(project, str):
         raise ConfigurationError(f"{where}: extra 'project' must be a project id string, got {project!r}.")
     return ConnectionIdentity(identity, project or None)
 
 
+def _refuse_key_files(extra: ConnectionExtras, where: str) -> None:
+    for key in _KEY_EXTRAS:
+        if extra.get(key):
+            raise ConfigurationError(
+                f"{where} sets {key!r}: service-account keys are refused, this library uses keyless "
+                f"identities only. Remove {key!r} and set 'credential_config_file' (workload identity "
+                f"federation) and/or 'impersonation_chain', or rely on the worker's metadata server."
+            )
+
+
+def _scopes(extra: ConnectionExtras, where: str) -> tuple[str, ...]:
+    scope = extra.get("scope")
+    try:
+        return normalize_scopes(scope, owner=where, param="scope") if scope else DEFAULT_SCOPES
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{exc} Fix the 'scope' extra (comma-separated scope URLs).") from None
+
+
+def _source(extra: ConnectionExtras, scopes: tuple[str, ...], where: str) -> Identity:
+    """Federation when there is a ``credential_config_file``, else the worker's application default credentials."""
+    config = extra.get("credential_config_file")
+    try:
+        if config is None:
+            return ApplicationDefault(scopes=scopes, quota_project_id=extra.get("quota_project_id") or None)
+        if isinstance(config, Mapping):
+            return WorkloadIdentityFederation(dict(config), scopes=scopes)
+        if isinstance(config, str):
+            # A JSON string is parsed, anything else is a path read at task start.
+            return WorkloadIdentityFederation(config, scopes=scopes)
+        raise ConfigurationError("must be a path, a JSON string or a JSON object")
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: extra 'credential_config_file' is not usable: {exc}") from None
+
+
+def _with_impersonation_chain(
+    extra: ConnectionExtras, source: Identity, scopes: tuple[str, ...], where: str
+) -> Identity:
+    """*source* wrapped in the ``impersonation_chain``; *source* itself when the connection has none."""
+    chain = extra.get("impersonation_chain")
+    if not chain:
+        return source
+    if isinstance(chain, str):
+        chain = [c for c in re.split(r"[,\s]+", chain) if c]
+    try:
+        iam_endpoint = extra.get("iam_endpoint")
+        kwargs = {"iam_endpoint": iam_endpoint} if iam_endpoint else {}
+        return ServiceAccountImpersonation.from_impersonation_chain(chain, source=source, scopes=scopes, **kwargs)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: extra 'impersonation_chain' is not usable: {exc}") from None
+
+
 def resolve_connection(conn_id: str) -> ConnectionIdentity:
     """Read *conn_id* through ``airflow.sdk`` and turn it into an identity. Call at task start.
 
+    :param conn_id: the connection id.
     :raises ConfigurationError: if the connection does not exist or is not ``google_cloud_platform``.
     """
-    from airflow_pulumi_decorators.connections import connection_extras, fetch_connection
-
-    conn = fetch_connection(
+    fields = read_connection(
         conn_id,
         missing_hint=f"create it (type {CONN_TYPE!r}) or fix the conn_id passed to identity_from_connection().",
         expected_type=CONN_TYPE,
     )
-    return identity_from_extras(connection_extras(conn, conn_id), conn_id=conn_id)
+    return identity_from_extras(fields.extra, conn_id=conn_id)
 
 
 @dataclass(frozen=True)
@@ -179,12 +185,12 @@ class FromConnection(Identity, reads_connection=True):
         return self.resolve().principal(credentials)
 
     def check_refreshable(
-        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+        self, *, read_files: bool = True, impersonated_by: ImpersonationOnTop | None = None
     ) -> None:
         # What the connection describes is known at task start, where its resolved identity is checked.
         return
 
-    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+    def refreshable_env(self, *, impersonated_by: ImpersonationOnTop | None = None) -> EngineEnv:
         resolved = self.resolve()
         resolved.check_refreshable(impersonated_by=impersonated_by)
         return resolved.refreshable_env(impersonated_by=impersonated_by)

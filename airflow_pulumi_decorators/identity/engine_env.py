@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_pulumi_decorators.errors import ConfigurationError
 
@@ -105,3 +105,39 @@ class EngineEnv:
         env = cleared_env()
         env["GOOGLE_OAUTH_ACCESS_TOKEN"] = token
         return cls(env)
+
+
+class ImpersonationOnTop(Protocol):
+    """An impersonation on top of a source, as the source sees it when saying how the engine refreshes.
+
+    In refreshable mode the source decides how the impersonation travels with its own hand-off (written
+    into a credential configuration, or as ``GOOGLE_IMPERSONATE_SERVICE_ACCOUNT``). Sources, and the
+    :class:`~airflow_pulumi_decorators.identity.Identity` interface, name this protocol rather than
+    :class:`~airflow_pulumi_decorators.identity.ServiceAccountImpersonation` (which satisfies it), so
+    that imports run one way: impersonation imports the interface, never the reverse.
+    """
+
+    @property
+    def target_principal(self) -> str:
+        """The service account to act as."""
+
+    @property
+    def delegates(self) -> tuple[str, ...]:
+        """The service accounts between the source and the target, in order."""
+
+    @property
+    def lifetime_seconds(self) -> int:
+        """The token lifetime asked for, in seconds."""
+
+    @property
+    def generate_access_token_url(self) -> str:
+        """The IAM Credentials ``generateAccessToken`` URL of the target."""
+
+    def describe(self) -> str:
+        """A one-line, secret-free description."""
+
+    def check_impersonation_variable(self) -> None:
+        """Refuse what ``GOOGLE_IMPERSONATE_SERVICE_ACCOUNT`` cannot carry."""
+
+    def with_impersonation_variable(self, source_env: EngineEnv) -> EngineEnv:
+        """*source_env* with the engine told to act as the target."""

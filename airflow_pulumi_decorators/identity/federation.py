@@ -18,12 +18,10 @@ from airflow_pulumi_decorators.identity.base import (
     check_service_account_email,
     normalize_scopes,
 )
-from airflow_pulumi_decorators.identity.engine_env import EngineEnv, cleared_env
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv, ImpersonationOnTop, cleared_env
 
 if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
-
-    from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 
 _OWNER = "WorkloadIdentityFederation"
 # The pool provider's full resource name (any universe: //iam.<domain>/...).
@@ -32,6 +30,10 @@ _AUDIENCE = re.compile(
     r"|locations/global/workforcePools/[^/\s]+)/providers/[^/\s]+$"
 )
 _IMPERSONATION_URL = re.compile(r"/([^/]+):generateAccessToken$")
+_FIX = (
+    "generate it with `gcloud iam workload-identity-pools create-cred-config` "
+    "(see docs/identity/workload-identity-federation.md)"
+)
 
 
 def impersonation_target(url: str) -> str | None:
@@ -51,40 +53,52 @@ def validate_external_account_config(info: object, *, where: str) -> dict[str, A
     :param where: where it came from (``credential_config`` or a file path), for messages.
     :raises ConfigurationError: naming what is wrong and how to fix it.
     """
-    fix = (
-        "generate it with `gcloud iam workload-identity-pools create-cred-config` "
-        "(see docs/identity/workload-identity-federation.md)"
-    )
     if not isinstance(info, Mapping):
         raise ConfigurationError(
-            f"{_OWNER}: {where} must be a JSON object (an external_account credential configuration); {fix}."
+            f"{_OWNER}: {where} must be a JSON object (an external_account credential configuration); {_FIX}."
         )
     info = copy.deepcopy(dict(info))
+    _check_type(info, where)
+    _check_token_exchange(info, where)
+    _check_credential_source(info.get("credential_source"), where)
+    _check_impersonation(info, where)
+    return info
+
+
+def _check_type(info: Mapping[str, Any], where: str) -> None:
     kind = info.get("type")
-    if kind != "external_account":
-        hint = ""
-        if kind == "service_account":
-            hint = " Service-account key files are not accepted: this library uses keyless identities only."
-        raise ConfigurationError(
-            f"{_OWNER}: {where} has type {kind!r}, expected 'external_account'.{hint} {fix[0].upper()}{fix[1:]}."
-        )
+    if kind == "external_account":
+        return
+    hint = ""
+    if kind == "service_account":
+        hint = " Service-account key files are not accepted: this library uses keyless identities only."
+    raise ConfigurationError(
+        f"{_OWNER}: {where} has type {kind!r}, expected 'external_account'.{hint} {_FIX[0].upper()}{_FIX[1:]}."
+    )
+
+
+def _check_token_exchange(info: Mapping[str, Any], where: str) -> None:
+    """What STS is asked: the pool provider (``audience``), the token type and ``token_url``."""
     for key in ("audience", "subject_token_type", "token_url"):
         if not isinstance(info.get(key), str) or not info[key].strip():
-            raise ConfigurationError(f"{_OWNER}: {where} lacks {key!r}; {fix}.")
+            raise ConfigurationError(f"{_OWNER}: {where} lacks {key!r}; {_FIX}.")
     if not _AUDIENCE.match(info["audience"].strip()):
         raise ConfigurationError(
             f"{_OWNER}: {where} has audience {info['audience']!r}, which is not a pool provider; expected "
             "'//iam.googleapis.com/projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/"
             "providers/PROVIDER' "
             f"(the project NUMBER, not its ID) or, for workforce pools, "
-            f"'//iam.googleapis.com/locations/global/workforcePools/POOL/providers/PROVIDER'; {fix}."
+            f"'//iam.googleapis.com/locations/global/workforcePools/POOL/providers/PROVIDER'; {_FIX}."
         )
     if not re.match(r"^https?://", info["token_url"]):
         raise ConfigurationError(f"{_OWNER}: {where} has token_url {info['token_url']!r}, which is not an http(s) URL.")
-    source = info.get("credential_source")
+
+
+def _check_credential_source(source: object, where: str) -> None:
+    """Where the subject token is read: exactly one ``file`` or ``url``, as text or JSON."""
     if not isinstance(source, Mapping):
         raise ConfigurationError(
-            f"{_OWNER}: {where} lacks 'credential_source' (a 'file' or 'url' the subject token is read from); {fix}."
+            f"{_OWNER}: {where} lacks 'credential_source' (a 'file' or 'url' the subject token is read from); {_FIX}."
         )
     if "executable" in source:
         raise ConfigurationError(
@@ -104,13 +118,20 @@ def validate_external_account_config(info: object, *, where: str) -> dict[str, A
             f"{_OWNER}: {where} credential_source must have exactly one of 'file' or 'url', "
             f"got {sorted(k for k in source if k in ('file', 'url')) or 'neither'}."
         )
-    fmt = source.get("format") or {}
+    _check_subject_token_format(source.get("format") or {}, where)
+
+
+def _check_subject_token_format(fmt: object, where: str) -> None:
     if not isinstance(fmt, Mapping) or fmt.get("type", "text") not in ("text", "json"):
         raise ConfigurationError(f"{_OWNER}: {where} credential_source.format.type must be 'text' or 'json'.")
     if fmt.get("type") == "json" and not fmt.get("subject_token_field_name"):
         raise ConfigurationError(
             f"{_OWNER}: {where} credential_source.format is 'json' but has no 'subject_token_field_name'."
         )
+
+
+def _check_impersonation(info: Mapping[str, Any], where: str) -> None:
+    """The optional service account to impersonate after the exchange, and its token lifetime."""
     url = info.get("service_account_impersonation_url")
     if url is not None:
         target = impersonation_target(url) if isinstance(url, str) else None
@@ -128,7 +149,6 @@ def validate_external_account_config(info: object, *, where: str) -> dict[str, A
             f"{_OWNER}: {where} service_account_impersonation.token_lifetime_seconds must be an integer "
             f"1..{MAX_LIFETIME_SECONDS}, got {lifetime!r}."
         )
-    return info
 
 
 @dataclass(frozen=True)
@@ -287,7 +307,7 @@ class WorkloadIdentityFederation(Identity):
         return int(options.get("token_lifetime_seconds") or 3600)
 
     def check_refreshable(
-        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+        self, *, read_files: bool = True, impersonated_by: ImpersonationOnTop | None = None
     ) -> None:
         if impersonated_by is None:
             return
@@ -307,7 +327,7 @@ class WorkloadIdentityFederation(Identity):
                 "service_account_impersonation_url, or use credential_mode='token'."
             )
 
-    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+    def refreshable_env(self, *, impersonated_by: ImpersonationOnTop | None = None) -> EngineEnv:
         """The configuration itself (it holds no secret), for the engine to exchange the subject token
         on its own; an impersonation on top is written into it."""
         config = self.load_config()

@@ -11,6 +11,7 @@ A value of ``None`` in :attr:`EngineCredentials.env` means "remove this inherite
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,10 +20,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_pulumi_decorators.errors import ConfigurationError, CredentialLifetimeError, IdentityError
 from airflow_pulumi_decorators.identity._transport import (
@@ -145,6 +146,44 @@ def obtain_engine_credentials(
     :raises CredentialLifetimeError: token mode, the token expires before *budget* ends.
     :raises IdentityError: the credential could not be obtained; names the identity, endpoint, status.
     """
+    mode = _checked_mode(mode, retries=retries, timeout=timeout, budget=budget)
+    identity, project = _resolve_for_run(identity, project, mode)
+    secrets = SecretBook(mask or _default_mask)
+    policy = _RetryPolicy(attempts=retries, timeout=float(timeout), backoff=backoff, sleep=sleep)
+    with _transport(request) as inner:
+        refreshed = _refresh_with_retries(identity, inner, secrets, policy)
+    creds = refreshed.credentials
+    token = _token_of(identity, creds, secrets)
+    expires_at = _aware(creds.expiry)
+    principal = identity.principal(creds)
+    if mode is CredentialMode.TOKEN:
+        _check_budget(identity, principal, expires_at, budget, (now or _utc_now)())
+    else:
+        expires_at = None  # the token is not handed over: the engine refreshes its own
+    handoff = _engine_handoff(identity, mode, token, project=project, temp_root=temp_root)
+    result = EngineCredentials(
+        env=handoff.env, principal=principal, expires_at=expires_at, mode=mode, identity=identity.describe(),
+        http_requests=refreshed.http_requests, attempts=refreshed.attempts, credentials_file=handoff.path,
+        _temp_dir=handoff.temp_dir,
+    )
+    log.info(
+        "Obtained a Google Cloud credential for %s from %s (mode %s%s, %d HTTP request(s))",
+        principal, identity.describe(), mode.value,
+        f", expires {expires_at:%Y-%m-%d %H:%M:%S}Z" if result.expires_at else "", refreshed.http_requests,
+    )
+    return result
+
+
+# -- the steps of obtain_engine_credentials -------------------------------------------------------------
+
+
+def _checked_mode(
+    mode: CredentialMode | str, *, retries: int, timeout: float, budget: timedelta | None
+) -> CredentialMode:
+    """*mode* parsed, once the call's other arguments are known to be usable.
+
+    :raises ConfigurationError: naming the argument.
+    """
     mode = CredentialMode.parse(mode, param="mode")
     if not isinstance(retries, int) or retries < 1:
         raise ConfigurationError(f"retries={retries!r} must be an integer >= 1 (total attempts).")
@@ -152,98 +191,145 @@ def obtain_engine_credentials(
         raise ConfigurationError(f"timeout={timeout!r} must be a positive number of seconds.")
     if budget is not None and not isinstance(budget, timedelta):
         raise ConfigurationError(f"budget={budget!r} must be a datetime.timedelta or None.")
-    clock = now or (lambda: datetime.now(timezone.utc))
+    return mode
 
+
+def _resolve_for_run(identity: Identity, project: str | None, mode: CredentialMode) -> tuple[Identity, str | None]:
+    """The concrete identity for this run and its project (*project*, else the identity's default), checked
+    as far as it can be before any request.
+
+    :raises ConfigurationError: what only the worker can check, or what *mode* cannot hand over.
+    """
     identity, default_project = identity.resolve_with_project()
-    project = project or default_project
     identity.check_runtime()
     if mode is CredentialMode.REFRESHABLE:
         identity.check_refreshable()  # refuse inexpressible combinations before any HTTP request
+    return identity, project or default_project
 
-    secrets = SecretBook(mask or _default_mask)
-    own_request = request is None
-    inner = request if request is not None else _default_request()
-    total_requests = 0
+
+@contextlib.contextmanager
+def _transport(request: Callable[..., Any] | None) -> Iterator[Callable[..., Any]]:
+    """*request*, or a fresh google-auth transport whose session is closed afterwards."""
+    if request is not None:
+        yield request
+        return
+    own = _default_request()
     try:
-        attempt = 0
-        while True:
-            attempt += 1
-            guard = GuardedRequest(
-                inner,
-                timeout=float(timeout),
-                secrets=secrets,
-                metadata_host=identity.metadata_host_override(),
-                secret_urls=identity.secret_urls(),
-            )
-            failure: BaseException | None = None
-            transient: TransientHTTPError | None = None
-            with quiet_http_debug_logging():
-                try:
-                    creds = identity.google_credentials()
-                    creds.refresh(guard)
-                except TransientHTTPError as exc:
-                    transient = exc
-                except ConfigurationError:
-                    raise
-                except Exception as exc:  # google-auth's RefreshError / OAuthError / ValueError ...
-                    failure = exc
-            total_requests += len(guard.exchanges)
-            if transient is not None:
-                if attempt < retries:
-                    delay = backoff * (2 ** (attempt - 1))
-                    log.warning(
-                        "Transient failure obtaining a Google Cloud credential from %s (%s, attempt %d of %d); "
-                        "retrying in %.1fs",
-                        identity.describe(), _where(transient.endpoint, transient.status), attempt, retries, delay,
-                    )
-                    sleep(delay)
-                    continue
-                # Raised outside any except block: no google-auth exception (and its text) is chained.
-                raise _identity_error(
-                    identity,
-                    endpoint=transient.endpoint,
-                    status=transient.status,
-                    detail=google_error_text(transient.detail),
-                    prefix=f"gave up after {attempt} attempt(s)",
-                )
-            if failure is not None:
-                raise _permanent_error(identity, guard, secrets, failure)
-            break
+        yield own
     finally:
-        if own_request:
-            session = getattr(inner, "session", None)
-            if session is not None:
-                session.close()
+        session = getattr(own, "session", None)
+        if session is not None:
+            session.close()
 
-    token = creds.token
+
+@dataclass(frozen=True)
+class _RetryPolicy:
+    """Total attempts, per-request timeout, first retry delay (doubled each retry) and the sleep to wait with."""
+
+    attempts: int
+    timeout: float
+    backoff: float
+    sleep: Callable[[float], None]
+
+
+class _Refreshed(NamedTuple):
+    credentials: Any
+    attempts: int
+    http_requests: int
+
+
+class _Attempt(NamedTuple):
+    """One refresh: the credentials, or what went wrong (*transient* is retried, *failure* is not)."""
+
+    guard: GuardedRequest
+    credentials: Any = None
+    transient: TransientHTTPError | None = None
+    failure: BaseException | None = None
+
+
+def _refresh_with_retries(
+    identity: Identity, inner: Callable[..., Any], secrets: SecretBook, policy: _RetryPolicy
+) -> _Refreshed:
+    """Refresh *identity*'s google-auth credentials, retrying transient failures.
+
+    :raises IdentityError: a permanent failure, or transient ones on every attempt.
+    """
+    attempt = http_requests = 0
+    while True:
+        attempt += 1
+        outcome = _refresh_once(identity, inner, secrets, policy.timeout)
+        http_requests += len(outcome.guard.exchanges)
+        # Errors are raised here, outside any except block: no google-auth exception (and its text) is chained.
+        if outcome.failure is not None:
+            raise _permanent_error(identity, outcome.guard, secrets, outcome.failure)
+        if outcome.transient is None:
+            return _Refreshed(outcome.credentials, attempt, http_requests)
+        transient = outcome.transient
+        if attempt >= policy.attempts:
+            raise _identity_error(
+                identity,
+                endpoint=transient.endpoint,
+                status=transient.status,
+                detail=google_error_text(transient.detail),
+                prefix=f"gave up after {attempt} attempt(s)",
+            )
+        delay = policy.backoff * (2 ** (attempt - 1))
+        log.warning(
+            "Transient failure obtaining a Google Cloud credential from %s (%s, attempt %d of %d); retrying in %.1fs",
+            identity.describe(), _where(transient.endpoint, transient.status), attempt, policy.attempts, delay,
+        )
+        policy.sleep(delay)
+
+
+def _refresh_once(identity: Identity, inner: Callable[..., Any], secrets: SecretBook, timeout: float) -> _Attempt:
+    guard = GuardedRequest(
+        inner,
+        timeout=timeout,
+        secrets=secrets,
+        metadata_host=identity.metadata_host_override(),
+        secret_urls=identity.secret_urls(),
+    )
+    with quiet_http_debug_logging():
+        try:
+            creds = identity.google_credentials()
+            creds.refresh(guard)
+        except TransientHTTPError as exc:
+            return _Attempt(guard, transient=exc)
+        except ConfigurationError:
+            raise
+        except Exception as exc:  # google-auth's RefreshError / OAuthError / ValueError ...
+            return _Attempt(guard, failure=exc)
+    return _Attempt(guard, credentials=creds)
+
+
+def _token_of(identity: Identity, creds: Any, secrets: SecretBook) -> str:
+    token: str | None = creds.token
     if not token:
         raise _identity_error(identity, endpoint=None, status=None, detail="google-auth returned no token", prefix="")
     secrets.add(token)  # masked the moment it came back too; again here in case the response was odd
-    expires_at = _aware(creds.expiry)
-    principal = identity.principal(creds)
+    return token
 
-    if mode is CredentialMode.TOKEN:
-        _check_budget(identity, principal, expires_at, budget, clock())
-    else:
-        expires_at = None  # the token is not handed over: the engine refreshes its own
+
+class _Handoff(NamedTuple):
+    env: dict[str, str | None]
+    temp_dir: str | None
+    path: str | None
+
+
+def _engine_handoff(
+    identity: Identity, mode: CredentialMode, token: str, *, project: str | None, temp_root: Any
+) -> _Handoff:
+    """What the engine runs with: the identity's hand-off for *mode*, the project, and any credential
+    configuration written to a private file (named by ``GOOGLE_APPLICATION_CREDENTIALS``)."""
     handoff = identity.engine_env(mode, token=token)
     if handoff.notice:
         log.warning("%s", handoff.notice)
     env = {**handoff.env, **project_env(project)}
-    temp_dir = path = None
-    if handoff.credential_config is not None:
-        temp_dir, path = _write_private_json(handoff.credential_config, temp_root)
-        env["GOOGLE_APPLICATION_CREDENTIALS"] = path
-    result = EngineCredentials(
-        env=env, principal=principal, expires_at=expires_at, mode=mode, identity=identity.describe(),
-        http_requests=total_requests, attempts=attempt, credentials_file=path, _temp_dir=temp_dir,
-    )
-    log.info(
-        "Obtained a Google Cloud credential for %s from %s (mode %s%s, %d HTTP request(s))",
-        principal, identity.describe(), mode.value,
-        f", expires {expires_at:%Y-%m-%d %H:%M:%S}Z" if result.expires_at else "", total_requests,
-    )
-    return result
+    if handoff.credential_config is None:
+        return _Handoff(env, None, None)
+    temp_dir, path = _write_private_json(handoff.credential_config, temp_root)
+    env["GOOGLE_APPLICATION_CREDENTIALS"] = path
+    return _Handoff(env, temp_dir, path)
 
 
 # -- checks made before the task runs ------------------------------------------------------------------
@@ -416,6 +502,10 @@ def _aware(value: datetime | None) -> datetime | None:
         return None
     # google-auth keeps expiry as naive UTC.
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _default_request() -> Any:

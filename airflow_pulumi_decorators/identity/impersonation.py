@@ -17,7 +17,7 @@ from airflow_pulumi_decorators.identity.base import (
     check_url,
     normalize_scopes,
 )
-from airflow_pulumi_decorators.identity.engine_env import EngineEnv
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv, ImpersonationOnTop
 
 if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
@@ -191,14 +191,14 @@ class ServiceAccountImpersonation(Identity):
         return self.lifetime_seconds
 
     def check_refreshable(
-        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+        self, *, read_files: bool = True, impersonated_by: ImpersonationOnTop | None = None
     ) -> None:
         if impersonated_by is not None:  # impersonation of an impersonation: refused by the default
             return super().check_refreshable(read_files=read_files, impersonated_by=impersonated_by)
         assert self.source is not None
         self.source.check_refreshable(read_files=read_files, impersonated_by=self)
 
-    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+    def refreshable_env(self, *, impersonated_by: ImpersonationOnTop | None = None) -> EngineEnv:
         if impersonated_by is not None:
             return super().refreshable_env(impersonated_by=impersonated_by)
         assert self.source is not None

@@ -17,12 +17,10 @@ from airflow_pulumi_decorators.identity.base import (
     check_service_account_email,
     normalize_scopes,
 )
-from airflow_pulumi_decorators.identity.engine_env import EngineEnv, cleared_env
+from airflow_pulumi_decorators.identity.engine_env import EngineEnv, ImpersonationOnTop, cleared_env
 
 if TYPE_CHECKING:  # pragma: no cover
     import google.auth.credentials
-
-    from airflow_pulumi_decorators.identity.impersonation import ServiceAccountImpersonation
 
 #: Environment variables google-auth (and Go's metadata client in the engine) read for the host.
 METADATA_HOST_ENV_VARS = ("GCE_METADATA_HOST", "GCE_METADATA_ROOT")
@@ -104,11 +102,11 @@ class GkeMetadataServer(Identity):
         return str(getattr(credentials, "service_account_email", None) or self.service_account)
 
     def check_refreshable(
-        self, *, read_files: bool = True, impersonated_by: ServiceAccountImpersonation | None = None
+        self, *, read_files: bool = True, impersonated_by: ImpersonationOnTop | None = None
     ) -> None:
         check_ambient_refreshable(impersonated_by)
 
-    def refreshable_env(self, *, impersonated_by: ServiceAccountImpersonation | None = None) -> EngineEnv:
+    def refreshable_env(self, *, impersonated_by: ImpersonationOnTop | None = None) -> EngineEnv:
         # GOOGLE_APPLICATION_CREDENTIALS removed too: the engine's ADC falls through to this server.
         env = {**cleared_env(), **metadata_host_env(self.metadata_host_override())}
         return ambient_refreshable_env(env, impersonated_by)

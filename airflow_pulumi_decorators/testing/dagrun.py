@@ -244,17 +244,33 @@ class DagRunner:
     def run_source(
         self, source: str, *, run_conf: dict[str, Any] | None = None, dag_id: str | None = None
     ) -> DagRunResult:
-        """Write ``source`` into the dags folder as a DAG file and run its DAG.
+        """Write ``source`` into the dags folder as ``<dag_id>.py``, run its DAG, and remove the file again.
+
+        The file is removed after the run, whatever happened: ``dag.test()`` parses the whole dags folder
+        on every call, so files left behind would make each later run slower.
 
         :param source: a DAG file's text; ``{dag_id}`` in it is replaced by ``dag_id``.
         :param run_conf: the run's ``conf``.
         :param dag_id: the DAG id (default a unique one).
+        :raises FileExistsError: if the dags folder already holds ``<dag_id>.py`` (it would be overwritten,
+            then removed); run such a file with :meth:`run_file`.
         """
         dag_id = dag_id or f"t_{uuid.uuid4().hex[:10]}"
         path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
-        path.write_text(textwrap.dedent(source).replace("{dag_id}", dag_id))
-        with _imported(path, dag_id) as module:
-            return self._test(find_dag(module, dag_id), run_conf)
+        try:  # never over someone's own DAG file: it would be removed after the run
+            created = path.open("x", encoding="utf-8")
+        except FileExistsError:
+            raise FileExistsError(
+                f"{path} exists already; run_source writes its own file there and removes it after the run: "
+                "pass another dag_id, or run that file with run_file()"
+            ) from None
+        with created:
+            created.write(textwrap.dedent(source).replace("{dag_id}", dag_id))
+        try:
+            with _imported(path, dag_id) as module:
+                return self._test(find_dag(module, dag_id), run_conf)
+        finally:
+            _remove_dag_file(path)
 
     # -- how ----------------------------------------------------------------------------------------
 
@@ -351,6 +367,13 @@ def _restore_partial_command(partial: dict[str, Any], had: bool) -> None:
         partial["pulumi_command"] = None
     else:
         partial.pop("pulumi_command")
+
+
+def _remove_dag_file(path: Path) -> None:
+    """Remove a DAG file and the bytecode its imports (ours and the dags-folder parse) left beside it."""
+    path.unlink(missing_ok=True)
+    for cached in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+        cached.unlink(missing_ok=True)
 
 
 def _register_outside_dags_folder(dag: DAG) -> None:

@@ -46,10 +46,10 @@ PACKAGE = "airflow_pulumi_decorators.identity"
 MODULES = sorted(p.stem for p in Path(identity_package.__file__).parent.glob("*.py") if p.stem != "__init__")
 
 
-def _imports_of(path: Path) -> set[str]:
-    """The identity modules *path* imports, at the top or inside functions, but not for typing only."""
+def _imports_of(path: Path, *, typing_too: bool = False) -> set[str]:
+    """The identity modules *path* imports, at the top or inside functions; for typing only too if *typing_too*."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    typing_only = {
+    typing_only = set() if typing_too else {
         id(node)
         for block in ast.walk(tree)
         if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
@@ -79,6 +79,20 @@ def test_identity_modules_import_each_other_without_a_cycle() -> None:
     root = Path(identity_package.__file__).parent
     graph = {name: _imports_of(root / f"{name}.py") - {name} for name in MODULES}
     assert graph["base"] <= {"engine_env"}, graph["base"]  # the abstraction knows no source
+    _assert_no_cycle(graph)
+
+
+def test_typing_only_imports_make_no_cycle_either() -> None:
+    # The interface and the sources name the impersonation on top as engine_env.ImpersonationOnTop, so even
+    # for the type checker impersonation -> base is the only way round.
+    root = Path(identity_package.__file__).parent
+    graph = {name: _imports_of(root / f"{name}.py", typing_too=True) - {name} for name in MODULES}
+    assert graph["base"] <= {"engine_env"}, graph["base"]
+    assert graph["engine_env"] == set(), graph["engine_env"]
+    _assert_no_cycle(graph)
+
+
+def _assert_no_cycle(graph: dict[str, set[str]]) -> None:
     done: set[str] = set()
 
     def visit(name: str, path: tuple[str, ...]) -> None:

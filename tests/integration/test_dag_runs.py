@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_pulumi_decorators.testing.dagrun import StateDir
+
 pytestmark = pytest.mark.integration
 
 
@@ -54,3 +56,15 @@ def test_mapped_operator_tasks_take_their_options_from_partial_and_expand(run_da
     assert len(ups) == 4, ups
     refreshed = sorted(argv[argv.index("--stack") + 1] for argv in ups if "--refresh" in argv)
     assert refreshed == ["g0", "r0", "r1"], ups
+
+
+@pytest.mark.parametrize("stack", ["r{{ ti.map_index }}", "{{ task.op_kwargs['region'] }}"])
+def test_a_stack_task_mapped_over_regions_deploys_one_stack_per_map_index(run_dag_file, engine, stack):
+    result = run_dag_file("mapped_regions", engine=engine, stack=stack)
+    assert result.state == "success", result.output[-3000:]
+    assert result.xcom("collect") == ["raw-asia", "raw-eu", "raw-us"]
+    stacks = ["r0", "r1", "r2"] if "map_index" in stack else ["eu", "us", "asia"]
+    ups = sorted(call.argv[call.argv.index("--stack") + 1] for call in engine.calls(result.backend)
+                 if call.command == "up")
+    assert ups == sorted(stacks), ups
+    assert StateDir(result.backend).stacks() == sorted(("regions", name) for name in stacks)

@@ -214,6 +214,13 @@ PARSE_CASES = [
     parse("federation_token_url_not_http", C, "WorkloadIdentityFederation(wif(token_url='sts.googleapis.com/v1/token'))", ("token_url", "'sts.googleapis.com/v1/token'"), ("http(s) URL",)),
     parse("connection_identity_empty_id", C, "identity_from_connection('')", ("conn_id=...",), ("non-empty connection id",)),
     parse("adc_empty_quota_project", C, "ApplicationDefault(quota_project_id='')", ("quota_project_id=''",), ("a project id or None",)),
+    parse("decorator_without_project", C, in_dag("@pulumi_stack(task_id='TID', stack='dev', pulumi_command=StandinCommand())\ndef TID():\n    return {}\nTID()\n"), ("'project'",), ('@pulumi_stack(project=',)),
+    parse("decorator_without_parentheses", C, in_dag("@pulumi_stack\ndef TID():\n    return {}\nTID()\n"), ('@pulumi_stack above',), ('@pulumi_stack(project=',)),
+    parse("decorator_program_argument", C, in_dag("@pulumi_stack(project='infra', stack='dev', region='EU', pulumi_command=StandinCommand())\ndef TID(region):\n    return {}\nTID()\n"), ("unknown keyword 'region'",), ('pass it when you call it',)),
+    parse("decorator_keyword_typo", C, in_dag("@pulumi_stack(project='infra', stack='dev', lock_wiat=5, pulumi_command=StandinCommand())\ndef TID():\n    return {}\nTID()\n"), ("unknown keyword 'lock_wiat'",), ("did you mean 'lock_wait'",)),
+    parse("program_argument_missing", C, in_dag("@pulumi_stack(project='infra', stack='dev', pulumi_command=StandinCommand())\ndef TID(region):\n    return {}\nTID()\n"), ("missing a required argument: 'region'",), ('pass its arguments when calling it',)),
+    parse("program_argument_unexpected", C, in_dag("@pulumi_stack(project='infra', stack='dev', pulumi_command=StandinCommand())\ndef TID(region):\n    return {}\nTID(region='EU', zone='b')\n"), ("unexpected keyword argument 'zone'",), ('pass its arguments when calling it',)),
+    parse("mapped_up_fixed_stack", C, in_dag("@pulumi_stack(project='infra', stack='dev', pulumi_command=StandinCommand())\ndef TID(region):\n    return {}\nTID.expand(region=['eu', 'us'])\n"), ('is mapped', "stack 'dev'"), ('{{ ti.map_index }}',)),
 ]
 
 STACK_TASK = "@pulumi_stack(project='infra', task_id='TID', pulumi_command=StandinCommand(), {args})\ndef TID():\n    return {{}}\nTID()\n"

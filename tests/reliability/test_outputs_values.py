@@ -96,3 +96,7 @@ def test_declared_outputs_without_a_value_are_warned_about_on_every_engine(run_d
     assert "stack output 'none'" in text and "stack output 'later_none'" in text, text[-3000:]
     assert "downstream tasks reading it get None" in text
     assert "stack output 'ok'" not in text
+    # Each key stays, with None: the consumer reads None, and no "XCom not found" error is logged.
+    assert result.xcom("infra") == {"ok": 0.01, "none": None, "later_none": None}
+    assert "load got ok=0.01 none=None" in text
+    assert "XCom not found" not in text

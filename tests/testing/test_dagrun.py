@@ -3,6 +3,7 @@ directly, through the pytest plugin's fixtures."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,31 @@ from airflow_pulumi_decorators import pulumi_stack
 from airflow_pulumi_decorators.testing.dagrun import PASSPHRASE
 
 DAGS = Path(__file__).parent / "dags"
+
+#: A DAG whose task returns the DAG files in the dags folder while it runs.
+LISTING = """
+import os
+
+import pendulum
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+def listing():
+    @task
+    def dag_files() -> list:
+        return sorted(p for p in os.listdir(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) if p.endswith(".py"))
+
+    dag_files()
+
+
+the_dag = listing()
+"""
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
 
 @pulumi_stack(project="kit-files", stack="dev")
 def files(folder: str, count: int):
@@ -99,3 +125,35 @@ def test_state_dir_reads_the_stack_and_the_stand_in_journal(apd_dag_runner, apd_
     journal = apd_state.journal()
     assert journal and all("env_names" in record and "argv" in record for record in journal)
     assert apd_state.url == f"file://{apd_state.path}"
+
+
+def test_run_source_removes_its_dag_file_so_later_runs_do_not_parse_it(apd_dag_runner):
+    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    before = _files_under(dags)
+
+    first = apd_dag_runner.run_source(LISTING, dag_id="apd_kit_listing_first")
+    assert first.state == "success", first.output[-3000:]
+    assert "apd_kit_listing_first.py" in first.xcom("dag_files")  # there while it ran
+    second = apd_dag_runner.run_source(LISTING, dag_id="apd_kit_listing_second")
+    assert second.state == "success", second.output[-3000:]
+    assert "apd_kit_listing_second.py" in second.xcom("dag_files")
+    assert "apd_kit_listing_first.py" not in second.xcom("dag_files")  # dag.test() parses the whole folder
+    assert _files_under(dags) == before  # nothing left behind, bytecode included
+
+
+def test_run_source_removes_a_dag_file_that_fails_to_import(apd_dag_runner):
+    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    with pytest.raises(ZeroDivisionError):
+        apd_dag_runner.run_source("# {dag_id}\n1 / 0\n", dag_id="apd_kit_broken")
+    assert not (dags / "apd_kit_broken.py").exists()
+
+
+def test_run_source_refuses_to_overwrite_a_file_in_the_dags_folder(apd_dag_runner):
+    own = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "apd_kit_users_own.py"
+    own.write_text("# a DAG file of the user's own\n")
+    try:
+        with pytest.raises(FileExistsError, match="apd_kit_users_own.py exists already.*run_file"):
+            apd_dag_runner.run_source(LISTING, dag_id="apd_kit_users_own")
+        assert own.read_text() == "# a DAG file of the user's own\n"
+    finally:
+        own.unlink()

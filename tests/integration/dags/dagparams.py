@@ -1,8 +1,9 @@
 """What a test gives a DAG file of this folder: a JSON file beside its copy in the dags folder.
 
 A test copies ``<name>.py`` to ``<dags folder>/<dag_id>.py`` and writes ``<dag_id>.json`` next to it (the
-``run_dag_file`` and ``child_dag`` fixtures of ``tests/conftest.py``). Imported on its own, without that
-file, a DAG file gets its defaults: its file name as the DAG id, the in-process stand-in as the engine.
+``run_dag_file`` and ``child_dag`` fixtures of ``tests/conftest.py``; ``run_dag_file`` removes both after
+the run). Imported on its own, without that file, a DAG file gets its defaults: its file name as the DAG
+id, the in-process stand-in as the engine.
 """
 
 from __future__ import annotations

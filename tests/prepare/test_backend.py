@@ -1,19 +1,23 @@
-"""Resolved engine settings per environment and connection: env vars, masking, stack names, PULUMI_HOME.
+"""Where a run's engine works, per environment and connection: env vars, masking, stack names, PULUMI_HOME
+(:func:`airflow_pulumi_decorators.prepare.backend.resolve`).
 
 Backends the stand-in cannot serve (gs://, s3://, Pulumi Cloud) are tested here, at the level of the
-resolved :class:`EngineSettings`; file:// connections also run end to end (tests/integration).
+resolved backend and run context; file:// connections also run end to end (tests/integration).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from types import SimpleNamespace
 
 import pytest
 
 from airflow_pulumi_decorators import Environment
-from airflow_pulumi_decorators.backend import engine_settings, qualify_stack
 from airflow_pulumi_decorators.errors import ConfigurationError
+from airflow_pulumi_decorators.prepare.backend import qualify_stack
+from airflow_pulumi_decorators.prepare.backend import resolve as resolve_backend
 
 TOKEN = "pul-0c2b2e4a9d1f6e3b8a7c5d4e3f2a1b0c9d8e7f6a"
 PASSPHRASE = "conn-passphrase-7d3e1a"
@@ -34,6 +38,26 @@ def worker(tmp_path, monkeypatch):
 
 def add_conn(monkeypatch, conn_id, **fields):
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "pulumi", **fields}))
+
+
+class Resolved(SimpleNamespace):
+    """What the task's engine gets, by the names these tests read; its repr is the resolved backend's own."""
+
+    def __repr__(self) -> str:
+        return repr(self.where)
+
+
+@contextlib.contextmanager
+def engine_settings(env, **kwargs):
+    with resolve_backend(env, **kwargs) as where:
+        ctx = where.context
+        home = ctx.pulumi_home
+        yield Resolved(
+            where=where,
+            stack=where.stack, conn_id=where.conn_id, backend_url=ctx.backend_text, env=ctx.env,
+            secrets_provider=ctx.secrets_provider, pulumi_home=home,
+            plugin_cache_dir=os.path.realpath(os.path.join(home, "plugins")) if home else None,
+        )
 
 
 def resolve(env, **kwargs):
@@ -195,9 +219,3 @@ def test_inherit_strategy_leaves_pulumi_home_alone(monkeypatch):
     monkeypatch.setenv("AIRFLOW__PULUMI__PULUMI_HOME", "shared")
     with pytest.raises(ConfigurationError, match=r"\[pulumi\] pulumi_home .*'shared' is not one of per_task, inherit"):
         resolve(Environment(stack="d", backend_url="file:///s"))
-
-
-def test_refresh_before_up_from_config(monkeypatch):
-    assert resolve(Environment(stack="d", backend_url="file:///s"))[0].refresh is False
-    monkeypatch.setenv("AIRFLOW__PULUMI__REFRESH_BEFORE_UP", "True")
-    assert resolve(Environment(stack="d", backend_url="file:///s"))[0].refresh is True

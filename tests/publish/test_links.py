@@ -4,7 +4,7 @@ import pendulum
 from airflow.sdk import dag
 
 from airflow_pulumi_decorators import pulumi_stack
-from airflow_pulumi_decorators.links import PulumiUpdateLink, update_url
+from airflow_pulumi_decorators.publish.links import PulumiUpdateLink, update_url
 
 
 def test_operator_carries_the_link_and_the_dag_serializes_with_it():

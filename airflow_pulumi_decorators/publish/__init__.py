@@ -1,0 +1,109 @@
+"""Publish: what a stack task reports once the engine is done, in the order a reader of the log meets it.
+
+1. :func:`report`: the result line and the ``pulumi_summary`` XCom (with the update's link), policy warnings;
+2. :func:`task_value`: the task's return value — the stack outputs as XCom (secret outputs withheld or
+   masked), a warning for each declared output left without a value, the stack's asset event — or, for
+   ``preview``/``refresh``/``destroy``, the changes.
+
+- :mod:`.summary`: the :class:`~.summary.Summary` fields and the non-``up`` return value;
+- :mod:`.xcom`: stack outputs to XCom;
+- :mod:`.events`: the asset event of an ``up``;
+- :mod:`.links`: the link to the update (Pulumi Cloud).
+
+Nothing here imports Pulumi or the engine; it reads the engine's plain result. Parsing a DAG file loads
+only :mod:`.links` (the operator's extra link); the rest is imported when a task reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow_pulumi_decorators.operations import SUMMARY_KEY, describe_operation
+
+if TYPE_CHECKING:
+    from airflow_pulumi_decorators.engine import OperationRequest, OperationResult
+    from airflow_pulumi_decorators.publish.summary import Summary
+    from airflow_pulumi_decorators.stack_task import TaskLog
+
+__all__ = ["report", "task_value"]
+
+
+def report(
+    request: OperationRequest,
+    result: OperationResult,
+    *,
+    environment: str,
+    context: Mapping[str, Any],
+    log: TaskLog,
+) -> Summary:
+    """Log what the operation did, push the ``pulumi_summary`` XCom and warn about advisory policy violations.
+
+    :param request: what the engine was asked.
+    :param result: what it reported.
+    :param environment: the run's environment name.
+    :param context: the task's Airflow context (its ``ti`` receives the XCom).
+    :param log: the task log.
+    :return: the summary pushed (its ``url`` is the task's link).
+    """
+    from airflow_pulumi_decorators.publish.links import update_url
+    from airflow_pulumi_decorators.publish.summary import summary, summary_line
+
+    changes = ", ".join(f"{op}={n}" for op, n in sorted(result.changes.items())) or "none"
+    log.info(
+        "pulumi %s on stack %s: changes: %s; version=%s; %.1fs",
+        describe_operation(request.operation, request.options),
+        result.stack,
+        changes,
+        result.version,
+        result.duration_s,
+    )
+    pushed = summary(
+        result, project=request.project, environment=environment, backend=request.context.backend_text,
+        message=request.message,
+        url=update_url(request.context.backend, request.project, result.stack, result.version),
+    )
+    log.info("pulumi summary: %s", summary_line(pushed))
+    context["ti"].xcom_push(key=SUMMARY_KEY, value=pushed)
+    for v in result.policy_violations:
+        log.warning("pulumi policy (%s) %s/%s: %s", v["level"], v["policy_pack"], v["policy"], v["message"])
+    return pushed
+
+
+def task_value(
+    request: OperationRequest,
+    result: OperationResult,
+    *,
+    context: Mapping[str, Any],
+    push_secret_outputs: bool,
+    emit_asset: bool,
+    log: TaskLog,
+    mask: Callable[[str], None],
+) -> dict[str, Any]:
+    """The task's return value: the outputs of an ``up`` as XCom (and its asset event), else the changes.
+
+    :param request: what the engine was asked.
+    :param result: what it reported.
+    :param context: the task's Airflow context (its ``outlet_events`` receive the asset event).
+    :param push_secret_outputs: push secret outputs (masked) instead of withholding them.
+    :param emit_asset: emit the stack's asset event after an ``up``.
+    :param log: the task log.
+    :param mask: registers a value with Airflow's secret masker.
+    :raises ReservedOutputNameError: an output the program exported itself has a reserved name.
+    """
+    if request.operation != "up":
+        from airflow_pulumi_decorators.publish.summary import summary_return
+
+        return summary_return(result)
+    from airflow_pulumi_decorators.publish.xcom import to_xcom, warn_missing_outputs
+
+    value = to_xcom(
+        result.outputs, push_secrets=push_secret_outputs, mask=mask, log=log.info,
+        multiple_outputs=request.multiple_outputs, declared=result.declared_outputs,
+    )
+    warn_missing_outputs(result.declared_outputs, result.outputs, warn=log.warning)
+    if emit_asset:
+        from airflow_pulumi_decorators.publish.events import emit_stack_event
+
+        emit_stack_event(context, request.project, result, log=log.info)
+    return value

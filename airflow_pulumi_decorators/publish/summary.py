@@ -1,0 +1,76 @@
+"""The summary every stack task pushes (its ``pulumi_summary`` XCom) and what a non-``up`` task returns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from airflow_pulumi_decorators.engine import OperationResult
+
+
+class Summary(TypedDict):
+    """What an operation did: the ``pulumi_summary`` XCom of every stack task (see docs/operations.md)."""
+
+    operation: str
+    project: str
+    stack: str
+    environment: str
+    backend: str
+    changes: dict[str, int]
+    has_changes: bool
+    version: int | None
+    duration_s: float
+    attempts: int
+    stack_removed: bool
+    pending_operations: int
+    policy_violations: list[dict[str, str]]
+    message: str
+    url: str | None
+
+
+def summary(result: OperationResult, *, project: str, environment: str, backend: str, message: str,
+            url: str | None) -> Summary:
+    """The summary of one operation (no output values in it, so no secrets).
+
+    :param result: what the engine reported.
+    :param project: the Pulumi project.
+    :param environment: the run's environment name.
+    :param backend: the backend URL.
+    :param message: the update message.
+    :param url: the update in Pulumi Cloud, or ``None``.
+    """
+    return {
+        "operation": result.operation,
+        "project": project,
+        "stack": result.stack,
+        "environment": environment,
+        "backend": backend,
+        "changes": dict(result.changes),
+        "has_changes": result.has_changes,
+        "version": result.version,
+        "duration_s": round(result.duration_s, 3),
+        "attempts": result.attempts,
+        "stack_removed": result.stack_removed,
+        "pending_operations": len(result.pending_operations),
+        "policy_violations": result.policy_violations,
+        "message": message,
+        "url": url,
+    }
+
+
+def summary_line(summary: Mapping[str, Any]) -> str:
+    """The summary as one JSON line, for log search (keys sorted, no secret values in it)."""
+    return json.dumps(summary, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def summary_return(result: OperationResult) -> dict[str, Any]:
+    """The return value (XCom) of a ``preview``/``refresh``/``destroy`` task: the planned or made changes."""
+    return {
+        "changes": dict(result.changes),
+        "has_changes": result.has_changes,
+        "steps": list(result.steps),
+        "stack": result.stack,
+        "stack_removed": result.stack_removed,
+    }

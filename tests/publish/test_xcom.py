@@ -1,0 +1,79 @@
+"""Stack outputs to XCom (:mod:`airflow_pulumi_decorators.publish.xcom`): secrets withheld or masked, reserved
+names refused, a warning per declared output left without a value."""
+
+import pytest
+
+from airflow_pulumi_decorators.errors import ReservedOutputNameError
+from airflow_pulumi_decorators.outputs import StackOutput
+from airflow_pulumi_decorators.publish.xcom import WITHHELD, to_xcom, warn_missing_outputs
+
+
+def test_plain_outputs_pass_through_as_json_values():
+    masked, logged = [], []
+    out = to_xcom(
+        {"bucket": StackOutput("raw-123"), "count": StackOutput(3), "tags": StackOutput({"a": [1, 2]})},
+        push_secrets=False,
+        mask=masked.append,
+        log=logged.append,
+    )
+    assert out == {"bucket": "raw-123", "count": 3, "tags": {"a": [1, 2]}}
+    assert masked == [] and logged == []
+
+
+def test_secret_outputs_are_withheld_by_default_but_keep_their_key():
+    masked, logged = [], []
+    out = to_xcom(
+        {"password": StackOutput("s3cr3t-value", secret=True), "url": StackOutput("u")},
+        push_secrets=False,
+        mask=masked.append,
+        log=logged.append,
+    )
+    assert out == {"password": WITHHELD, "url": "u"}
+    assert "s3cr3t-value" not in repr(out)
+    assert masked == []
+    assert len(logged) == 1 and "password" in logged[0] and "s3cr3t-value" not in logged[0]
+
+
+def test_pushed_secret_outputs_are_masked_including_nested_strings():
+    masked = []
+    out = to_xcom(
+        {"creds": StackOutput({"user": "admin-user", "pw": "nested-secret"}, secret=True)},
+        push_secrets=True,
+        mask=masked.append,
+        log=lambda _: None,
+    )
+    assert out == {"creds": {"user": "admin-user", "pw": "nested-secret"}}
+    assert "nested-secret" in masked and "admin-user" in masked
+
+
+def test_to_xcom_refuses_a_reserved_name_exported_by_the_program_itself():
+    with pytest.raises(ReservedOutputNameError):
+        to_xcom({"pulumi_summary": StackOutput(1)}, push_secrets=False, mask=print, log=print, multiple_outputs=True)
+    assert to_xcom({"pulumi_summary": StackOutput(1)}, push_secrets=False, mask=print, log=print) == {
+        "pulumi_summary": 1
+    }
+
+
+def test_declared_outputs_without_a_value_are_each_warned_about_by_name():
+    warned = []
+    missing = warn_missing_outputs(
+        ["bucket", "url", "count", "secret"],
+        {"bucket": StackOutput("b-1"), "url": StackOutput(None), "secret": StackOutput("x", secret=True)},
+        warn=warned.append,
+    )
+    assert missing == ["url", "count"]
+    assert len(warned) == 2
+    assert "stack output 'url' is None after the update" in warned[0]
+    assert "stack output 'count' has no value after the update" in warned[1]
+    assert all("downstream tasks reading it get None" in line for line in warned)
+
+
+def test_no_warning_when_every_declared_output_has_a_value():
+    warned = []
+    assert warn_missing_outputs(["a"], {"a": StackOutput(0), "extra": StackOutput(None)}, warn=warned.append) == []
+    assert warned == []
+
+
+def test_a_declared_output_without_a_value_keeps_its_key_with_none():
+    out = to_xcom({"ok": StackOutput(1)}, push_secrets=False, mask=print, log=print, declared=["ok", "none", "later"])
+    assert out == {"ok": 1, "none": None, "later": None}
