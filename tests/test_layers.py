@@ -1,5 +1,8 @@
-"""Who may import whom inside the package: the cli package never imports the engine, the engine nothing above
-it, and no production module knows the stand-in (the test kit's offline engine)."""
+"""Who may import whom inside the package. Imports run one way through the rooms of a task's run: decorator →
+operator → checks, prepare, publish → engine → cli, identity → the vocabulary; a module imports its own room
+and the rooms below it, never one above (type-only and function-level imports count: they are arrows a reader
+follows). In particular the cli package never imports the engine, the engine nothing above it, and no
+production module knows the stand-in (the test kit's offline engine)."""
 
 from __future__ import annotations
 
@@ -86,3 +89,88 @@ def test_the_scan_sees_an_engine_import(tmp_path, source, expected):
         assert bool(_offenders("cli", ("engine",))) is expected
     finally:
         PACKAGE = saved
+
+
+# -- the rooms' floors -------------------------------------------------------------------------------------
+
+NAME = "airflow_pulumi_decorators"
+
+#: Each room's floor: a room imports rooms on its floor's level or lower, never higher. Rooms are modules or
+#: sub-packages of the package; ``testing`` (the public test kit) and the package's entry points stand apart.
+FLOORS: dict[str, int] = {
+    "decorators": 9, "approvals": 9,
+    "operator": 8,
+    "checks": 7, "prepare": 7, "publish": 7,
+    "engine": 6,
+    "outputs": 5,
+    "operations": 4, "stack_task": 4,
+    "environments": 3,
+    "cli": 2, "identity": 2, "locks": 2, "connections": 2,
+    "backend_url": 1, "names": 1, "settings": 1, "errors": 1, "_airflow": 1, "assets": 1, "lifecycle": 1,
+}
+APART = {"__init__", "provider", "hooks", "testing"}
+
+
+def room(module: str) -> str | None:
+    """``airflow_pulumi_decorators.prepare.backend`` → ``prepare``; ``None`` outside the package."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == NAME and len(parts) > 1 else (None if parts[0] != NAME else "__init__")
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    """Every module of ours ``path`` imports, anywhere in it (functions and ``TYPE_CHECKING`` included)."""
+    package = ".".join([NAME, *path.relative_to(PACKAGE).with_suffix("").parts[:-1]])
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            found.append((node.lineno, base))
+            # ``from airflow_pulumi_decorators import checks`` imports the module ``checks``.
+            found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names if base == NAME]
+    return [(line, module) for line, module in found if module.split(".")[0] == NAME]
+
+
+def upward_imports(path: Path) -> list[str]:
+    own = room(".".join([NAME, *path.relative_to(PACKAGE).with_suffix("").parts]))
+    if own in APART or own not in FLOORS:
+        return []
+    found = []
+    for line, module in imports_of(path):
+        target = room(module)
+        if target in FLOORS and target != own and FLOORS[target] > FLOORS[own]:
+            found.append(f"line {line}: {module} (floor {FLOORS[target]} above {own}'s {FLOORS[own]})")
+    return found
+
+
+def test_every_room_has_a_floor():
+    rooms = {p.stem if p.is_file() else p.name
+             for p in PACKAGE.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+    assert rooms - APART == set(FLOORS)
+
+
+def test_no_import_runs_up_the_rooms():
+    offenders = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if found := upward_imports(path):
+            offenders[path.relative_to(PACKAGE).as_posix()] = found
+    assert offenders == {}
+
+
+def test_the_scan_sees_an_import_that_runs_up(tmp_path, monkeypatch):
+    fake = tmp_path / NAME
+    (fake / "engine").mkdir(parents=True)
+    module = fake / "engine" / "run.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..publish import report\n"
+        "def f():\n    from airflow_pulumi_decorators import operator\n"
+    )
+    monkeypatch.setitem(globals(), "PACKAGE", fake)
+    assert [line.split(" (")[0] for line in upward_imports(module)] == [
+        "line 3: airflow_pulumi_decorators.publish",
+        "line 5: airflow_pulumi_decorators.operator",
+    ]
