@@ -35,6 +35,8 @@ def _choose_engine() -> str:
         link.unlink()
     link.symlink_to(standin)
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    # The stand-in runs no provider plugins, so there are none to pre-install (docs/standin.md).
+    os.environ.setdefault("AIRFLOW__PULUMI__PLUGINS", "none")
     return "offline stand-in engine (pulumi-standin): no Pulumi CLI on PATH; it records state, creates nothing"
 
 

@@ -98,6 +98,8 @@ def test_demo_script_runs_the_quickstart_on_the_standin(tmp_path):
     first = subprocess.run(script, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     assert "engine: offline stand-in engine (pulumi-standin)" in first.stdout
+    # A first run reads clean: no plugin pre-install attempted on an engine that runs none.
+    assert "could not install provider plugin" not in first.stdout + first.stderr
     [line] = [ln for ln in first.stdout.splitlines() if ln.startswith("  load['return_value']")]
     assert re.fullmatch(r"  load\['return_value'\] = 'loading into dataset dataset-[0-9a-f]{8} \(2 words\)'", line)
     second = subprocess.run(script, env=env, capture_output=True, text=True, timeout=300)
