@@ -12,7 +12,6 @@ Plain Airflow SDK and Jinja, imported where used: no Pulumi, no google-auth.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import itertools
 import os
@@ -75,6 +74,8 @@ def check_decorator_keywords(
     if not unknown:
         return
     name = min(unknown)
+    import difflib  # only when reporting: not imported while parsing a DAG file
+
     parameters = _parameters(function) if function is not None else set()
     close = difflib.get_close_matches(name, sorted(set(known) | parameters), n=1)
     guess = name if name in parameters else (close[0] if close else None)
