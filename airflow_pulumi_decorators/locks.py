@@ -2,28 +2,48 @@
 
 Pulumi's lock errors name the holder only as ``user@host (pid N)``; a DAG author wants to know which
 Airflow run that is. For ``file://`` backends we therefore leave a small *holder note* next to Pulumi's
-state while an operation runs (the update message: dag, run, task, try), and read it back when another
-run finds the stack locked. No Pulumi import here.
+state while an operation runs: the update message (dag, run, task, try), the host, and the pids that can
+take the lock (the task process itself, and each ``pulumi`` process it runs). Another run that finds the
+stack locked reads the notes back and names the run whose note has the lock's host and pid; a note that
+does not match the lock never names it. Notes of holders that are gone (a hard kill) are removed by the
+next run on the stack, once no lock of theirs is left. No Pulumi import here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import glob
 import json
 import os
 import re
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from airflow_pulumi_decorators.backend_url import BackendUrl
 
 # Pulumi diy backend: "  <path>: created by USER@HOST (pid N) at TIME"
 _LOCK_LINE = re.compile(r"created by (?P<user>[^@\s]*)@(?P<host>\S*) \(pid (?P<pid>\d+|\?)\) at (?P<time>\S+)")
-# A holder note older than this relative to the lock is not trusted to describe it.
-_NOTE_SKEW_S = 120.0
+
+
+def process_gone(host: str | None, pid: int | None) -> bool:
+    """True when ``pid`` ran on this host (``host``) and no longer runs, or is a zombie (killed, not reaped).
+
+    A process on another host, or one we may not signal, is never called gone.
+    """
+    if pid is None or pid <= 0 or not host or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
 
 
 @dataclass(frozen=True)
@@ -46,15 +66,7 @@ class LockHolder:
     @property
     def stale(self) -> bool:
         """True when the lock was taken on this host by a process that no longer runs (a hard kill)."""
-        if self.pid is None or not self.host or self.host != socket.gethostname():
-            return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return _is_zombie(self.pid)
+        return process_gone(self.host, self.pid)
 
     def describe(self) -> str:
         parts = []
@@ -101,12 +113,63 @@ def _note_dir(backend: BackendUrl | None, project: str, stack: str) -> str | Non
     return os.path.join(root, ".pulumi", "airflow-holders", project, stack.replace("/", "__"))
 
 
+class HolderNote:
+    """The note of one run: which Airflow task runs on the stack, on which host, and the pids that can
+    hold the stack lock. The engine adds each ``pulumi`` process it starts (:meth:`add_pid`) and drops it
+    when it ended (:meth:`drop_pid`); every change rewrites the note atomically. A note that cannot be
+    written never fails the operation.
+
+    :param path: the note's file, or ``None`` (not a ``file://`` backend: nothing is written).
+    :param message: the run's update message (``airflow: dag_id=… run_id=… task_id=… try=…``).
+    """
+
+    def __init__(self, path: str | None, message: str) -> None:
+        self.path = path
+        self.message = message
+        self.host = socket.gethostname()
+        self.pids = [os.getpid()]  # an in-process engine takes the lock as the task process
+        self._lock = threading.Lock()
+
+    def add_pid(self, pid: int) -> None:
+        """Name ``pid`` (a ``pulumi`` process the run started) as one that can hold the lock."""
+        with self._lock:
+            if pid not in self.pids:
+                self.pids.append(pid)
+                self._write()
+
+    def drop_pid(self, pid: int) -> None:
+        """``pid`` ended: it holds no lock any more (the task process itself is never dropped)."""
+        with self._lock:
+            if pid in self.pids[1:]:
+                self.pids.remove(pid)
+                self._write()
+
+    def _write(self) -> None:
+        if self.path is None:
+            return
+        try:
+            with open(f"{self.path}.tmp", "w", encoding="utf-8") as handle:
+                json.dump({"message": self.message, "host": self.host, "pids": self.pids, "pid": self.pids[0],
+                           "time": datetime.datetime.now(datetime.timezone.utc).isoformat()}, handle)
+            os.replace(f"{self.path}.tmp", self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(f"{self.path}.tmp")
+
+    def _remove(self) -> None:
+        with self._lock:
+            if self.path is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+                self.path = None
+
+
 @contextlib.contextmanager
-def holder_note(backend: BackendUrl | None, project: str, stack: str, message: str) -> Iterator[None]:
+def holder_note(backend: BackendUrl | None, project: str, stack: str, message: str) -> Iterator[HolderNote]:
     """Leave a note saying which Airflow task runs on the stack, for the duration of the block.
 
-    One file per writer (a hard-killed run's note stays, so the next run can name it); only for
-    ``file://`` backends; a note that cannot be written never fails the operation.
+    One file per writer (a hard-killed run's note stays, so the next run can name it, until its lock is
+    gone); only for ``file://`` backends. Writing it first removes the notes of gone holders.
     """
     directory = _note_dir(backend, project, stack)
     path = None
@@ -114,54 +177,93 @@ def holder_note(backend: BackendUrl | None, project: str, stack: str, message: s
         try:
             os.makedirs(directory, exist_ok=True)
             path = os.path.join(directory, f"{os.getpid()}-{uuid.uuid4().hex[:8]}.json")
-            with open(f"{path}.tmp", "w", encoding="utf-8") as handle:
-                json.dump({"message": message, "pid": os.getpid(), "host": socket.gethostname(),
-                           "time": datetime.datetime.now(datetime.timezone.utc).isoformat()}, handle)
-            os.replace(f"{path}.tmp", path)
         except OSError:
             path = None
+        else:
+            _sweep(directory, backend)
+    note = HolderNote(path, message)
+    with note._lock:
+        note._write()
     try:
-        yield
+        yield note
     finally:
-        if path is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+        note._remove()
 
 
-def _parse_time(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
+def _pids(note: dict[str, Any]) -> list[int]:
+    """The pids a note names (``pids``; a note of an older version has only ``pid``)."""
+    found = note.get("pids")
+    if not isinstance(found, list):
+        found = [note.get("pid")]
+    return [pid for pid in found if isinstance(pid, int) and not isinstance(pid, bool)]
+
+
+def _read_notes(directory: str) -> Iterator[tuple[str, dict[str, Any]]]:
     try:
-        value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
-
-
-def with_airflow_holder(holder: LockHolder, backend: BackendUrl | None, project: str, stack: str) -> LockHolder:
-    """Add the Airflow run from the holder note that matches the lock (by time), when there is one."""
-    directory = _note_dir(backend, project, stack)
-    if directory is None or not os.path.isdir(directory):
-        return holder
-    lock_time = _parse_time(holder.since)
-    best: tuple[float, str] | None = None
-    for name in os.listdir(directory):
-        if not name.endswith(".json") or name.startswith(f"{os.getpid()}-"):
-            continue  # our own note says nothing about the holder
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return
+    for name in names:
+        if not name.endswith(".json"):
+            continue
+        path = os.path.join(directory, name)
         try:
-            with open(os.path.join(directory, name), encoding="utf-8") as handle:
+            with open(path, encoding="utf-8") as handle:
                 note = json.load(handle)
         except (OSError, ValueError):
             continue
-        note_time = _parse_time(note.get("time"))
-        if lock_time and note_time:
-            distance = abs((lock_time - note_time).total_seconds())
-            if distance > _NOTE_SKEW_S:
-                continue  # a note from another (older) run than the lock
-        else:
-            distance = -(note_time.timestamp() if note_time else 0.0)  # no lock time: the newest note
-        if best is None or distance < best[0]:
-            best = (distance, str(note.get("message") or ""))
-    if best is None or not best[1]:
+        if isinstance(note, dict):
+            yield path, note
+
+
+def _lock_owners(backend: BackendUrl | None) -> set[tuple[str, int]]:
+    """``(host, pid)`` of every lock file in the backend (``.pulumi/locks/**/*.json``)."""
+    root = backend.local_path if backend is not None else None
+    owners: set[tuple[str, int]] = set()
+    if not root:
+        return owners
+    for path in glob.glob(os.path.join(glob.escape(root), ".pulumi", "locks", "**", "*.json"), recursive=True):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                lock = json.load(handle)
+            owners.add((str(lock["hostname"]), int(lock["pid"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return owners
+
+
+def _sweep(directory: str, backend: BackendUrl | None) -> None:
+    """Remove the notes of gone holders: written on this host, every pid gone, and no lock of theirs left
+    (while the lock stays, its note still names the run that left it)."""
+    owners: set[tuple[str, int]] | None = None
+    for path, note in _read_notes(directory):
+        host, pids = note.get("host"), _pids(note)
+        if not isinstance(host, str) or not pids or not all(process_gone(host, pid) for pid in pids):
+            continue
+        if owners is None:
+            owners = _lock_owners(backend)
+        if any((host, pid) in owners for pid in pids):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def with_airflow_holder(holder: LockHolder, backend: BackendUrl | None, project: str, stack: str) -> LockHolder:
+    """Add the Airflow run whose holder note has the lock's host and pid, when exactly one run's does.
+
+    Reading the notes first removes those of gone holders (:func:`holder_note`).
+    """
+    directory = _note_dir(backend, project, stack)
+    if directory is None or not os.path.isdir(directory):
         return holder
-    return LockHolder(holder.user, holder.host, holder.pid, holder.since, best[1].removeprefix("airflow: "))
+    _sweep(directory, backend)
+    if not holder.host or holder.pid is None:
+        return holder  # nothing to match a note against
+    messages = {
+        str(note.get("message") or "")
+        for _, note in _read_notes(directory)
+        if note.get("host") == holder.host and holder.pid in _pids(note)
+    }
+    if len(messages) != 1 or not (message := messages.pop()):
+        return holder  # no note of the holder (or, in one process, several runs: cannot tell which)
+    return LockHolder(holder.user, holder.host, holder.pid, holder.since, message.removeprefix("airflow: "))

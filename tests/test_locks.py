@@ -4,8 +4,14 @@ the Airflow run holding a ``file://`` stack's lock."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
+import signal
 import socket
+import subprocess
+import sys
+
+import pytest
 
 from airflow_pulumi_decorators.backend_url import BackendUrl
 from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
@@ -29,16 +35,107 @@ def test_lock_holder_is_parsed_from_pulumis_message_and_stale_when_the_process_i
     )
 
 
+def _dead_pid() -> int:
+    """The pid of a process that ran on this host and was killed (SIGKILL) and reaped."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    return proc.pid
+
+
+def _lock_text(user: str, host: str, pid: int, when: datetime.datetime) -> str:
+    return (
+        "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or "
+        f"delete the lock file with `pulumi cancel`.\n  /s/.pulumi/locks/organization/p/dev/x.json: created by "
+        f"{user}@{host} (pid {pid}) at {when.isoformat()}"
+    )
+
+
+def _write_note(notes, name: str, message: str, pids: list[int], when: datetime.datetime,
+                host: str | None = None) -> None:
+    notes.mkdir(parents=True, exist_ok=True)
+    (notes / name).write_text(json.dumps({"message": message, "host": host or socket.gethostname(),
+                                          "pids": pids, "pid": pids[0], "time": when.isoformat()}))
+
+
 def test_holder_note_names_the_airflow_run_only_while_it_runs(tmp_path):
     url = BackendUrl(f"file://{tmp_path}")
-    holder = parse_lock_holder("created by bob@elsewhere (pid 7) at " + datetime.datetime.now(
-        datetime.timezone.utc).isoformat())
     notes = tmp_path / ".pulumi" / "airflow-holders" / "p" / "dev"
-    with holder_note(url, "p", "dev", "airflow: dag_id=d run_id=r task_id=t try=1"):
-        note = next(notes.glob("*.json"))
-        other = notes / "99999999-other.json"  # as if written by another worker
-        other.write_text(note.read_text())
-        found = with_airflow_holder(holder, url, "p", "dev")
-    assert found.airflow == "dag_id=d run_id=r task_id=t try=1"
-    assert list(notes.glob("*.json")) == [other]  # ours is gone
-    assert with_airflow_holder(holder, BackendUrl("gs://bucket"), "p", "dev").airflow is None
+    now = datetime.datetime.now(datetime.timezone.utc)
+    with holder_note(url, "p", "dev", "airflow: dag_id=d run_id=r task_id=t try=1") as note:
+        note.add_pid(4242)  # a CLI process the run started
+        written = json.loads(next(notes.glob("*.json")).read_text())
+        assert written["host"] == socket.gethostname() and written["pids"] == [os.getpid(), 4242]
+        found = with_airflow_holder(parse_lock_holder(_lock_text("bob", socket.gethostname(), 4242, now)),
+                                    url, "p", "dev")
+        assert found.airflow == "dag_id=d run_id=r task_id=t try=1"
+        note.drop_pid(4242)  # the CLI ended: it holds no lock any more
+        assert json.loads(next(notes.glob("*.json")).read_text())["pids"] == [os.getpid()]
+    assert list(notes.glob("*")) == []  # gone with the run
+    assert with_airflow_holder(parse_lock_holder(_lock_text("bob", "h", 7, now)), BackendUrl("gs://bucket"),
+                               "p", "dev").airflow is None
+
+
+@pytest.mark.parametrize("holder_first", [True, False], ids=["holder-wrote-first", "holder-wrote-last"])
+def test_the_holder_is_the_run_whose_note_has_the_locks_host_and_pid_never_the_nearest_in_time(
+    tmp_path, holder_first
+):
+    """Four overlapping runs: the holder's note was written long before (or after) the lock's time, the
+    waiters' right at it. Only the note with the lock's host and pid names the holder."""
+    url = BackendUrl(f"file://{tmp_path}")
+    notes = tmp_path / ".pulumi" / "airflow-holders" / "p" / "dev"
+    host = socket.gethostname()
+    lock_time = datetime.datetime.now(datetime.timezone.utc)
+    holder_cli = os.getpid() + 1 if os.getpid() + 1 < 2**22 else 2  # the pid in Pulumi's lock (the CLI's)
+    for i in range(3):  # waiters: their notes close to the lock's time; running processes (this one)
+        _write_note(notes, f"w{i}.json", f"airflow: dag_id=waiter{i} run_id=r task_id=t try=1", [os.getpid(), 3000 + i],
+                    lock_time + datetime.timedelta(milliseconds=10 * i))
+    holder_time = lock_time + datetime.timedelta(seconds=-90 if holder_first else 90)
+    _write_note(notes, "h.json", "airflow: dag_id=holder run_id=r task_id=t try=1", [os.getpid(), holder_cli],
+                holder_time)
+    _write_note(notes, "other-host.json", "airflow: dag_id=elsewhere run_id=r task_id=t try=1",
+                [holder_cli], lock_time, host="another-host")
+
+    holder = with_airflow_holder(parse_lock_holder(_lock_text("alice", host, holder_cli, lock_time)), url, "p", "dev")
+    assert holder.airflow == "dag_id=holder run_id=r task_id=t try=1"
+    assert holder.describe().startswith(f"Airflow dag_id=holder run_id=r task_id=t try=1, alice@{host} (pid ")
+
+    # A lock no note names (another host's pid, or a pid nobody noted): only user@host (pid), as Pulumi says.
+    for text in (_lock_text("alice", "third-host", holder_cli, lock_time), _lock_text("alice", host, 5, lock_time)):
+        unnamed = with_airflow_holder(parse_lock_holder(text), url, "p", "dev")
+        assert unnamed.airflow is None and not unnamed.describe().startswith("Airflow")
+
+
+def test_a_pid_two_runs_noted_names_neither(tmp_path):
+    """An in-process engine takes the lock as the task process: two runs in one process cannot be told apart."""
+    url = BackendUrl(f"file://{tmp_path}")
+    notes = tmp_path / ".pulumi" / "airflow-holders" / "p" / "dev"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    _write_note(notes, "a.json", "airflow: dag_id=a", [os.getpid()], now)
+    _write_note(notes, "b.json", "airflow: dag_id=b", [os.getpid()], now)
+    holder = parse_lock_holder(_lock_text("u", socket.gethostname(), os.getpid(), now))
+    assert with_airflow_holder(holder, url, "p", "dev").airflow is None
+
+
+def test_notes_of_gone_holders_are_removed_by_the_next_run_once_their_lock_is_gone(tmp_path):
+    url = BackendUrl(f"file://{tmp_path}")
+    notes = tmp_path / ".pulumi" / "airflow-holders" / "p" / "dev"
+    host, now = socket.gethostname(), datetime.datetime.now(datetime.timezone.utc)
+    task, cli = _dead_pid(), _dead_pid()  # a hard-killed task and the CLI it ran
+    _write_note(notes, "killed.json", "airflow: dag_id=killed", [task, cli], now)
+    _write_note(notes, "old-format.json", "airflow: dag_id=old", [_dead_pid()], now)
+    _write_note(notes, "half-alive.json", "airflow: dag_id=half", [task, os.getpid()], now)  # the task still runs
+    _write_note(notes, "remote.json", "airflow: dag_id=remote", [task], now, host="another-host")  # can't tell
+    lock = tmp_path / ".pulumi" / "locks" / "organization" / "p" / "dev" / "0b7e.json"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"pid": cli, "username": "u", "hostname": host, "timestamp": now.isoformat()}))
+
+    # The killed run's lock is still there: its note stays and names it.
+    holder = with_airflow_holder(parse_lock_holder(_lock_text("u", host, cli, now)), url, "p", "dev")
+    assert holder.airflow == "dag_id=killed" and holder.stale
+    assert sorted(p.name for p in notes.glob("*.json")) == ["half-alive.json", "killed.json", "remote.json"]
+
+    lock.unlink()  # `pulumi cancel` (cancel_stale_lock)
+    with holder_note(url, "p", "dev", "airflow: dag_id=next"):  # the next run writes its note
+        left = sorted(p.name for p in notes.glob("*.json"))
+    assert "killed.json" not in left and {"half-alive.json", "remote.json"} <= set(left)

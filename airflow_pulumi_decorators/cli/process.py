@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -12,6 +13,8 @@ from typing import IO, Any
 from airflow_pulumi_decorators.cli.locate import INSTALL_HINT
 from airflow_pulumi_decorators.cli.versions import cached_version, remember_version
 from airflow_pulumi_decorators.errors import PulumiCliNotFoundError
+
+log = logging.getLogger(__name__)
 
 
 def engine_environment(base: Mapping[str, str], overrides: Mapping[str, str | None]) -> dict[str, str]:
@@ -37,11 +40,22 @@ class CliProcess:
     :meth:`interrupt` can stop it the way Ctrl-C does. No Pulumi import here: the engine adapts it.
 
     :param path: the executable.
+    :param on_spawn: called with the pid of each ``pulumi`` process :meth:`run` starts, before it can take a
+        stack lock (the engine names it in the run's holder note, :mod:`airflow_pulumi_decorators.locks`).
+    :param on_exit: called with that pid once the process ended.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        on_spawn: Callable[[int], None] | None = None,
+        on_exit: Callable[[int], None] | None = None,
+    ) -> None:
         self.path = path
         self.version: Any = None
+        self.on_spawn = on_spawn
+        self.on_exit = on_exit
         self._process: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
 
@@ -137,6 +151,7 @@ class CliProcess:
         ) as process:
             with self._lock:
                 self._process = process
+            self._tell(self.on_spawn, process.pid)
             threads = [
                 threading.Thread(target=pump, args=(process.stdout, on_output, chunks["out"]), daemon=True),
                 threading.Thread(target=pump, args=(process.stderr, on_error, chunks["err"]), daemon=True),
@@ -148,7 +163,18 @@ class CliProcess:
             process.wait()
             with self._lock:
                 self._process = None
+            self._tell(self.on_exit, process.pid)
         return process.returncode, "\n".join(chunks["out"]), "\n".join(chunks["err"])
+
+    @staticmethod
+    def _tell(hook: Callable[[int], None] | None, pid: int) -> None:
+        """Call a pid hook; its failure is logged, never the command's."""
+        if hook is None:
+            return
+        try:
+            hook(pid)
+        except Exception:  # noqa: BLE001 - bookkeeping must not fail or hang the CLI call
+            log.warning("pulumi: the hook for CLI process %s failed", pid, exc_info=True)
 
     def send_signal(self, sig: int) -> bool:
         """Send ``sig`` to the running CLI; returns whether there was one to send it to."""

@@ -32,7 +32,13 @@ from airflow_pulumi_decorators.engine.request import OperationRequest, Operation
 from airflow_pulumi_decorators.engine.stack import run_stack, workspace_options
 from airflow_pulumi_decorators.engine.translate import interrupted, lock_error, translate
 from airflow_pulumi_decorators.errors import ConcurrentUpdateError, OperationInterruptedError
-from airflow_pulumi_decorators.locks import LockHolder, holder_note, parse_lock_holder, with_airflow_holder
+from airflow_pulumi_decorators.locks import (
+    HolderNote,
+    LockHolder,
+    holder_note,
+    parse_lock_holder,
+    with_airflow_holder,
+)
 from airflow_pulumi_decorators.operations import check_operation
 
 if TYPE_CHECKING:
@@ -149,6 +155,7 @@ class Engine:
         self._work_dir: str | None = None
         self._muted = False
         self._grace = 60.0
+        self._note: HolderNote | None = None  # the running attempt's holder note
 
     def _command_for(self, env: dict[str, str | None]) -> Any:
         if self.pulumi_command is not None:
@@ -156,7 +163,20 @@ class Engine:
         process = prepare_cli(
             self.cli_path, env, sdk_minimum=sdk_minimum_cli(), on_output=self.on_output, installer=install_pulumi_cli
         )
+        # The lock file names the CLI's pid: the attempt's holder note names each CLI process while it runs.
+        process.on_spawn = self._cli_started
+        process.on_exit = self._cli_ended
         return guarded(cli_command(process), self._stop_requested)
+
+    def _cli_started(self, pid: int) -> None:
+        note = self._note
+        if note is not None:
+            note.add_pid(pid)
+
+    def _cli_ended(self, pid: int) -> None:
+        note = self._note
+        if note is not None:
+            note.drop_pid(pid)
 
     def run(self, request: OperationRequest) -> OperationResult:
         """Run one operation on one stack; always removes its work directory.
@@ -218,10 +238,14 @@ class Engine:
     def _try(self, request: OperationRequest, attempt: Attempt) -> Done:
         """One attempt, in the worker thread, with a note naming this run as the lock's holder."""
         try:
-            with holder_note(request.context.backend, request.project, request.stack, request.message):
-                done: Done = self._in_worker(
-                    functools.partial(self._attempt, request, attempt.observer, attempt.program)
-                )
+            with holder_note(request.context.backend, request.project, request.stack, request.message) as note:
+                self._note = note
+                try:
+                    done: Done = self._in_worker(
+                        functools.partial(self._attempt, request, attempt.observer, attempt.program)
+                    )
+                finally:
+                    self._note = None
         except OperationInterruptedError as exc:
             raise interrupted(request, self._stop_outcome or "graceful", exc) from None
         return done

@@ -102,3 +102,23 @@ def test_an_unwritable_worker_folder_only_costs_the_version_call(tmp_path, worke
     for _ in range(2):
         assert str(prepare_cli(str(cli), {}, sdk_minimum=SDK_MIN).version) == "3.272.0"
     assert _version_calls(log) == 2
+
+
+def test_run_tells_the_hooks_each_cli_pid_when_it_starts_and_when_it_ended(tmp_path):
+    pidfile = tmp_path / "pid"
+    events = []
+    process = CliProcess(str(_fake_cli(tmp_path, f"echo $$ > {pidfile}\nexit 0\n")),
+                         on_spawn=lambda pid: events.append(("spawn", pid, pidfile.exists())),
+                         on_exit=lambda pid: events.append(("exit", pid, pidfile.exists())))
+    assert process.run(["up"], str(tmp_path), {})[0] == 0
+    pid = int(pidfile.read_text())
+    assert [(kind, p) for kind, p, _ in events] == [("spawn", pid), ("exit", pid)]
+    assert events[1][2]  # the exit hook runs once the process ended
+
+
+def test_a_failing_hook_fails_nothing(tmp_path):
+    def boom(pid):
+        raise RuntimeError("hook failed")
+
+    process = CliProcess(str(_fake_cli(tmp_path, "echo out\nexit 3\n")), on_spawn=boom, on_exit=boom)
+    assert process.run(["up"], str(tmp_path), {}) == (3, "out", "")

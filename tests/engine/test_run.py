@@ -4,6 +4,7 @@ Small fake executables stand in for particular CLI behaviours here; full runs us
 Translation on its own is unit-tested in test_translate.py.
 """
 
+import json
 import os
 
 import pytest
@@ -284,3 +285,23 @@ def test_the_backend_gets_a_holder_note_only_while_the_run_holds_it(tmp_path):
     engine = Engine(pulumi_command=StandinCommand(), work_root=str(tmp_path), on_output=lambda _: None)
     engine.run(_standin_request(tmp_path, lambda: seen.extend(notes.glob("*.json")), message="airflow: dag_id=d"))
     assert len(seen) == 1 and not list(notes.glob("*.json"))
+
+
+def test_the_holder_note_names_each_cli_process_while_it_runs(tmp_path, monkeypatch):
+    """Pulumi's lock file names the CLI's pid: the note has it (beside the task's) while that CLI runs (it is
+    added right after the spawn; a real CLI takes the lock long after it started)."""
+    notes = tmp_path / ".pulumi" / "airflow-holders" / "proj" / "dev"
+    seen = tmp_path / "seen.log"
+    monkeypatch.setenv("AIRFLOW__PULUMI__PLUGINS", "none")
+    engine, _ = _run_with(tmp_path, f"""
+        for i in $(seq 100); do grep -q "[ ,]$$[],]" {notes}/*.json && break; sleep 0.05; done
+        echo "$$ $(cat {notes}/*.json)" >> {seen}
+        echo "error: stop here" >&2
+        exit 1
+    """)
+    with pytest.raises(Exception, match="stop here"):
+        engine.run(_request({"PULUMI_BACKEND_URL": f"file://{tmp_path}"}, message="airflow: dag_id=d"))
+    pid, note = seen.read_text().splitlines()[0].split(" ", 1)
+    assert json.loads(note)["pids"] == [os.getpid(), int(pid)]
+    assert json.loads(note)["message"] == "airflow: dag_id=d"
+    assert not list(notes.glob("*.json"))

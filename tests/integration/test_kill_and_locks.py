@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -52,6 +53,16 @@ def _wait_until_updating(backend: Path, proc: subprocess.Popen, timeout: float =
             pass
         time.sleep(0.05)
     raise AssertionError("timed out waiting for the up to start creating resources")
+
+
+def _notes(backend: Path) -> list[Path]:
+    """The holder notes left in the backend (:mod:`airflow_pulumi_decorators.locks`)."""
+    return list((backend / ".pulumi" / "airflow-holders").rglob("*.json"))
+
+
+def _homes(worker: Path) -> list[Path]:
+    """The per-task PULUMI_HOMEs on a worker."""
+    return sorted((worker / "homes").glob("task-*"))
 
 
 def _history(backend: Path) -> list[dict]:
@@ -99,16 +110,23 @@ def test_execution_timeout_mid_up_stops_the_engine_gracefully(run_dag_file, back
 
 
 def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(
-    child_dag, backend, run_dag_file, engine
+    child_dag, backend, run_dag_file, engine, tmp_path, monkeypatch
 ):
+    worker = tmp_path / "worker"  # the killed run and the next ones share a worker folder
     # 3 s per resource: the kill lands while one is in flight even when a loaded machine is slow to send it.
-    proc, _, _ = child_dag.start(dag_source("slow_stack"), dag_id="t_kill_hard", params=slow_stack(delay=3.0))
+    proc, _, _ = child_dag.start(dag_source("slow_stack"), dag_id="t_kill_hard", params=slow_stack(delay=3.0),
+                                 env={"AIRFLOW__PULUMI__WORKER_DIR": str(worker)})
     _wait_until_updating(backend, proc)
     os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up: like an OOM kill or a lost node
     proc.wait(timeout=30)
     assert _locks(backend), "a hard kill should leave the lock behind"
+    killed_homes = _homes(worker)
+    assert killed_homes and _notes(backend), "a hard kill leaves the task's PULUMI_HOME and holder note"
 
+    monkeypatch.setenv("AIRFLOW__PULUMI__WORKER_DIR", str(worker))
     blocked = run_dag_file("slow_stack", engine=engine, **slow_stack())
+    assert not any(home.exists() for home in killed_homes), "the killed task's PULUMI_HOME was not removed"
+    assert _notes(backend), "the killed run's note must stay while its lock does"
     assert blocked.task_states["slow"] == "failed"
     text = blocked.output
     assert "ConcurrentUpdateError" in text
@@ -125,18 +143,34 @@ def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(
     assert "clear_pending_creates=True" in recovered.output
     assert recovered.xcom("slow", "pulumi_summary")["pending_operations"] >= 1
     assert not _locks(backend)
+    assert not _notes(backend), "the killed run's holder note outlived its lock"
+    assert not _homes(worker)
 
 
 def test_second_run_on_a_locked_stack_fails_naming_the_first(child_dag, backend, run_dag_file, engine):
     # Long enough (~10 s) that the second dag.test() starts, even cold, while the first holds the lock.
     proc, _, _ = child_dag.start(dag_source("slow_stack"), dag_id="t_first_run", params=slow_stack(count=20))
     _wait_until_updating(backend, proc)
+    # A waiter's note written at the very time of the lock (a live process of this host that does not hold
+    # it): matching notes by time named it; only the note with the lock's host and pid may name the holder.
+    lock = json.loads(_locks(backend)[0].read_text())
+    waiter = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    decoy = backend / ".pulumi" / "airflow-holders" / "slow" / "dev" / f"{waiter.pid}-decoy.json"
+    decoy.parent.mkdir(parents=True, exist_ok=True)
+    decoy.write_text(json.dumps({"message": "airflow: dag_id=t_a_waiter run_id=r task_id=slow try=1",
+                                 "host": socket.gethostname(), "pids": [waiter.pid], "pid": waiter.pid,
+                                 "time": lock["timestamp"]}))
     started = time.monotonic()
-    second = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"lock_wait": 0}))
+    try:
+        second = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"lock_wait": 0}))
+    finally:
+        waiter.kill()
+        waiter.wait()
     assert time.monotonic() - started < 30
     assert second.task_states["slow"] == "failed"
     assert "ConcurrentUpdateError" in second.output
     assert "is locked by another update: held by Airflow dag_id=t_first_run" in second.output, second.output[-3000:]
+    assert f"(pid {lock['pid']})" in second.output and "t_a_waiter" not in second.output
     assert "Airflow pool" in second.output
     out, _ = proc.communicate(timeout=120)
     assert "DAG-STATE success" in out, out[-3000:]

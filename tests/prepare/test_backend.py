@@ -10,6 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -219,3 +224,42 @@ def test_inherit_strategy_leaves_pulumi_home_alone(monkeypatch):
     monkeypatch.setenv("AIRFLOW__PULUMI__PULUMI_HOME", "shared")
     with pytest.raises(ConfigurationError, match=r"\[pulumi\] pulumi_home .*'shared' is not one of per_task, inherit"):
         resolve(Environment(stack="d", backend_url="file:///s"))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    return proc.pid
+
+
+def _left_home(homes, name, pid, host=None):
+    """A per-task home as a task left it (owner file, plugins link to the shared cache, workspace state)."""
+    home = homes / name
+    (home / "workspaces").mkdir(parents=True)
+    (home / "workspaces" / "w.json").write_text("{}")
+    (home / ".airflow-owner.json").write_text(json.dumps({"host": host or socket.gethostname(), "pid": pid}))
+    os.symlink(homes.parent / "plugins", home / "plugins")
+    return home
+
+
+def test_homes_of_gone_task_processes_are_removed_when_the_next_task_makes_its_own(worker):
+    plugin = worker / "plugins" / "resource-random-v4.21.4"
+    plugin.mkdir(parents=True)
+    homes = worker / "homes"
+    killed = _left_home(homes, "task-killed", _dead_pid())  # a hard-killed task never removes its home
+    running = _left_home(homes, "task-running", os.getpid())
+    remote = _left_home(homes, "task-remote", _dead_pid(), host="another-host")  # a pid we cannot judge
+    unowned = homes / "task-unowned"  # a home being made right now, or by an older version
+    unowned.mkdir()
+    outside = worker / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    os.symlink(outside, homes / "task-link")  # never followed
+    with engine_settings(Environment(stack="d", backend_url="file:///srv/s")) as cfg:
+        assert json.loads((Path(cfg.pulumi_home) / ".airflow-owner.json").read_text()) == {
+            "host": socket.gethostname(), "pid": os.getpid()}
+        assert not killed.exists()
+        assert running.is_dir() and remote.is_dir() and unowned.is_dir() and (homes / "task-link").is_symlink()
+    assert plugin.is_dir() and (outside / "keep").exists()  # the shared cache and what a link points at stay
+    assert sorted(p.name for p in homes.iterdir()) == ["task-link", "task-remote", "task-running", "task-unowned"]
