@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow_pulumi_decorators.backend_url import BackendUrl
 from airflow_pulumi_decorators.cli import plugins_dir as _plugins_dir
-from airflow_pulumi_decorators.operations import OperationOptions
+from airflow_pulumi_decorators.operations import Operation, OperationOptions
 from airflow_pulumi_decorators.outputs import StackOutput
 
 #: Ops that are not changes (for ``has_changes`` and drift).
@@ -137,7 +137,7 @@ class OperationRequest:
     config: Mapping[str, str] = field(default_factory=dict)
     secret_config: Mapping[str, str] = field(default_factory=dict, repr=False)
     message: str = ""
-    operation: str = "up"
+    operation: Operation = "up"
     options: OperationOptions = field(default_factory=OperationOptions)
     multiple_outputs: bool = False
 
