@@ -1,12 +1,14 @@
 """Publish: what a stack task reports once the engine is done, in the order a reader of the log meets it.
 
-1. :func:`report`: the result line and the ``pulumi_summary`` XCom (with the update's link), policy warnings;
+1. :func:`report`: the result line, the steps' property diffs, the ``pulumi_summary`` XCom (with the update's
+   link), policy warnings;
 2. :func:`task_value`: the task's return value — the stack outputs as XCom (secret outputs withheld or
    masked), a warning for each declared output left without a value, the stack's asset event — or, for
    ``preview``/``refresh``/``destroy``, the changes.
 
 - :mod:`.summary`: the :class:`~.summary.Summary` fields and the non-``up`` return value;
 - :mod:`.xcom`: stack outputs to XCom;
+- :mod:`.diffs`: the property diffs as the log shows them;
 - :mod:`.events`: the asset event of an ``up``;
 - :mod:`.links`: the link to the update (Pulumi Cloud).
 
@@ -64,6 +66,12 @@ def report(
         url=update_url(request.context.backend, request.project, result.stack, result.version),
     )
     log.info("pulumi summary: %s", summary_line(pushed))
+    if result.steps:
+        from airflow_pulumi_decorators.publish.diffs import diff_lines
+
+        # Values come blinded from the engine's events: a secret is "[secret]" here, never its value.
+        log.info("pulumi %s: resource changes (as `pulumi preview --diff` shows them):\n%s",
+                 request.operation, "\n".join(diff_lines(result.steps)))
     context["ti"].xcom_push(key=SUMMARY_KEY, value=pushed)
     for v in result.policy_violations:
         log.warning("pulumi policy (%s) %s/%s: %s", v["level"], v["policy_pack"], v["policy"], v["message"])
