@@ -191,10 +191,21 @@ def step_diff(meta: Any, *, refreshed: bool = False) -> dict[str, Any]:
                 forced.add(top)
             entries.append(_entry(path, kind, _lookup(olds, path), _lookup(news, path), top in forced))
     else:
-        source = [] if meta.old is None and meta.new is None else _leaves("", old_props, new_props)
-        for path, kind, old, new in source:
-            top = str(_parse_path(path)[0]) if _parse_path(path) else path
-            entries.append(_entry(path, kind, old, new, top in forced))
+        pairs = [(old_props, new_props)]
+        if not refreshed and meta.old is not None and meta.new is not None:
+            # Inputs unchanged yet an update: the cloud drifted from them (a refresh read it). What the update
+            # changes is then the refreshed outputs back to the inputs.
+            old_outputs = _state_props(meta.old, True)
+            pairs.append((
+                {k: old_outputs[k] for k in new_props if k in old_outputs},
+                {k: v for k, v in new_props.items() if k in old_outputs},
+            ))
+        for olds, news in pairs:
+            for path, kind, old, new in _leaves("", olds, news):
+                top = str(_parse_path(path)[0]) if _parse_path(path) else path
+                entries.append(_entry(path, kind, old, new, top in forced))
+            if entries:
+                break
     result: dict[str, Any] = {"diff": entries[:MAX_ENTRIES], "replace_keys": sorted(forced)}
     if len(entries) > MAX_ENTRIES:
         result["diff_omitted"] = len(entries) - MAX_ENTRIES

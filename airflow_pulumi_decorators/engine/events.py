@@ -79,14 +79,14 @@ class Observer:
 
     def _step(self, meta: Any, *, outputs_event: bool = False) -> None:
         op = str(getattr(meta.op, "value", meta.op))
-        if op == "refresh" and not outputs_event:
+        refreshed = outputs_event and meta.urn in self._refreshing
+        if outputs_event:
+            self._refreshing.discard(meta.urn)
+        elif op == "refresh":
             self._refreshing.add(meta.urn)  # its outputs event says what the refresh found in the cloud
         # Default providers are steps of a real engine too, but no change anyone counts.
         if op in NO_CHANGE_OPS or op in REPLACE_PARTS or meta.type.startswith("pulumi:providers:"):
             return
-        refreshed = outputs_event and meta.urn in self._refreshing
-        if outputs_event:
-            self._refreshing.discard(meta.urn)
         if (meta.urn, op) in self._seen:
             return
         self._seen.add((meta.urn, op))

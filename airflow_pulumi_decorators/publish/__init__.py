@@ -4,12 +4,12 @@
    link), policy warnings;
 2. :func:`task_value`: the task's return value — the stack outputs as XCom (secret outputs withheld or
    masked), a warning for each declared output left without a value, the stack's asset event — or, for
-   ``preview``/``refresh``/``destroy``, the changes.
+   ``preview``/``refresh``/``destroy``, the changes (and a drift check's drift event).
 
 - :mod:`.summary`: the :class:`~.summary.Summary` fields and the non-``up`` return value;
 - :mod:`.xcom`: stack outputs to XCom;
 - :mod:`.diffs`: the property diffs as the log shows them;
-- :mod:`.events`: the asset event of an ``up``;
+- :mod:`.events`: the asset event of an ``up``, the drift event of a drift check;
 - :mod:`.links`: the link to the update (Pulumi Cloud).
 
 Nothing here imports Pulumi or the engine; it reads the engine's plain result. Parsing a DAG file loads
@@ -86,6 +86,7 @@ def task_value(
     push_secret_outputs: bool,
     emit_asset: bool,
     log: TaskLog,
+    emit_drift_event: bool = False,
     mask: Callable[[str], None],
 ) -> dict[str, Any]:
     """The task's return value: the outputs of an ``up`` as XCom (and its asset event), else the changes.
@@ -95,6 +96,7 @@ def task_value(
     :param context: the task's Airflow context (its ``outlet_events`` receive the asset event).
     :param push_secret_outputs: push secret outputs (masked) instead of withholding them.
     :param emit_asset: emit the stack's asset event after an ``up``.
+    :param emit_drift_event: emit the stack's drift event (the task is a drift check).
     :param log: the task log.
     :param mask: registers a value with Airflow's secret masker.
     :raises ReservedOutputNameError: an output the program exported itself has a reserved name.
@@ -102,6 +104,10 @@ def task_value(
     if request.operation != "up":
         from airflow_pulumi_decorators.publish.summary import summary_return
 
+        if emit_drift_event:
+            from airflow_pulumi_decorators.publish import events
+
+            events.emit_drift_event(context, request.project, result, log=log.info)
         return summary_return(result)
     from airflow_pulumi_decorators.publish.xcom import to_xcom, warn_missing_outputs
 

@@ -129,3 +129,9 @@ def test_log_block_reads_like_pulumi_preview_diff():
         "      - a: 1",
         "      … 3 more changes",
     ]
+
+
+def test_an_update_with_unchanged_inputs_shows_the_drifted_outputs_it_sets_back():
+    meta = _meta({"content": "one", "path": "/f"}, {"content": "one", "path": "/f"},
+                 old_outputs={"content": "edited", "path": "/f", "size": 6})
+    assert step_diff(meta)["diff"] == [{"path": "content", "kind": "update", "old": '"edited"', "new": '"one"'}]

@@ -423,8 +423,10 @@ class Deployment:
                         self._provider_call(lambda: self.dynamic.delete(prior["id"], old_outputs), urn)
             self._commit(urn, entry)
 
-        # The real plugin's diff names no changed keys: only a replacement's keys reach the event.
-        self.run_step(Step(plan.op, urn, old, entry, plan.diffs if plan.op == "replace" else []), commit)
+        # The real plugin's diff names no changed keys: only a replacement's keys reach the event; after a
+        # refresh (--refresh) the step's old state is what the refresh read, as the real engine reports it.
+        seen = dict(old, outputs=old_outputs) if old is not None else None
+        self.run_step(Step(plan.op, urn, seen, entry, plan.diffs if plan.op == "replace" else []), commit)
         return entry
 
     @staticmethod
