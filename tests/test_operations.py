@@ -235,7 +235,8 @@ def test_drift_check_that_does_not_fail_on_drift_still_refreshes_and_emits_its_d
     tasks = dag.task_dict
     check = tasks["infra_drift_check"]
     assert check.options.refresh and not check.options.expect_no_changes and check.emit_drift_event
-    assert tasks["infra_refresh"].emit_drift_event and [a.name for a in tasks["infra_refresh"].outlets] == ["pulumi-drift:p"]
+    watch = tasks["infra_refresh"]
+    assert watch.emit_drift_event and [a.name for a in watch.outlets] == ["pulumi-drift:p"]
     assert not tasks["infra_preview"].emit_drift_event and not tasks["infra_preview"].outlets
 
 
