@@ -120,6 +120,10 @@ def test_every_consumer_gets_the_secret_masked_and_its_plaintext_is_stored_nowhe
     found = {(name, where): text.count(value) for name, value in SECRETS.items() for where, text in places.items()}
     assert {k: n for k, n in found.items() if n} == {}
 
+    # Nothing of the resolutions is left behind: work directories, per-task PULUMI_HOMEs.
+    assert run.work_dirs() == []
+    assert list((run.home / "pulumi" / "homes").iterdir()) == []
+
 
 @pytest.mark.parametrize("engine", ["standin-exe"], indirect=True)
 def test_the_same_search_finds_what_the_deprecated_push_secret_outputs_stores(child_dag, engine, monkeypatch):
