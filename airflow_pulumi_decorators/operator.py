@@ -221,7 +221,7 @@ class PulumiStackOperator(BaseOperator):
         return publish.task_value(
             run.request, result, context=context, push_secret_outputs=self.push_secret_outputs,
             emit_asset=self.emit_asset, log=self.log, mask=_mask, secret_outputs=self.secret_outputs,
-            environment=run.environment, conn_id=run.conn_id,
+            environment=run.environment, conn_id=run.conn_id, identity=environment[1].identity,
         )
 
     def _environment(self) -> tuple[str, Environment]:

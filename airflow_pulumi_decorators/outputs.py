@@ -161,7 +161,8 @@ class StackOutput:
 #: The key that marks an XCom value as a reference to a secret stack output (its value: the format version).
 REF_MARKER = "__pulumi_secret_output__"
 REF_VERSION = 1
-_REF_FIELDS = ("project", "stack", "key", "backend", "environment", "pulumi_conn_id", "dag_id", "task_id")
+_REF_FIELDS = ("project", "stack", "key", "backend", "environment", "pulumi_conn_id", "identity_conn_id",
+               "identity_kind", "dag_id", "task_id")
 
 
 def public_backend_url(url: str | None) -> str | None:
@@ -190,6 +191,10 @@ class SecretOutputRef:
         default.
     :param environment: the producer's environment name (for messages).
     :param pulumi_conn_id: the ``pulumi`` connection the producer used (access token, passphrase), if any.
+    :param identity_conn_id: the ``google_cloud_platform`` connection of the producer's identity, when its
+        environment's identity is one (``identity_from_connection``, ``X.from_connection``); other identities are
+        not carried (they may hold a credential configuration): the reader then uses its worker's own credentials.
+    :param identity_kind: the identity class that connection must resolve to (``X.from_connection``), if any.
     :param dag_id: the producing task's DAG (for messages).
     :param task_id: the producing task (for messages).
     """
@@ -200,6 +205,8 @@ class SecretOutputRef:
     backend: str | None = None
     environment: str = ""
     pulumi_conn_id: str | None = None
+    identity_conn_id: str | None = None
+    identity_kind: str | None = None
     dag_id: str = ""
     task_id: str = ""
 

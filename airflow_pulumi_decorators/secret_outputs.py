@@ -22,6 +22,7 @@ from typing import Any
 
 from airflow_pulumi_decorators.errors import (
     ConfigurationError,
+    IdentityError,
     PulumiEngineError,
     SecretOutputAccessError,
     SecretOutputError,
@@ -166,15 +167,19 @@ def _read(
     from airflow_pulumi_decorators.engine import Engine
     from airflow_pulumi_decorators.environments import Environment
     from airflow_pulumi_decorators.prepare import backend
+    from airflow_pulumi_decorators.prepare.credentials import engine_credential
 
     environ = os.environ if environ is None else environ
     try:
         env = Environment(stack=ref.stack, pulumi_conn_id=ref.pulumi_conn_id,
-                          backend_url=_backend_url(ref, environ))
-        with backend.resolve(env, mask=mask, project=ref.project, environ=environ) as where:
+                          backend_url=_backend_url(ref, environ), identity=_identity(ref))
+        with backend.resolve(env, mask=mask, project=ref.project, environ=environ) as where, engine_credential(
+            env, execution_timeout=None, mask=mask, log=log
+        ) as credential:
             engine = Engine(cli_path=cli_path or settings.get_option("cli_path"), pulumi_command=pulumi_command,
                             on_output=log.info)
-            return engine.outputs(ref.project, where.stack, where.context)
+            context = where.context.with_env(credential.env if credential else {})
+            return engine.outputs(ref.project, where.stack, context)
     except StackNotFoundError as exc:
         raise SecretOutputNotFoundError(
             f"{ref.describe()} cannot be read: the stack no longer exists in that backend (destroyed and removed, "
@@ -186,6 +191,13 @@ def _read(
         raise SecretOutputAccessError(
             f"{ref.describe()} cannot be decrypted by this task: the passphrase from {exc.source} is not the "
             f"stack's. Give this task the passphrase {ref.producer} used: {_connection_hint(ref)}.",
+            reference=ref.describe(),
+        ) from exc
+    except IdentityError as exc:
+        raise SecretOutputAccessError(
+            f"{ref.describe()} cannot be read by this task: the Google Cloud credential of "
+            f"{exc.identity or 'the identity'} could not be obtained ({_first_line(exc)}). The reference names the "
+            f"identity {ref.producer} used; this worker must be able to obtain it too.",
             reference=ref.describe(),
         ) from exc
     except ConfigurationError as exc:
@@ -200,6 +212,16 @@ def _read(
             f"{ref.describe()} could not be read by this task: {_first_line(exc)}",
             reference=ref.describe(),
         ) from exc
+
+
+def _identity(ref: SecretOutputRef) -> Any:
+    """The producer's identity when it was an Airflow connection (the reader obtains its own credential from
+    it), else ``None``: the worker's own credentials."""
+    if not ref.identity_conn_id:
+        return None
+    from airflow_pulumi_decorators.identity.connection import FromConnection
+
+    return FromConnection(ref.identity_conn_id, kind=ref.identity_kind)
 
 
 def _backend_url(ref: SecretOutputRef, environ: Mapping[str, str]) -> str | None:

@@ -133,3 +133,52 @@ def test_an_output_that_is_no_longer_secret_is_refused(engine, resolve):
 def test_a_value_marked_as_a_reference_that_is_not_one_is_refused(resolve, bad, message):
     with pytest.raises(SecretReferenceError, match=message):
         resolve(bad)
+
+
+@pytest.mark.parametrize("engine", ["standin"], indirect=True)
+def test_the_producers_connection_identity_gives_the_reader_its_own_short_lived_credential(
+    engine, resolve, backend, fake, subject_file, monkeypatch
+):
+    """An environment whose identity is a ``google_cloud_platform`` connection: the reference names the
+    connection (never a token), and the reader obtains its own token from it for the engine's read."""
+    import json
+
+    from airflow_pulumi_decorators.testing.dagrun import StateDir
+
+    monkeypatch.setenv("AIRFLOW_CONN_GCP_WIF", json.dumps({
+        "conn_type": "google_cloud_platform",
+        "extra": {"credential_config_file": json.dumps(fake.external_account_config(subject_token_file=subject_file)),
+                  "project": "acme-dev"}}))
+    _deploy(engine, _secret_program)
+    ref = dict(_ref(), identity_conn_id="gcp_wif")
+    before = len(StateDir(backend).journal())
+    value, masked = resolve(ref)
+    assert value == TOKEN
+    [token] = fake.issued_tokens()
+    assert token in masked  # the reader's own token, masked like the producer's
+    reads = StateDir(backend).journal()[before:]
+    assert reads and all("GOOGLE_OAUTH_ACCESS_TOKEN" in r["env_names"] for r in reads if "output" in r["argv"])
+
+
+def test_a_task_records_only_a_connection_identity_in_its_references():
+    from airflow_pulumi_decorators import publish
+    from airflow_pulumi_decorators.backend_url import BackendUrl
+    from airflow_pulumi_decorators.engine import OperationResult
+    from airflow_pulumi_decorators.identity import GkeMetadataServer, identity_from_connection
+    from airflow_pulumi_decorators.outputs import StackOutput
+
+    request = OperationRequest(project="refs", stack="dev", program=dict,
+                               context=RunContext(backend=BackendUrl("gs://b"), plugins_dir="/p"))
+    result = OperationResult(operation="up", stack="dev", outputs={"t": StackOutput("tok-1234567", secret=True)},
+                             changes={}, version=None, duration_s=0.1)
+
+    def pushed(identity):
+        value = publish.task_value(request, result, context={}, push_secret_outputs=False, emit_asset=False,
+                                   log=__import__("logging").getLogger("t"), mask=lambda _: None,
+                                   secret_outputs="reference", identity=identity)
+        return value["t"]["identity_conn_id"], value["t"]["identity_kind"]
+
+    assert pushed(identity_from_connection("gcp_prod")) == ("gcp_prod", None)
+    assert pushed(GkeMetadataServer.from_connection("gcp_gke")) == ("gcp_gke", "GkeMetadataServer")
+    assert pushed(GkeMetadataServer()) == (None, None)
+    assert pushed(None) == (None, None)

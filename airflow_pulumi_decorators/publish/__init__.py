@@ -82,6 +82,7 @@ def task_value(
     secret_outputs: str = "withhold",
     environment: str = "",
     conn_id: str | None = None,
+    identity: Any = None,
 ) -> dict[str, Any]:
     """The task's return value: the outputs of an ``up`` as XCom (and its asset event), else the changes.
 
@@ -93,6 +94,8 @@ def task_value(
     :param secret_outputs: ``withhold`` or ``reference`` (push a reference to each secret output).
     :param environment: the run's environment name (recorded in references).
     :param conn_id: the ``pulumi`` connection the run used (recorded in references: the reader uses it too).
+    :param identity: the environment's identity: one read from an Airflow connection is recorded in references
+        by its connection id (the reader obtains its own credential from it).
     :param emit_asset: emit the stack's asset event after an ``up``.
     :param log: the task log.
     :param mask: registers a value with Airflow's secret masker.
@@ -106,7 +109,8 @@ def task_value(
 
     reference = None
     if secret_outputs == "reference":
-        reference = _references(request, result, context=context, environment=environment, conn_id=conn_id)
+        reference = _references(request, result, context=context, environment=environment, conn_id=conn_id,
+                                identity=identity)
     value = to_xcom(
         result.outputs, push_secrets=push_secret_outputs, mask=mask, log=log.info,
         multiple_outputs=request.multiple_outputs, declared=result.declared_outputs, reference=reference,
@@ -121,12 +125,15 @@ def task_value(
 
 def _references(
     request: OperationRequest, result: OperationResult, *, context: Mapping[str, Any], environment: str,
-    conn_id: str | None,
+    conn_id: str | None, identity: Any,
 ) -> Callable[[str], dict[str, Any]]:
     """The reference of each secret output of this run: where it is, never its value."""
+    from airflow_pulumi_decorators.identity.connection import FromConnection
     from airflow_pulumi_decorators.outputs import SecretOutputRef, public_backend_url
 
     ti = context.get("ti")
+    # Only a connection's id is safe to record; another identity may hold a credential configuration.
+    from_connection = identity if isinstance(identity, FromConnection) else None
     backend = request.context.backend
 
     def reference(key: str) -> dict[str, Any]:
@@ -134,6 +141,8 @@ def _references(
             project=request.project, stack=result.stack, key=key,
             backend=public_backend_url(backend.url if backend is not None else None),
             environment=environment, pulumi_conn_id=conn_id,
+            identity_conn_id=from_connection.conn_id if from_connection else None,
+            identity_kind=from_connection.kind if from_connection else None,
             dag_id=str(getattr(ti, "dag_id", "") or ""), task_id=str(getattr(ti, "task_id", "") or ""),
         ).to_xcom()
 
