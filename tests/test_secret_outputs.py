@@ -182,3 +182,13 @@ def test_a_task_records_only_a_connection_identity_in_its_references():
     assert pushed(GkeMetadataServer.from_connection("gcp_gke")) == ("gcp_gke", "GkeMetadataServer")
     assert pushed(GkeMetadataServer()) == (None, None)
     assert pushed(None) == (None, None)
+
+
+def test_the_reader_gets_user_info_and_query_back_from_its_own_configuration_of_the_same_backend(monkeypatch):
+    from airflow_pulumi_decorators.secret_outputs import _backend_url
+
+    ref = SecretOutputRef(project="p", stack="dev", key="k", backend="s3://state/prefix")
+    full = "s3://state/prefix?region=eu-west-1&awssdk=v2"
+    assert _backend_url(ref, {"PULUMI_BACKEND_URL": full}) == full
+    assert _backend_url(ref, {"PULUMI_BACKEND_URL": "s3://other/prefix?region=x"}) == "s3://state/prefix"
+    assert _backend_url(SecretOutputRef(project="p", stack="dev", key="k"), {"PULUMI_BACKEND_URL": full}) is None
