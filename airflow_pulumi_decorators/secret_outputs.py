@@ -123,9 +123,11 @@ def resolve_references(
 
 
 def _same_stack(ref: SecretOutputRef) -> SecretOutputRef:
-    """The reference with its key and producer cleared: one read serves every output of a stack."""
+    """The reference with its key and producer cleared: one read serves every output of a stack read the same
+    way."""
     return SecretOutputRef(project=ref.project, stack=ref.stack, key="-", backend=ref.backend,
-                           pulumi_conn_id=ref.pulumi_conn_id)
+                           pulumi_conn_id=ref.pulumi_conn_id, identity_conn_id=ref.identity_conn_id,
+                           identity_kind=ref.identity_kind)
 
 
 def _value(ref: SecretOutputRef, outputs: Mapping[str, StackOutput], mask: Callable[[str], None]) -> Any:
