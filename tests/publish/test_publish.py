@@ -124,6 +124,6 @@ def test_references_name_the_stack_backend_environment_connection_and_producer_n
     assert value["token"] == {
         "__pulumi_secret_output__": 1, "project": "infra", "stack": "acme/dev", "key": "token",
         "backend": "https://api.example.com/x", "environment": "dev", "pulumi_conn_id": "pulumi_prod",
-        "dag_id": "analytics", "task_id": "storage",
+        "identity_conn_id": None, "identity_kind": None, "dag_id": "analytics", "task_id": "storage",
     }
     assert "tok-ref-publish-5" not in repr(value)
