@@ -55,13 +55,21 @@ def rows(path: Path, query: str) -> list[tuple]:
         db.close()
 
 
-def xcoms_as_the_api_returns_them(path: Path) -> dict[tuple[str, str, int], object]:
-    """Each XCom as the REST API (and the UI's XCom view) shows it: the stored JSON, stringified as the
-    api-server's XCom route does (``airflow.serialization.stringify``); no XCom backend is involved there."""
+def dag_id_of(run: tests.childrun.ChildRun) -> str:
+    """The DAG id of a child run: its DAG file's name (the child's database is a copy of the session's, with
+    other tests' runs in it)."""
+    (dag_file,) = (run.home / "dags").glob("*.py")
+    return dag_file.stem
+
+
+def xcoms_as_the_api_returns_them(path: Path, dag_id: str) -> dict[tuple[str, str, int], object]:
+    """Each XCom of ``dag_id`` as the REST API (and the UI's XCom view) shows it: the stored JSON, stringified
+    as the api-server's XCom route does (``airflow.serialization.stringify``); no XCom backend is involved there."""
     from airflow.serialization.stringify import stringify
 
-    return {(task, key, index): stringify(json.loads(value))
-            for task, key, index, value in rows(path, "select task_id, key, map_index, value from xcom")}
+    found = rows(path, f"select task_id, key, map_index, value from xcom where dag_id = '{dag_id}'")
+    return {(task, key, index): stringify(json.loads(value) if isinstance(value, str) else value)
+            for task, key, index, value in found}
 
 
 @pytest.mark.parametrize("engine", ["standin-exe", "real"], indirect=True)
@@ -74,7 +82,7 @@ def test_every_consumer_gets_the_secret_masked_and_its_plaintext_is_stored_nowhe
     database = run.home / "airflow.db"
 
     # The producer pushed references: where each secret output is, never its value.
-    api = xcoms_as_the_api_returns_them(database)
+    api = xcoms_as_the_api_returns_them(database, dag_id_of(run))
     for key in ("token", "password", "db"):
         ref = api[("infra", key, -1)]
         assert isinstance(ref, dict) and ref[REF_MARKER] == 1, ref
@@ -95,8 +103,9 @@ def test_every_consumer_gets_the_secret_masked_and_its_plaintext_is_stored_nowhe
     assert "connecting as app_user with token *** and password ***" in run.output
     assert "instance 1 uses token ***" in run.output and "instance 2 uses token ***" in run.output
     assert "classic sees ***" in run.output
-    rendered = {(task, index): json.loads(fields) for task, index, fields in
-                rows(database, "select task_id, map_index, rendered_fields from rendered_task_instance_fields")}
+    rendered = {(task, index): json.loads(fields) for task, index, fields in rows(
+        database, "select task_id, map_index, rendered_fields from rendered_task_instance_fields "
+                  f"where dag_id = '{dag_id_of(run)}'")}
     assert rendered[("load", -1)]["op_args"][:2] == ["***", "***"]
     assert rendered[("mapped", 0)]["op_kwargs"]["token"] == "***"
     assert rendered[("classic", -1)]["bash_command"].startswith('echo "classic sees ***"')
@@ -135,7 +144,8 @@ def test_the_same_search_finds_what_the_deprecated_push_secret_outputs_stores(ch
     assert run.dag_state == "success", run.output[-4000:]
     dump = dump_database(run.home / "airflow.db")
     assert dump.count(SECRETS["secret"]) >= 2  # the output's own XCom and return_value
-    assert xcoms_as_the_api_returns_them(run.home / "airflow.db")[("infra", "token", -1)] == SECRETS["secret"]
+    api = xcoms_as_the_api_returns_them(run.home / "airflow.db", dag_id_of(run))
+    assert api[("infra", "token", -1)] == SECRETS["secret"]
 
 
 RESOLVE_ELSEWHERE = """
@@ -165,8 +175,8 @@ def test_a_fresh_process_resolves_a_stored_reference_and_masks_it_before_returni
     run = child_dag.run(dag_source("secret_refs"), params={"secrets": SECRETS}, timeout=300,
                         env={"AIRFLOW__CORE__XCOM_BACKEND": XCOM_BACKEND})
     assert run.dag_state == "success", run.output[-4000:]
-    (stored,) = [v for t, k, v in rows(run.home / "airflow.db", "select task_id, key, value from xcom")
-                 if (t, k) == ("infra", "token")]
+    (stored,) = [v for (v,) in rows(run.home / "airflow.db", "select value from xcom where task_id = 'infra' and "
+                                   f"key = 'token' and dag_id = '{dag_id_of(run)}'")]
     env = {**os.environ, "AIRFLOW_HOME": str(run.home), "PYTHONPATH": str(tests.childrun.REPO),
            "PULUMI_BACKEND_URL": f"file://{backend}"}
     out = subprocess.run([sys.executable, "-c", RESOLVE_ELSEWHERE, stored], env=env, capture_output=True, text=True,
