@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +79,30 @@ class Step:
     old: dict[str, Any] | None
     new: dict[str, Any] | None
     diffs: list[str] = field(default_factory=list)
+
+
+PROVIDER_TYPE_PREFIX = "pulumi:providers:"
+_SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$")
+
+
+def default_provider_name(version: str) -> str:
+    """A default provider's name as the engine forms it (``providers.ProviderRequest.DefaultName``): ``default``,
+    then ``_<major>_<minor>_<patch>`` and each pre-release and build part when a version was asked for.
+
+    :param version: the package version, or "".
+    """
+    match = _SEMVER.match(version) if version else None
+    if match is None:
+        return "default"
+    major, minor, patch, pre, build = match.groups()
+    parts = [major, minor, patch, *(pre.split(".") if pre else []), *(build.split(".") if build else [])]
+    return "default_" + "_".join(parts)
+
+
+def is_default_provider(urn: str) -> bool:
+    """:param urn: a URN. :returns: whether it names a default provider (whose steps are internal)."""
+    type_ = urn.split("::")[2] if urn.count("::") >= 3 else ""
+    return type_.startswith(PROVIDER_TYPE_PREFIX) and urn_name(urn).startswith("default")
 
 
 def make_urn(stack: str, project: str, parent_urn: str, type_: str, name: str) -> str:
@@ -181,6 +207,7 @@ class Deployment:
         self.mandatory_violations = 0
         self.pending_writer: Any = None  # set by run_operation for real (non-preview) updates
         self.dynamic = DynamicProviders(config, ref.project)
+        self.default_providers: dict[str, str] = {}  # URN of a default provider -> its reference
 
     # ------------------------------------------------------------ helpers
     def out(self, text: str) -> None:
@@ -271,6 +298,49 @@ class Deployment:
         self._announce(step, done=True, elapsed=time.monotonic() - began)
 
     # ------------------------------------------------------- registration
+    def default_provider(self, type_: str, version: str = "") -> str:
+        """The reference (``urn::id``) of the default provider of a resource type's package, recorded in the state
+        as the real engine records it (``pulumi:providers:<package>::default[_<version>]``) before the first
+        resource that uses it. Like the engine, its steps are internal: no event, no display line, not counted.
+
+        :param type_: the resource's type token (its package is the first part).
+        :param version: the package version the SDK asked for, if any.
+        """
+        package = "pulumi" if type_.startswith("pulumi:pulumi:") else type_.split(":", 1)[0]
+        urn = f"urn:pulumi:{self.ref.name}::{self.ref.project}::{PROVIDER_TYPE_PREFIX}{package}::" \
+              + default_provider_name(version)
+        with self.lock:
+            known = self.default_providers.get(urn)
+            if known is not None:
+                return known
+            old = self.old_by_urn.get(urn)
+            inputs = self._provider_config(package, version)
+            if old is not None and old.get("inputs", {}) == inputs:
+                entry = dict(old)
+            else:
+                entry = {"urn": urn, "custom": True,
+                         "id": old["id"] if old else (UNKNOWN if self.dry_run else str(uuid.uuid4())),
+                         "type": PROVIDER_TYPE_PREFIX + package, "inputs": inputs, "outputs": inputs,
+                         "created": old.get("created", iso_now()) if old else iso_now(), "modified": iso_now()}
+            if old is not None:
+                self.consumed_old.add(urn)
+            self.new_resources[urn] = entry
+            self.order.append(urn)
+            ref = f"{urn}::{entry['id']}"
+            self.default_providers[urn] = ref
+        return ref
+
+    def _provider_config(self, package: str, version: str) -> dict[str, Any]:
+        """A default provider's inputs: the stack config of its package (``<package>:<key>``) and its version."""
+        inputs: dict[str, Any] = {}
+        for key, (value, secret) in self.config.items():
+            if key.startswith(package + ":"):
+                text = config_string(value)
+                inputs[key.split(":", 1)[1]] = props.make_secret(text) if secret else text
+        if version:
+            inputs["version"] = version
+        return inputs
+
     def register(
         self,
         type_: str,
@@ -281,6 +351,7 @@ class Deployment:
         extra: dict[str, Any],
         alias_urns: list[str],
         additional_secret_outputs: list[str],
+        version: str = "",
     ) -> dict[str, Any]:
         """Handle ``RegisterResource``; returns the new in-memory state entry.
 
@@ -292,8 +363,11 @@ class Deployment:
         :param extra: Other state fields (protect, provider, dependencies ...).
         :param alias_urns: Previous URNs of this resource.
         :param additional_secret_outputs: Output keys to mark secret.
+        :param version: The package version the SDK asked for (names its default provider).
         """
         urn = make_urn(self.ref.name, self.ref.project, parent, type_, name)
+        if custom and not extra.get("provider") and not type_.startswith(PROVIDER_TYPE_PREFIX):
+            extra = dict(extra, provider=self.default_provider(type_, version))
         with self.lock:
             if urn in self.new_resources:
                 raise StandinError(
@@ -440,6 +514,11 @@ class Deployment:
         :param res: In-memory state entry.
         """
         urn = res["urn"]
+        if is_default_provider(urn):  # kept as it is, silently (an internal step)
+            with self.lock:
+                self.consumed_old.add(urn)
+            self._commit(urn, res)
+            return
         if res.get("custom") and is_dynamic(res["type"]) and not res.get("external"):
             found, outputs = self._provider_call(
                 lambda: self.dynamic.read(res.get("id", ""), res.get("inputs", {}), res.get("outputs", {})), urn)
@@ -520,6 +599,8 @@ class Deployment:
         :param extra: Other state fields.
         """
         urn = make_urn(self.ref.name, self.ref.project, parent, type_, name)
+        if not extra.get("provider"):
+            extra = dict(extra, provider=self.default_provider(type_))
         if type_ == "pulumi:pulumi:StackReference":
             outputs = self._stack_reference_outputs(id_)
         else:
@@ -578,6 +659,11 @@ class Deployment:
 
         :param old: In-memory state entry.
         """
+        if is_default_provider(old["urn"]):
+            # An internal step, as on the real engine: no event, not shown, not counted.
+            with self.lock:
+                self.consumed_old.add(old["urn"])
+            return
         if old.get("protect"):
             if self.inv.args.has("exclude-protected"):
                 return
