@@ -39,7 +39,7 @@ from .events import EventLog, step_metadata
 from .secrets import PassphraseCipher
 from .sink import StandinError
 from .stackcmds import require_yes, stack_cipher
-from .state import StackRef, iso_now
+from .state import StackRef, iso_now, state_resource
 
 _SYMBOLS = {
     "create": "+",
@@ -758,10 +758,18 @@ def run_operation(inv: Invocation, command: str) -> int:
                 dep.diagnostic("warning", "policy packs are not run by the stand-in engine "
                                           f"(no {POLICY_FILE} in the pack folders)")
         pending = latest.get("pending_operations") or []
-        if pending:
+        if pending and kind in ("update", "destroy") and not dry_run and not args.has("refresh"):
+            # The real engine warns on an up or destroy that does not refresh first (deploymentExecutor).
             dep.diagnostic("warning", _pending_text(pending))
-            if not (kind == "refresh" and not args.has("clear-pending-creates")):
-                latest.pop("pending_operations", None)  # like Pulumi: dropped once reported
+        # Like the real engine, every write keeps the pending creates (they need a person, or a refresh with
+        # --clear-pending-creates, which drops them first) and drops the other pending operations.
+        kept = [op for op in pending if op.get("type") == "creating"]
+        if kind == "refresh" and args.has("clear-pending-creates"):
+            kept = []
+        if kept:
+            latest["pending_operations"] = kept
+        else:
+            latest.pop("pending_operations", None)
         if not dry_run:
             dep.pending_writer = _pending_writer(backend, ref, checkpoint, cipher, dep)
         events.emit("preludeEvent", {"config": {
@@ -918,6 +926,7 @@ def _finish(
 
 
 def _pending_text(pending: list[dict[str, Any]]) -> str:
+    # The real engine's words (deploymentExecutor.printPendingOperationsWarning).
     lines = [
         f"Attempting to deploy or update resources with {len(pending)} pending operations from previous deployment."
     ]
@@ -925,8 +934,13 @@ def _pending_text(pending: list[dict[str, Any]]) -> str:
         lines.append(f"  * {op.get('resource', {}).get('urn', '?')}, interrupted while {op.get('type', '?')}")
     lines.append(
         "These resources are in an unknown state because the Pulumi CLI was interrupted while waiting for "
-        "changes to these resources to complete. Confirm whether the operations completed, then repair the "
-        "stack with `pulumi refresh` (add --clear-pending-creates to drop pending creates)."
+        "changes to these resources to complete. You should confirm whether or not the operations listed "
+        "completed successfully by checking the state of the appropriate provider. For example, if you are "
+        "using AWS, you can confirm using the AWS Console.\n\n"
+        "Once you have confirmed the status of the interrupted operations, you can repair your stack using "
+        "`pulumi refresh` which will refresh the state from the provider you are using and clear the pending "
+        "operations if there are any.\n\n"
+        "Note that `pulumi refresh` will need to be run interactively to clear pending CREATE operations."
     )
     return "\n".join(lines)
 
@@ -940,21 +954,23 @@ def _pending_writer(
     lock = threading.Lock()
     inflight: dict[str, dict[str, Any]] = {}
     stored = json.loads(json.dumps(checkpoint))  # the last written state, plus in-flight operations
+    kept = list(stored["checkpoint"]["latest"].get("pending_operations") or [])  # pending creates stay
 
     def write(step: Step, starting: bool) -> None:
         if step.op not in verbs:
             return
         with lock:
             if starting:
-                res = step.new or step.old or {}
-                inflight[step.urn] = {"resource": {"urn": step.urn, "type": res.get("type", "")},
-                                      "type": verbs[step.op]}
+                # The whole resource, as the engine records it (a pending create then has what it would have been).
+                res = props.encrypt_value(dict(step.new or step.old or {}), cipher.encrypt)
+                res.setdefault("urn", step.urn)
+                inflight[step.urn] = {"resource": state_resource(res), "type": verbs[step.op]}
             else:
                 inflight.pop(step.urn, None)
                 stored["checkpoint"]["latest"]["resources"] = props.encrypt_value(dep.final_resources(), cipher.encrypt)
             latest = stored["checkpoint"]["latest"]
-            if inflight:
-                latest["pending_operations"] = list(inflight.values())
+            if inflight or kept:
+                latest["pending_operations"] = kept + list(inflight.values())
             else:
                 latest.pop("pending_operations", None)
             backend.write_checkpoint(ref, stored)
