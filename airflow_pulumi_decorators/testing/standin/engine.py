@@ -387,6 +387,8 @@ class Deployment:
         entry.update(extra)
         if parent:
             entry["parent"] = parent
+        if old is not None and extra.get("ignoreChanges"):
+            inputs = apply_ignore_changes(inputs, old.get("inputs") or {}, extra["ignoreChanges"])
         entry["inputs"] = inputs
         if not self.targeted(urn, type_):
             if old is not None:
@@ -463,6 +465,8 @@ class Deployment:
                 lambda: self.dynamic.read(old.get("id", ""), old.get("inputs", {}), old_outputs), urn)
             if found:
                 old_outputs = refreshed
+            else:  # deleted out of band: the refresh drops it from the state, so the update creates it again
+                old, old_outputs = None, {}
         if old is None:
             plan = Plan("create")
         else:
@@ -672,7 +676,9 @@ class Deployment:
                 "for protection. To unprotect the resource, remove the `protect` flag "
                 "from the resource in your Pulumi program and run `pulumi up`"
             )
-        dynamic = old.get("custom") and is_dynamic(old["type"]) and not old.get("external") and not self.dry_run
+        # retainOnDelete: the resource leaves the state, but its provider is not asked to delete it.
+        dynamic = (old.get("custom") and is_dynamic(old["type"]) and not old.get("external") and not self.dry_run
+                   and not old.get("retainOnDelete"))
         self.run_step(
             Step("delete", old["urn"], old, None),
             (lambda: self._provider_call(lambda: self.dynamic.delete(old.get("id", ""), old.get("outputs", {})),
@@ -690,6 +696,36 @@ class Deployment:
                 if old["urn"] not in self.consumed_old and old["urn"] not in seen:
                     result.append(old)
         return result
+
+
+def apply_ignore_changes(inputs: dict[str, Any], old_inputs: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """New inputs with each ``ignore_changes`` path set back to its old value (or removed when it had none), as
+    the engine does before it checks and diffs (``processIgnoreChanges``). Paths are property names, dotted for
+    nested objects (``tags.owner``); ``*`` ignores every property.
+
+    :param inputs: the registration's inputs.
+    :param old_inputs: the inputs in the state.
+    :param paths: the resource's ``ignoreChanges``.
+    """
+    result = json.loads(json.dumps(inputs))
+    for path in paths:
+        if path == "*":
+            return {**json.loads(json.dumps(old_inputs)), **{k: v for k, v in inputs.items() if k.startswith("__")}}
+        keys = path.replace("[\"", ".").replace("\"]", "").split(".")
+        old_node: Any = old_inputs
+        new_node: Any = result
+        for key in keys[:-1]:
+            old_node = old_node.get(key) if isinstance(old_node, dict) else None
+            if not isinstance(new_node, dict):
+                break
+            new_node = new_node.setdefault(key, {}) if isinstance(old_node, dict) else new_node.get(key)
+        else:
+            if isinstance(new_node, dict):
+                if isinstance(old_node, dict) and keys[-1] in old_node:
+                    new_node[keys[-1]] = old_node[keys[-1]]
+                else:
+                    new_node.pop(keys[-1], None)
+    return result
 
 
 def _with_secret_outputs(inputs: dict[str, Any], names: list[str]) -> dict[str, Any]:
