@@ -301,7 +301,7 @@ class Deployment:
     def default_provider(self, type_: str, version: str = "") -> str:
         """The reference (``urn::id``) of the default provider of a resource type's package, recorded in the state
         as the real engine records it (``pulumi:providers:<package>::default[_<version>]``) before the first
-        resource that uses it. Like the engine, its steps are internal: no event, no display line, not counted.
+        resource that uses it. Like the engine, its step sends events, but is neither shown nor counted.
 
         :param type_: the resource's type token (its package is the first part).
         :param version: the package version the SDK asked for, if any.
@@ -328,7 +328,16 @@ class Deployment:
             self.order.append(urn)
             ref = f"{urn}::{entry['id']}"
             self.default_providers[urn] = ref
+        op = "create" if old is None else "same" if old.get("inputs", {}) == entry.get("inputs", {}) else "update"
+        self._provider_events(op, urn, old, entry)
         return ref
+
+    def _provider_events(self, op: str, urn: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """A default provider's step events: the real engine sends them (but neither shows nor counts the step)."""
+        type_ = (new or old or {}).get("type", "")
+        meta = step_metadata(op, urn, type_, masked_meta(old), masked_meta(new))
+        self.events.emit("resourcePreEvent", {"metadata": meta, "planning": self.dry_run})
+        self.events.emit("resOutputsEvent", {"metadata": meta, "planning": self.dry_run})
 
     def _provider_config(self, package: str, version: str) -> dict[str, Any]:
         """A default provider's inputs: the stack config of its package (``<package>:<key>``) and its version."""
@@ -518,10 +527,11 @@ class Deployment:
         :param res: In-memory state entry.
         """
         urn = res["urn"]
-        if is_default_provider(urn):  # kept as it is, silently (an internal step)
+        if is_default_provider(urn):  # kept as it is; its refresh is neither shown nor counted
             with self.lock:
                 self.consumed_old.add(urn)
             self._commit(urn, res)
+            self._provider_events("refresh", urn, res, res)
             return
         if res.get("custom") and is_dynamic(res["type"]) and not res.get("external"):
             found, outputs = self._provider_call(
@@ -664,9 +674,10 @@ class Deployment:
         :param old: In-memory state entry.
         """
         if is_default_provider(old["urn"]):
-            # An internal step, as on the real engine: no event, not shown, not counted.
+            # As on the real engine: its events are sent, but the step is neither shown nor counted.
             with self.lock:
                 self.consumed_old.add(old["urn"])
+            self._provider_events("delete", old["urn"], old, None)
             return
         if old.get("protect"):
             if self.inv.args.has("exclude-protected"):
