@@ -718,7 +718,7 @@ def apply_ignore_changes(inputs: dict[str, Any], old_inputs: dict[str, Any], pat
     :param old_inputs: the inputs in the state.
     :param paths: the resource's ``ignoreChanges``.
     """
-    result = json.loads(json.dumps(inputs))
+    result: dict[str, Any] = json.loads(json.dumps(inputs))
     for path in paths:
         if path == "*":
             return {**json.loads(json.dumps(old_inputs)), **{k: v for k, v in inputs.items() if k.startswith("__")}}
