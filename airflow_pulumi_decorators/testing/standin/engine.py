@@ -125,6 +125,11 @@ def make_urn(stack: str, project: str, parent_urn: str, type_: str, name: str) -
     return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
 
+def urn_type(urn: str) -> str:
+    """:param urn: URN. :returns: Its type (the last of its qualified type chain)."""
+    return urn.split("::")[2].rsplit("$", 1)[-1] if urn.count("::") >= 3 else ""
+
+
 def urn_name(urn: str) -> str:
     """:param urn: URN. :returns: Its resource name."""
     return urn.split("::", 3)[3]
@@ -208,6 +213,8 @@ class Deployment:
         self.pending_writer: Any = None  # set by run_operation for real (non-preview) updates
         self.dynamic = DynamicProviders(config, ref.project)
         self.default_providers: dict[str, str] = {}  # URN of a default provider -> its reference
+        self.refreshed: dict[str, tuple[str, dict[str, Any]]] = {}  # what `--refresh` read: URN -> (id, outputs)
+        self.gone: set[str] = set()  # what `--refresh` found deleted out of band
 
     # ------------------------------------------------------------ helpers
     def out(self, text: str) -> None:
@@ -339,6 +346,52 @@ class Deployment:
         self.events.emit("resourcePreEvent", {"metadata": meta, "planning": self.dry_run})
         self.events.emit("resOutputsEvent", {"metadata": meta, "planning": self.dry_run})
 
+    def refresh_first(self) -> None:
+        """``up``/``preview``/``destroy`` with ``--refresh``: read each resource before the operation, as the engine
+        does, announcing each as ``refreshing`` (the refresh steps are not counted in the summary). A dynamic
+        resource is read through its provider; one deleted out of band leaves the state (an update creates it
+        again, a destroy has nothing to delete)."""
+        for res in self.old_resources:
+            urn = res["urn"]
+            if not self.targeted(urn, res["type"]):
+                continue
+            found, outputs = res.get("id", ""), res.get("outputs") or {}
+            if res.get("custom") and is_dynamic(res["type"]) and not res.get("external"):
+                found, outputs = self._provider_call(
+                    lambda res=res: self.dynamic.read(res.get("id", ""), res.get("inputs", {}),
+                                                      res.get("outputs", {})), urn)
+                if found:
+                    self.refreshed[urn] = (found, outputs)
+                else:
+                    self.gone.add(urn)
+            meta = step_metadata("refresh", urn, res["type"], masked_meta(res),
+                                 masked_meta(dict(res, outputs=outputs) if urn not in self.gone else None))
+            self.events.emit("resourcePreEvent", {"metadata": meta, "planning": self.dry_run})
+            if not is_default_provider(urn):
+                self.out(f"    ~ {res['type']} {urn_name(urn)} refreshing")
+            self.events.emit("resOutputsEvent", {"metadata": meta, "planning": self.dry_run})
+        if self.gone:
+            with self.lock:
+                self.consumed_old |= self.gone
+            self.old_by_urn = {u: r for u, r in self.old_by_urn.items() if u not in self.gone}
+
+    def keep(self, res: dict[str, Any]) -> None:
+        """A resource an operation leaves as it is (``destroy --exclude-protected``): a ``same`` step.
+
+        :param res: In-memory state entry.
+        """
+        urn = res["urn"]
+
+        def commit() -> None:
+            with self.lock:
+                self.consumed_old.add(urn)
+            self._commit(urn, res)
+
+        if is_default_provider(urn):
+            commit()
+            return
+        self.run_step(Step("same", urn, res, res), commit)
+
     def _provider_config(self, package: str, version: str) -> dict[str, Any]:
         """A default provider's inputs: the stack config of its package (``<package>:<key>``) and its version."""
         inputs: dict[str, Any] = {}
@@ -469,13 +522,8 @@ class Deployment:
         checked = self._provider_call(lambda: self.dynamic.check(old.get("inputs") if old else None, inputs), urn)
         entry["inputs"] = checked
         old_outputs = dict(old.get("outputs") or {}) if old else {}
-        if old is not None and self.inv.args.has("refresh"):
-            found, refreshed = self._provider_call(
-                lambda: self.dynamic.read(old.get("id", ""), old.get("inputs", {}), old_outputs), urn)
-            if found:
-                old_outputs = refreshed
-            else:  # deleted out of band: the refresh drops it from the state, so the update creates it again
-                old, old_outputs = None, {}
+        if old is not None and old["urn"] in self.refreshed:  # read by `--refresh` before the program ran
+            old_outputs = dict(self.refreshed[old["urn"]][1])
         if old is None:
             plan = Plan("create")
         else:
@@ -794,6 +842,8 @@ def run_operation(inv: Invocation, command: str) -> int:
             inv.sink.secrets_to_mask |= props.secret_plaintexts(res.get("outputs"))
             inv.sink.secrets_to_mask |= props.secret_plaintexts(res.get("inputs"))
         dep = Deployment(inv, ref, kind, dry_run, cipher, old_resources, config, events)
+        # `preview --json` prints one JSON document (config, steps, duration, changeSummary) and nothing else.
+        inv.sink.muted = dry_run and args.has("json", "j")
         inv.sink.out(BANNER)
         title = _HEADERS[kind][1 if dry_run else 0]
         inv.sink.out(f"{title} ({ref.name}):")
@@ -823,7 +873,10 @@ def run_operation(inv: Invocation, command: str) -> int:
             k: ("[secret]" if s else config_string(v)) for k, (v, s) in config.items()
         }})
         error: str | None = None
+        protected: set[str] = set()
         try:
+            if kind in ("update", "destroy") and args.has("refresh"):
+                dep.refresh_first()
             if kind == "update":
                 error = _run_program(inv, dep)
                 if error is None:
@@ -833,8 +886,14 @@ def run_operation(inv: Invocation, command: str) -> int:
                     if dep.targeted(res["urn"], res["type"]):
                         dep.refresh_resource(res)
             elif kind == "destroy":
+                if args.has("exclude-protected"):
+                    protected = protected_closure(old_resources)
                 for res in reversed(old_resources):
-                    if dep.targeted(res["urn"], res["type"]):
+                    if res["urn"] in dep.gone:
+                        continue
+                    if res["urn"] in protected:  # kept, with what it depends on, as the CLI excludes them
+                        dep.keep(res)
+                    elif dep.targeted(res["urn"], res["type"]):
                         dep.delete(res)
             if error is None and dep.mandatory_violations:
                 error = f"{dep.mandatory_violations} mandatory policy violation(s)"
@@ -845,6 +904,10 @@ def run_operation(inv: Invocation, command: str) -> int:
         if dep.inv.cancel.is_set() and error is None:
             error = "update canceled"
         code = _finish(inv, dep, backend, ref, checkpoint, error)
+        if code == 0 and protected:
+            inv.sink.out("")
+            inv.sink.out(f"All unprotected resources were destroyed. There are still {len(protected)} protected "
+                         "resources associated with this stack.")
         if code == 0 and kind == "destroy" and not dry_run and args.has("remove"):
             backend.remove_stack(ref)
             cfg_path = StackConfig.for_stack(inv.project_dir, ref).path
@@ -936,6 +999,8 @@ def _finish(
         sink.out(f"    {counts['same']} unchanged")
     sink.out("")
     sink.out(f"Duration: {int(round(duration))}s")
+    if sink.muted:
+        sink.out_always(json.dumps(_preview_json(dep, counts, duration), indent=4))
     dep.events.emit("summaryEvent", {
         "maybeCorrupt": False,
         "durationSeconds": int(round(duration)),
@@ -970,6 +1035,57 @@ def _finish(
             sink.err(f"error: {error}")
         return exit_code
     return 0
+
+
+def _preview_json(dep: Deployment, counts: dict[str, int], duration: float) -> dict[str, Any]:
+    """What ``preview --json`` prints: the config, each step with its old and new state (secrets blinded), the
+    duration in nanoseconds and the change summary, as the CLI's ``display.PreviewDigest``."""
+    steps = []
+    for step in dep.steps:
+        # As the CLI's display: unchanged resources are left out, except the root stack and a change of protect.
+        protect_changed = bool((step.old or {}).get("protect")) != bool((step.new or {}).get("protect"))
+        if step.op == "same" and not protect_changed and urn_type(step.urn) != ROOT_STACK_TYPE:
+            continue
+        item: dict[str, Any] = {"op": step.op, "urn": step.urn}
+        if step.old is not None:
+            item["oldState"] = state_resource(dict(step.old, inputs=props.blind(step.old.get("inputs") or {}),
+                                                   outputs=props.blind(step.old.get("outputs") or {})))
+        if step.new is not None:
+            item["newState"] = state_resource(dict(step.new, inputs=props.blind(step.new.get("inputs") or {}),
+                                                   outputs=props.blind(step.new.get("outputs") or {})))
+        if step.diffs and step.op == "update":
+            item["diffReasons"] = list(step.diffs)
+        item["detailedDiff"] = None
+        steps.append(item)
+    document: dict[str, Any] = {}
+    if dep.config:  # left out when empty, as Go's omitempty does
+        document["config"] = {k: ("[secret]" if secret else config_string(v)) for k, (v, secret) in dep.config.items()}
+    document.update(steps=steps, duration=int(duration * 1e9), changeSummary={op: n for op, n in counts.items() if n})
+    return document
+
+
+def protected_closure(resources: list[dict[str, Any]]) -> set[str]:
+    """What ``destroy --exclude-protected`` keeps: each protected resource and, transitively, what it depends on
+    (its parent, dependencies, provider, property dependencies, deleted-with), as the CLI computes it.
+
+    :param resources: The state's resources.
+    """
+    by_urn = {r["urn"]: r for r in resources}
+    kept: set[str] = set()
+    todo = [r["urn"] for r in resources if r.get("protect")]
+    while todo:
+        urn = todo.pop()
+        if urn in kept or urn not in by_urn:
+            continue
+        kept.add(urn)
+        res = by_urn[urn]
+        provider = res.get("provider") or ""
+        todo.extend(filter(None, [res.get("parent"), provider.rsplit("::", 1)[0] if provider else "",
+                                  res.get("deletedWith")]))
+        todo.extend(res.get("dependencies") or [])
+        for urns in (res.get("propertyDependencies") or {}).values():
+            todo.extend(urns)
+    return kept
 
 
 def _pending_text(pending: list[dict[str, Any]]) -> str:

@@ -410,6 +410,22 @@ class Backend:
         shutil.rmtree(self.history_dir(ref), ignore_errors=True)
 
     # ----- history
+    def rename_history(self, ref: StackRef, new_ref: StackRef) -> None:
+        """Move a stack's history records to its new name (``<stack>-<ns>.history.json`` files renamed too).
+
+        :param ref: Old name.
+        :param new_ref: New name.
+        """
+        old_dir, new_dir = self.history_dir(ref), self.history_dir(new_ref)
+        names = _listdir(old_dir)
+        if not names:
+            return
+        os.makedirs(new_dir, exist_ok=True)
+        for name in names:
+            target = new_ref.name + name[len(ref.name):] if name.startswith(ref.name + "-") else name
+            os.replace(os.path.join(old_dir, name), os.path.join(new_dir, target))
+        os.rmdir(old_dir)
+
     def append_history(self, ref: StackRef, entry: dict[str, Any]) -> dict[str, Any]:
         """Store one update record; assigns its ``version``.
 
