@@ -4,6 +4,7 @@ search what it left behind (the ``child_dag`` fixture of ``tests/conftest.py``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -89,13 +90,16 @@ class ChildDag:
 
     def start(
         self, source: str, *, env: dict[str, str] | None = None, dag_id: str | None = None,
-        params: dict | None = None,
+        params: dict | None = None, host: str | None = None, shared_db: bool = False,
     ) -> tuple[subprocess.Popen, Path, Path]:
         """Start ``source`` (``{dag_id}`` filled in); returns the process, its TMPDIR and AIRFLOW_HOME.
 
         :param dag_id: the DAG id (default ``t_fault_<n>``), e.g. to find it in a lock's holder.
         :param params: the parameters of a DAG file of ``tests/integration/dags/`` (with the engine's name),
             written beside it.
+        :param host: run it as another host: its own hostname (``unshare --uts``), as a second worker is.
+        :param shared_db: use the test's Airflow database rather than a copy, as the workers of one deployment
+            do (its task instances are then what the test's runs ask Airflow about).
         """
         self._count += 1
         dag_id = dag_id or f"t_fault_{self._count}"
@@ -119,8 +123,13 @@ class ChildDag:
             "PYTHONPATH": str(REPO),
             **(env or {}),
         }
+        if shared_db:
+            child_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{self.airflow_home / 'airflow.db'}"
+        argv = [sys.executable, str(runner), str(path)]
+        if host is not None:  # unshare execs the command: the process (and its group) is the same
+            argv = ["unshare", "--uts", "sh", "-c", f'hostname {host} && exec "$@"', "--", *argv]
         proc = subprocess.Popen(
-            [sys.executable, str(runner), str(path)], env=child_env, cwd=str(self.tmp_path),
+            argv, env=child_env, cwd=str(self.tmp_path),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
         self.procs.append(proc)
@@ -146,4 +155,25 @@ class ChildDag:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        kill_strays(self.tmp_path)
+
+
+def kill_strays(folder: Path) -> list[int]:
+    """Kill what a hard-killed run left running: the real CLI starts each plugin (the Python dynamic provider)
+    in a process group of its own, so killing the run's group leaves them, orphaned, serving nobody. They
+    are found by their environment, which names the test's folder. Returns their pids."""
+    killed = []
+    marker = str(folder).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(var.startswith((b"AIRFLOW_HOME=", b"PULUMI_HOME=")) and marker in var for var in environ.split(b"\0")):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
 
