@@ -1011,6 +1011,7 @@ def _finish(
         latest = checkpoint["checkpoint"]["latest"]
         latest["resources"] = props.encrypt_value(resources, dep.cipher.encrypt)
         backend.write_checkpoint(ref, checkpoint)
+        backend.backup_checkpoint(ref)
         backend.append_history(ref, {
             "kind": dep.kind,
             "startTime": int(dep.start),

@@ -4,6 +4,7 @@ Layout under ``<backend dir>/.pulumi/``::
 
     meta.yaml                                   backend format version
     stacks/<project>/<stack>.json               checkpoint (``latest.resources``)
+    backups/<project>/<stack>/<stack>.<ns>.json   a copy of the checkpoint after each update
     history/<project>/<stack>/<stack>-<ns>.history.json   one per update
     locks/organization/<project>/<stack>/<uuid>.json   held during operations
     standin-workspaces/<hash>.json              current stack per project dir
@@ -398,6 +399,18 @@ class Backend:
                 },
             },
         }
+
+    def backup_checkpoint(self, ref: StackRef) -> None:
+        """Keep a copy of the stack's checkpoint as the CLI does after each update
+        (``backups/<project>/<stack>/<stack>.<ns>.json``), the copy to restore when the checkpoint is damaged.
+
+        :param ref: Stack.
+        """
+        import shutil
+
+        directory = os.path.join(self.dir, "backups", ref.project, ref.name)
+        os.makedirs(directory, exist_ok=True)
+        shutil.copyfile(self.checkpoint_path(ref), os.path.join(directory, f"{ref.name}.{time.time_ns()}.json"))
 
     def remove_stack(self, ref: StackRef) -> None:
         """Delete checkpoint and history of a stack.
