@@ -52,6 +52,7 @@ def test_unknown_operation_is_refused_with_the_known_ones():
         ("destroy", "policy_packs", "up"),
         ("destroy", "expect_no_changes", "up"),
         ("refresh", "refresh", "up"),
+        ("destroy", "clear_pending_creates", "refresh"),
     ],
 )
 def test_options_that_do_not_apply_are_refused_naming_both(operation, flag, allowed):
@@ -244,3 +245,8 @@ def test_drift_check_flag_needs_a_refreshing_preview():
     with pytest.raises(ConfigurationError, match="'drift_check'=True needs operation='preview' with refresh=True"):
         PulumiStackOperator(task_id="t", program=lambda: None, project="p", stack="dev", operation="up",
                             drift_check=True)
+
+
+def test_clear_pending_creates_applies_to_up_as_the_one_option_recovery():
+    assert operation_options("up", clear_pending_creates=True).clear_pending_creates is True
+    assert operation_options("refresh", clear_pending_creates=True).clear_pending_creates is True
