@@ -54,7 +54,7 @@ def _run_on(name: str, run_dag_file, tmp_path: Path, monkeypatch) -> dict[str, A
             "log": sorted(_log_block(run.output)),
             "body": run.rendered["svc_approval"]["body"],
             # The real engine runs independent steps in parallel: the resources' order varies.
-            "body sections": sorted(run.rendered["svc_approval"]["body"].split("\n#### ")),
+            "body sections": sorted(part.strip() for part in run.rendered["svc_approval"]["body"].split("\n#### ")),
         }
         view[f"{phase} seconds"] = round(time.monotonic() - began, 1)
     return view
@@ -87,13 +87,13 @@ def test_every_engine_shows_the_same_property_diffs_and_never_the_secret(run_dag
     assert replace["diff"] == [{"path": "region", "kind": "update", "old": '"eu"', "new": '"us"', "replace": True}]
     assert '      ~ region: "eu" => "us"  [forces replacement]' in real["third"]["log"]
     assert real["second"]["body sections"] == [
-        "### Planned changes on stack `prod` (project `diffs`)\n\n- **delete**: 1\n- **same**: 1\n- **update**: 1\n",
+        "### Planned changes on stack `prod` (project `diffs`)\n\n- **delete**: 1\n- **same**: 1\n- **update**: 1",
         "`update` pulumi-python:dynamic/apd:Settings **svc**\n\n```diff\n"
         '- image: "api:1.4.2"\n+ image: "api:1.5.0"\n- members[1]: "b"\n+ members[1]: "c"\n+ members[2]: "d"\n'
         "- replicas: 2\n+ replicas: 3\n- scaling.cpu.target: 60\n+ scaling.cpu.target: 70\n"
-        "- scaling.max: 3\n+ scaling.max: 5\n```\n",
+        "- scaling.max: 3\n+ scaling.max: 5\n```",
         "⚠ `delete` pulumi-python:dynamic/apd:Settings **old**\n\n```diff\n"
-        '- image: "worker:1"\n- members: []\n- region: "eu"\n- replicas: 1\n- scaling: {}\n```\n\n',
+        '- image: "worker:1"\n- members: []\n- region: "eu"\n- replicas: 1\n- scaling: {}\n```',
     ]
     body = real["second"]["body"]
     assert "#### `update` pulumi-python:dynamic/apd:Settings **svc**\n\n```diff\n" in body
