@@ -89,13 +89,16 @@ class ChildDag:
 
     def start(
         self, source: str, *, env: dict[str, str] | None = None, dag_id: str | None = None,
-        params: dict | None = None,
+        params: dict | None = None, host: str | None = None, shared_db: bool = False,
     ) -> tuple[subprocess.Popen, Path, Path]:
         """Start ``source`` (``{dag_id}`` filled in); returns the process, its TMPDIR and AIRFLOW_HOME.
 
         :param dag_id: the DAG id (default ``t_fault_<n>``), e.g. to find it in a lock's holder.
         :param params: the parameters of a DAG file of ``tests/integration/dags/`` (with the engine's name),
             written beside it.
+        :param host: run it as another host: its own hostname (``unshare --uts``), as a second worker is.
+        :param shared_db: use the test's Airflow database rather than a copy, as the workers of one deployment
+            do (its task instances are then what the test's runs ask Airflow about).
         """
         self._count += 1
         dag_id = dag_id or f"t_fault_{self._count}"
@@ -119,8 +122,13 @@ class ChildDag:
             "PYTHONPATH": str(REPO),
             **(env or {}),
         }
+        if shared_db:
+            child_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{self.airflow_home / 'airflow.db'}"
+        argv = [sys.executable, str(runner), str(path)]
+        if host is not None:  # unshare execs the command: the process (and its group) is the same
+            argv = ["unshare", "--uts", "sh", "-c", f'hostname {host} && exec "$@"', "--", *argv]
         proc = subprocess.Popen(
-            [sys.executable, str(runner), str(path)], env=child_env, cwd=str(self.tmp_path),
+            argv, env=child_env, cwd=str(self.tmp_path),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
         self.procs.append(proc)

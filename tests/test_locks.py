@@ -14,7 +14,15 @@ import sys
 import pytest
 
 from airflow_pulumi_decorators.backend_url import BackendUrl
-from airflow_pulumi_decorators.locks import holder_note, parse_lock_holder, with_airflow_holder
+from airflow_pulumi_decorators.locks import (
+    LockHolder,
+    TaskRef,
+    forget_holder,
+    holder_note,
+    judge_by_airflow,
+    parse_lock_holder,
+    with_airflow_holder,
+)
 
 
 def test_lock_holder_is_parsed_from_pulumis_message_and_stale_when_the_process_is_gone():
@@ -139,3 +147,69 @@ def test_notes_of_gone_holders_are_removed_by_the_next_run_once_their_lock_is_go
     with holder_note(url, "p", "dev", "airflow: dag_id=next"):  # the next run writes its note
         left = sorted(p.name for p in notes.glob("*.json"))
     assert "killed.json" not in left and {"half-alive.json", "remote.json"} <= set(left)
+
+
+def _remote_holder(task: TaskRef | None) -> LockHolder:
+    """A lock taken on another host (its pid says nothing here), with the task its note recorded."""
+    return LockHolder(user="u", host="worker-that-died", pid=4242, task=task, airflow="dag_id=d run_id=r")
+
+
+HOLDER = TaskRef("d", "r", "deploy", map_index=2, try_number=1)
+
+
+def test_a_later_try_of_the_holders_own_task_instance_makes_the_lock_stale_without_asking():
+    asked = []
+    retry = TaskRef("d", "r", "deploy", map_index=2, try_number=2)
+    judged = judge_by_airflow(_remote_holder(HOLDER), retry, lambda ref: asked.append(ref) or "running")
+    assert judged.stale and asked == []
+    assert "Airflow runs try 2 of that task instance now (try 1 ended), so the lock is stale" in judged.describe()
+    # The same try (another process of it) or an earlier one is not judged.
+    assert not judge_by_airflow(_remote_holder(HOLDER), HOLDER, None).stale
+
+
+@pytest.mark.parametrize("state", ["failed", "up_for_retry", "success", "upstream_failed", "removed"])
+def test_a_holder_task_instance_airflow_says_is_not_running_makes_the_lock_stale(state):
+    asked = []
+    other = TaskRef("d", "r2", "deploy", try_number=1)
+    judged = judge_by_airflow(_remote_holder(HOLDER), other, lambda ref: asked.append(ref) or state)
+    assert asked == [HOLDER]
+    assert judged.stale and f"Airflow says that task instance is {state}, no longer running" in judged.describe()
+
+
+@pytest.mark.parametrize("state", ["running", "queued", "scheduled", "restarting", "deferred", "up_for_reschedule"])
+def test_a_holder_task_instance_that_may_still_run_keeps_its_lock(state):
+    assert not judge_by_airflow(_remote_holder(HOLDER), None, lambda ref: state).stale
+
+
+def test_a_holder_airflow_does_not_know_or_an_unanswered_question_judges_nothing():
+    """A run of another deployment, or of `airflow dags test` on a laptop, on the same backend: not ours to cancel."""
+    assert not judge_by_airflow(_remote_holder(HOLDER), None, lambda ref: None).stale
+
+    def unreachable(ref):
+        raise ConnectionError("execution API down")
+
+    assert not judge_by_airflow(_remote_holder(HOLDER), None, unreachable).stale
+    assert not judge_by_airflow(_remote_holder(HOLDER), None, None).stale
+    assert not judge_by_airflow(_remote_holder(None), None, lambda ref: "failed").stale  # no note: nothing to ask
+
+
+def test_the_note_records_the_task_instance_and_another_host_reads_it_back(tmp_path):
+    url = BackendUrl(f"file://{tmp_path}")
+    with holder_note(url, "p", "dev", "airflow: dag_id=d", HOLDER) as note:
+        note.add_pid(4242)
+        written = next((tmp_path / ".pulumi" / "airflow-holders" / "p" / "dev").glob("*.json"))
+        data = json.loads(written.read_text())
+        data["host"] = "worker-that-died"  # as if written on another worker
+        written.write_text(json.dumps(data))
+        holder = with_airflow_holder(
+            parse_lock_holder(_lock_text("u", "worker-that-died", 4242, datetime.datetime.now())), url, "p", "dev")
+        assert holder.task == HOLDER and not holder.stale
+        forget_holder(holder, url, "p", "dev")
+        assert not written.exists()
+
+
+def test_a_note_without_a_task_or_with_a_malformed_one_records_none():
+    assert TaskRef.from_json(None) is None
+    assert TaskRef.from_json({"dag_id": "d", "run_id": "r"}) is None
+    assert TaskRef.from_json({"dag_id": "d", "run_id": "r", "task_id": "t", "try_number": "2"}) is None
+    assert TaskRef.from_json(HOLDER.to_json()) == HOLDER

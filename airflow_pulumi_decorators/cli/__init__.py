@@ -126,6 +126,8 @@ def prepare_cli(
     specs = discover_plugins() if isinstance(wanted, str) else wanted  # the str left is "auto"
     if specs:
         cache = plugins_dir(env)
-        for spec in ensure_plugins(process, specs, cache, env_overrides, strict=wanted != "auto", on_output=say):
+        failures = os.path.join(settings.worker_dir(), "plugin-failures")
+        for spec in ensure_plugins(process, specs, cache, env_overrides, strict=wanted != "auto", on_output=say,
+                                   failures_dir=failures):
             say(f"pulumi: installed provider plugin {spec.name} {spec.version} into {cache}")
     return process

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 from airflow_pulumi_decorators.cli.install import LOCK_TIMEOUT_SECONDS, file_lock
@@ -16,6 +17,10 @@ from airflow_pulumi_decorators.errors import PluginInstallError
 from airflow_pulumi_decorators.settings import PluginSpec
 
 log = logging.getLogger(__name__)
+
+#: How long a worker remembers that a plugin could not be pre-installed (``[pulumi] plugins = auto``): a worker
+#: without internet would otherwise spend seconds and a page of log lines on every task.
+FAILURE_MEMORY_SECONDS = 3600.0
 
 
 def discover_plugins(paths: Iterable[str] | None = None) -> tuple[PluginSpec, ...]:
@@ -55,6 +60,28 @@ def plugin_install_command(spec: PluginSpec) -> list[str]:
     return args
 
 
+def _remembered_failure(failures_dir: str | None, spec: PluginSpec, now: float) -> bool:
+    if failures_dir is None:
+        return False
+    try:
+        return now - os.path.getmtime(os.path.join(failures_dir, spec.dir_name)) < FAILURE_MEMORY_SECONDS
+    except OSError:
+        return False
+
+
+def _remember_failure(failures_dir: str | None, spec: PluginSpec, reason: str, now: float) -> None:
+    if failures_dir is None:
+        return
+    path = os.path.join(failures_dir, spec.dir_name)
+    try:
+        os.makedirs(failures_dir, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(reason + "\n")
+        os.utime(path, (now, now))  # when it failed, as the clock says
+    except OSError:
+        pass  # not remembering only costs another try
+
+
 def ensure_plugins(
     process: CliProcess,
     specs: Iterable[PluginSpec],
@@ -64,51 +91,75 @@ def ensure_plugins(
     strict: bool = True,
     on_output: Callable[[str], None] | None = None,
     lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    failures_dir: str | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> list[PluginSpec]:
     """Install the missing ``specs`` into the shared ``cache_dir``, one task at a time per worker.
 
     Already installed plugins cost a ``stat`` and no CLI call. Installs run under a file lock in the
     cache: concurrent plugin installs into one folder are a known Pulumi problem (pulumi/pulumi#22784).
+    Without ``strict`` (``[pulumi] plugins = auto``) an install is a best effort: the CLI's lines are not
+    logged, the plugins that failed are named in one warning, and each failure is remembered in
+    ``failures_dir`` for :data:`FAILURE_MEMORY_SECONDS`, so the worker's next tasks do not try again.
 
     :param process: the CLI.
     :param specs: the plugins.
     :param cache_dir: the plugin folder the CLI sees as ``$PULUMI_HOME/plugins`` with ``env_overrides``.
     :param env_overrides: the engine's environment overrides (``PULUMI_HOME`` pointing at the cache).
-    :param strict: raise on a failed install; otherwise log it and let the engine try on demand.
-    :param on_output: receives the CLI's lines.
+    :param strict: raise on a failed install; otherwise warn once and let the engine try on demand.
+    :param on_output: receives the CLI's lines (``strict`` only).
     :param lock_timeout: seconds to wait for another task's install.
+    :param failures_dir: the worker's folder that remembers failed best-effort installs.
+    :param clock: the time (a seam for tests).
     :return: the plugins this call installed.
     :raises PluginInstallError: a failed install (``strict``), with the command to pre-install it.
     """
-    missing = [s for s in specs if not plugin_installed(cache_dir, s)]
+    now = clock()
+    missing = [
+        s for s in specs
+        if not plugin_installed(cache_dir, s) and (strict or not _remembered_failure(failures_dir, s, now))
+    ]
     if not missing:
         return []
     installed: list[PluginSpec] = []
+    failed: list[str] = []
+    last = ""
     os.makedirs(cache_dir, exist_ok=True)
     lock = os.path.join(cache_dir, ".airflow-pulumi-plugins.lock")
     try:
         with file_lock(lock, timeout=lock_timeout, what="a plugin install"):
             for spec in missing:
-                if plugin_installed(cache_dir, spec):
-                    continue  # installed by another task while we waited
+                if plugin_installed(cache_dir, spec) or (not strict and _remembered_failure(failures_dir, spec, now)):
+                    continue  # installed (or given up on) by another task while we waited
                 args = plugin_install_command(spec)
+                show = on_output if strict else None
                 with tempfile.TemporaryDirectory(prefix="airflow-pulumi-plugin-") as cwd:
-                    code, out, err = process.run(args, cwd, env_overrides, on_output, on_output)
+                    code, out, err = process.run(args, cwd, env_overrides, show, show)
                 if code == 0 and plugin_installed(cache_dir, spec):
                     installed.append(spec)
                     continue
                 last = ((err or out).strip().splitlines() or [f"exit code {code}"])[-1]
-                message = (
-                    f"could not install provider plugin {spec.name} {spec.version} into {cache_dir}: "
-                    f"{last}. Pre-install it in the "
-                    f"worker image: `pulumi plugin install {' '.join(args[2:])}` with PULUMI_HOME whose plugins "
-                    "folder is [pulumi] plugin_cache_dir (docs/worker-setup.md)"
-                )
                 if strict:
-                    raise PluginInstallError(message)
-                log.warning("pulumi: %s; the engine will try to install it when the program needs it", message)
+                    raise PluginInstallError(
+                        f"could not install provider plugin {spec.name} {spec.version} into {cache_dir}: "
+                        f"{last}. Pre-install it in the worker image: `pulumi plugin install {' '.join(args[2:])}` "
+                        "with PULUMI_HOME whose plugins folder is [pulumi] plugin_cache_dir (docs/worker-setup.md)"
+                    )
+                _remember_failure(failures_dir, spec, last, now)
+                failed.append(f"{spec.name} {spec.version}")
     except TimeoutError as exc:
         raise PluginInstallError(f"{exc}; pre-install the plugins in the worker image (docs/worker-setup.md)") from None
+    if failed:
+        again = (
+            f"not tried again on this worker for {FAILURE_MEMORY_SECONDS / 3600:g} h"
+            if failures_dir is not None else "tried again by the next task"
+        )
+        log.warning(
+            "pulumi: could not pre-install provider plugin(s) %s ([pulumi] plugins = auto; last error: %s); %s. "
+            "A program that needs one makes the engine try to install it. On a worker without internet set "
+            "[pulumi] plugins = none, or pre-install the plugins in the worker image (docs/worker-setup.md)",
+            ", ".join(failed), last, again,
+        )
     return installed
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow_pulumi_decorators.backend_url import BackendUrl
 from airflow_pulumi_decorators.cli import plugins_dir as _plugins_dir
+from airflow_pulumi_decorators.locks import TaskRef, TaskStates
 from airflow_pulumi_decorators.operations import Operation, OperationOptions
 from airflow_pulumi_decorators.outputs import StackOutput
 
@@ -128,6 +129,9 @@ class OperationRequest:
     :param options: how the operation runs (:class:`OperationOptions`).
     :param multiple_outputs: the task pushes one XCom per output, so output names that are XCom keys the
         task already uses are refused (before anything is deployed).
+    :param task: the Airflow task instance and try running it (recorded in the lock's holder note).
+    :param task_states: asks Airflow for a task instance's state, to judge whether a lock's holder is gone
+        (``None``: not asked, e.g. outside a task).
     """
 
     project: str
@@ -140,6 +144,8 @@ class OperationRequest:
     operation: Operation = "up"
     options: OperationOptions = field(default_factory=OperationOptions)
     multiple_outputs: bool = False
+    task: TaskRef | None = None
+    task_states: TaskStates | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

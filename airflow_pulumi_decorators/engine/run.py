@@ -35,7 +35,9 @@ from airflow_pulumi_decorators.errors import ConcurrentUpdateError, OperationInt
 from airflow_pulumi_decorators.locks import (
     HolderNote,
     LockHolder,
+    forget_holder,
     holder_note,
+    judge_by_airflow,
     parse_lock_holder,
     with_airflow_holder,
 )
@@ -238,7 +240,9 @@ class Engine:
     def _try(self, request: OperationRequest, attempt: Attempt) -> Done:
         """One attempt, in the worker thread, with a note naming this run as the lock's holder."""
         try:
-            with holder_note(request.context.backend, request.project, request.stack, request.message) as note:
+            with holder_note(
+                request.context.backend, request.project, request.stack, request.message, request.task
+            ) as note:
                 self._note = note
                 try:
                     done: Done = self._in_worker(
@@ -252,28 +256,34 @@ class Engine:
 
     def _on_locked(self, request: OperationRequest, exc: ConcurrentUpdateError, wait: LockWait) -> None:
         """The stack was locked: cancel a stale lock once (``cancel_stale_lock``), else wait and back off.
+        A stale lock without ``cancel_stale_lock`` fails at once: nothing will release it.
 
-        :raises ConcurrentUpdateError: ``lock_wait`` is used up, or the engine was stopped.
+        :raises ConcurrentUpdateError: ``lock_wait`` is used up, the lock is stale, or the engine was stopped.
         :raises OperationInterruptedError: the engine was stopped while waiting.
         """
         if self._stop_requested.is_set():
             raise exc
         context = request.context
         holder = with_airflow_holder(parse_lock_holder(str(exc)), context.backend, request.project, request.stack)
+        holder = judge_by_airflow(holder, request.task, request.task_states)
         exc.holder = holder  # type: ignore[attr-defined]
         if holder.stale and request.options.cancel_stale_lock and not wait.cancelled_stale:
             wait.cancelled_stale = True
             self._cancel_stale(request, holder)
             return
+        if holder.stale:
+            raise lock_error(request, exc, holder, wait.attempts, wait.waited) from None
         self._back_off(request, exc, holder, wait)
 
     def _cancel_stale(self, request: OperationRequest, holder: LockHolder) -> None:
-        """Cancel the lock a gone process left (``pulumi cancel``), in the worker thread."""
+        """Cancel the lock a gone holder left (``pulumi cancel``), in the worker thread, and forget its note."""
         self.on_warning(
             f"pulumi: stack {request.stack!r} is locked by {holder.describe()}; "
-            "cancel_stale_lock is on: cancelling that lock (`pulumi cancel`) and retrying"
+            "cancel_stale_lock is on: cancelling that lock (`pulumi cancel`) and retrying; resources it was "
+            "creating may be pending: see the next warning, and refresh with clear_pending_creates=True"
         )
         self._in_worker(lambda: self._cancel(request))
+        forget_holder(holder, request.context.backend, request.project, request.stack)
 
     def _back_off(self, request: OperationRequest, exc: ConcurrentUpdateError, holder: LockHolder,
                   wait: LockWait) -> None:

@@ -30,6 +30,7 @@ from airflow_pulumi_decorators.errors import (
     StateCorruptError,
     WrongPassphraseError,
 )
+from airflow_pulumi_decorators.names import DIY_ORGANIZATION
 
 if TYPE_CHECKING:
     from airflow_pulumi_decorators.engine.events import Observer
@@ -230,18 +231,30 @@ def backend_unreachable(request: OperationRequest, text: str) -> BackendAccessEr
     )
 
 
+def cancel_command(request: OperationRequest) -> str:
+    """The command that cancels the stack's lock by hand: an inline program has no ``Pulumi.yaml``, so the CLI
+    needs the backend and the fully qualified stack (``organization/<project>/<stack>`` on file and bucket
+    backends)."""
+    backend = request.context.backend
+    stack = request.stack
+    if backend is None or backend.kind != "cloud":
+        stack = f"{DIY_ORGANIZATION}/{request.project}/{stack.rsplit('/', 1)[-1]}"
+    prefix = f"PULUMI_BACKEND_URL={backend.url} " if backend is not None else ""
+    return f"{prefix}pulumi cancel --yes --stack {stack}"
+
+
 def lock_error(
     request: OperationRequest, exc: BaseException, holder: LockHolder, attempts: int, waited: float
 ) -> ConcurrentUpdateError:
-    """The stack stayed locked for all of ``lock_wait``: who holds it, and what to do."""
+    """The stack stayed locked for all of ``lock_wait`` (or its holder is gone): who holds it, and what to do."""
     advice = (
-        "Recover: the holder's process is gone, so nothing will release the lock: check the stack, then "
-        "run `pulumi cancel --stack {s}` (or set cancel_stale_lock=True), and `refresh` if resources "
-        "were being created."
+        "Recover: the holder is gone, so nothing will release the lock: check the stack, then set "
+        f"cancel_stale_lock=True on this task (it cancels such a lock and goes on) or run `{cancel_command(request)}`"
+        "; then refresh (with clear_pending_creates=True) if resources were being created."
         if holder.stale
         else "Wait for it, or let this task wait longer with lock_wait=…; serialise runs on this stack "
         "with an Airflow pool of one slot (see docs/operations.md)."
-    ).format(s=request.stack)
+    )
     waited_text = f" after {attempts} attempts over {waited:.0f}s" if attempts > 1 else ""
     error = ConcurrentUpdateError(
         f"stack {request.stack!r} is locked by another update{waited_text}: held by {holder.describe()}. "
@@ -263,7 +276,7 @@ def interrupted(request: OperationRequest, outcome: str, exc: BaseException) -> 
     else:
         what = (f"the engine did not stop within kill_grace_period={request.options.kill_grace_period:g}s and was "
                 f"{outcome}; the stack may stay locked and have pending operations: the next run says so; recover "
-                "with cancel_stale_lock=True (or `pulumi cancel`) and operation='refresh'")
+                f"with cancel_stale_lock=True (or `{cancel_command(request)}`) and operation='refresh'")
     return OperationInterruptedError(
         f"pulumi {request.operation} on stack {request.stack!r} was interrupted (task killed or timed out); "
         f"{what}.\n{exc}",

@@ -26,7 +26,7 @@ from airflow_pulumi_decorators.engine.request import OperationRequest
 from airflow_pulumi_decorators.operations import OperationOptions, describe_operation
 from airflow_pulumi_decorators.prepare import backend
 from airflow_pulumi_decorators.prepare.credentials import engine_credential
-from airflow_pulumi_decorators.prepare.program import bind_program, update_message
+from airflow_pulumi_decorators.prepare.program import bind_program, task_ref, task_states, update_message
 
 if TYPE_CHECKING:
     from airflow_pulumi_decorators.environments import Environment
@@ -106,5 +106,7 @@ def prepare_run(
             operation=task.operation,
             options=run_options(task.operation, task.options),
             multiple_outputs=task.multiple_outputs,
+            task=task_ref(context["ti"]),
+            task_states=task_states(context["ti"]),
         )
         yield PreparedRun(request=request, environment=name, conn_id=where.conn_id, credential=credential)

@@ -107,6 +107,10 @@ class _SleepProvider(ResourceProvider):
 class LocalFile(pulumi.dynamic.Resource, module="apd", name="LocalFile"):
     """A file on the machine that runs the engine.
 
+    Type token ``pulumi-python:dynamic/apd:LocalFile`` (what steps, state and ``StackResource.type`` show).
+    Outputs: ``path``, ``content``, ``sha256`` (of the content) and ``size`` (bytes). A refresh reads the
+    file back: editing or deleting it is drift.
+
     :param resource_name: the Pulumi resource name.
     :param path: absolute path of the file (changing it replaces the resource).
     :param content: its text.
@@ -135,6 +139,9 @@ class LocalFile(pulumi.dynamic.Resource, module="apd", name="LocalFile"):
 
 class FakeName(pulumi.dynamic.Resource, module="apd", name="FakeName"):
     """A provider-computed name, ``<prefix>-<word>-<word>``, derived from the inputs.
+
+    Type token ``pulumi-python:dynamic/apd:FakeName``. Outputs: ``name`` (computed by the provider, so
+    unknown in a preview), ``prefix``, ``length``, ``separator`` and ``keepers``.
 
     :param resource_name: the Pulumi resource name.
     :param prefix: the name's first part (may be empty).
@@ -167,6 +174,8 @@ class FakeName(pulumi.dynamic.Resource, module="apd", name="FakeName"):
 
 class Sleep(pulumi.dynamic.Resource, module="apd", name="Sleep"):
     """A resource whose create and update take ``seconds``.
+
+    Type token ``pulumi-python:dynamic/apd:Sleep``. Output: ``seconds``.
 
     :param resource_name: the Pulumi resource name.
     :param seconds: how long each create or update takes.

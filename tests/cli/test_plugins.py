@@ -8,7 +8,12 @@ import textwrap
 import pytest
 
 from airflow_pulumi_decorators.cli import prepare_cli
-from airflow_pulumi_decorators.cli.plugins import discover_plugins, ensure_plugins, plugin_installed
+from airflow_pulumi_decorators.cli.plugins import (
+    FAILURE_MEMORY_SECONDS,
+    discover_plugins,
+    ensure_plugins,
+    plugin_installed,
+)
 from airflow_pulumi_decorators.cli.process import CliProcess
 from airflow_pulumi_decorators.errors import PluginInstallError
 from airflow_pulumi_decorators.settings import PluginSpec
@@ -64,7 +69,44 @@ def test_failed_plugin_install_strict_or_not(tmp_path, monkeypatch, caplog):
     ):
         ensure_plugins(process, [spec], str(cache), {"PULUMI_HOME": str(home)})
     assert ensure_plugins(process, [spec], str(cache), {"PULUMI_HOME": str(home)}, strict=False) == []
-    assert "the engine will try to install it" in caplog.text
+    assert "A program that needs one makes the engine try to install it" in caplog.text
+
+
+def test_auto_plugins_that_fail_are_tried_once_per_worker_and_named_in_one_line(tmp_path, monkeypatch, caplog):
+    """A worker without internet: one try per plugin, one warning, then no CLI call until the memory expires."""
+    monkeypatch.setenv("PLUGIN_LOG", str(tmp_path / "plugin.log"))
+    process = CliProcess(str(version_cli(tmp_path / "bin", "v3.272.0", body=PLUGIN_CLI_BODY)))
+    home, cache = plugin_home(tmp_path)
+    specs = [PluginSpec("broken", "1.0.0"), PluginSpec("random", "4.21.4"), PluginSpec("broken", "2.0.0")]
+    failures, now = str(tmp_path / "worker" / "plugin-failures"), [1000.0]
+    lines: list = []
+
+    def ensure():
+        caplog.clear()
+        return ensure_plugins(process, specs, str(cache), {"PULUMI_HOME": str(home)}, strict=False,
+                              on_output=lines.append, failures_dir=failures, clock=lambda: now[0])
+
+    assert ensure() == [PluginSpec("random", "4.21.4")]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "plugin(s) broken 1.0.0, broken 2.0.0" in warnings[0]
+    assert "404 not found" in warnings[0] and "not tried again on this worker for 1 h" in warnings[0]
+    assert "[pulumi] plugins = none" in warnings[0]
+    assert lines == []  # the CLI's own lines are not streamed for a best-effort install
+    tried = (tmp_path / "plugin.log").read_text().splitlines()
+    assert tried == ["install broken 1.0.0", "install random 4.21.4", "install broken 2.0.0"]
+
+    now[0] += 60  # the next task on this worker: no CLI call, no log line
+    assert ensure() == [] and not caplog.records
+    assert (tmp_path / "plugin.log").read_text().splitlines() == tried
+
+    now[0] += FAILURE_MEMORY_SECONDS  # remembered for a while, not for ever
+    ensure()
+    assert (tmp_path / "plugin.log").read_text().splitlines()[len(tried):] == [
+        "install broken 1.0.0", "install broken 2.0.0"]
+    # An explicit list (strict) is never skipped by that memory.
+    with pytest.raises(PluginInstallError):
+        ensure_plugins(process, specs[:1], str(cache), {"PULUMI_HOME": str(home)}, failures_dir=failures,
+                       clock=lambda: now[0])
 
 
 CONCURRENT_PLUGINS = textwrap.dedent(

@@ -1,5 +1,7 @@
 """Pulumi's errors as ours: pure functions of the request and the error, no engine, no CLI."""
 
+from dataclasses import replace
+
 import pytest
 from pulumi.automation import CommandResult
 from pulumi.automation import errors as perr
@@ -197,6 +199,24 @@ def test_a_lock_held_after_waiting_says_who_and_what_to_do():
     error = lock_error(_request(), _error(perr.ConcurrentUpdateError, "locked"), holder, 3, 42.0)
     assert "locked by another update after 3 attempts over 42s: held by bob@elsewhere (pid 7)" in str(error)
     assert "lock_wait=" in str(error) and error.holder is holder
+
+
+@pytest.mark.parametrize(
+    ("backend", "stack", "command"),
+    [
+        ("file:///state", "dev", "PULUMI_BACKEND_URL=file:///state pulumi cancel --yes --stack organization/proj/dev"),
+        ("gs://b/p", "organization/proj/dev", "PULUMI_BACKEND_URL=gs://b/p pulumi cancel --yes --stack organization/proj/dev"),
+        ("https://api.pulumi.com", "acme/proj/dev", "PULUMI_BACKEND_URL=https://api.pulumi.com pulumi cancel --yes --stack acme/proj/dev"),
+    ],
+)
+def test_a_stale_lock_gives_the_cancel_command_that_works_for_an_inline_program(backend, stack, command):
+    """An inline program has no Pulumi.yaml: the CLI needs the backend and the fully qualified stack."""
+    holder = LockHolder(user="bob", host="gone", pid=7, ended="Airflow says that task instance is failed, no longer running")
+    request = replace(_request(backend), stack=stack)
+    error = str(lock_error(request, _error(perr.ConcurrentUpdateError, "locked"), holder, 1, 0.0))
+    assert f"run `{command}`" in error and "cancel_stale_lock=True" in error
+    assert "that task instance is failed, no longer running, so the lock is stale" in error
+    assert "Wait for it" not in error
 
 
 @pytest.mark.parametrize(

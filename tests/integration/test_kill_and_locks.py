@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -145,6 +147,67 @@ def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(
     assert not _locks(backend)
     assert not _notes(backend), "the killed run's holder note outlived its lock"
     assert not _homes(worker)
+
+
+def _standin_exe() -> str:
+    return str(Path(sys.executable).with_name("pulumi-standin"))
+
+
+def _mark_task_instances(dag_id: str, state: str) -> None:
+    """What the scheduler does to a dead worker's task instance once its heartbeat timeout passed."""
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        assert session.query(TaskInstance).filter(TaskInstance.dag_id == dag_id).update({"state": state}) == 1
+
+
+def test_a_lock_left_by_a_worker_that_died_on_another_host_is_judged_stale_by_airflows_record(
+    child_dag, backend, run_dag_file, engine, tmp_path
+):
+    """Another host's pid tells this one nothing: Airflow's record of the holder's task instance decides.
+    The killed run shares this test's Airflow database, as the workers of a deployment share one."""
+    dead = f"t_kill_remote_{uuid.uuid4().hex[:6]}"  # the test's Airflow database outlives the test
+    proc, _, _ = child_dag.start(dag_source("slow_stack"), dag_id=dead, params=slow_stack(delay=3.0),
+                                 host="worker-that-died", shared_db=True)
+    _wait_until_updating(backend, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    (lock,) = _locks(backend)
+    assert json.loads(lock.read_text())["hostname"] == "worker-that-died"
+
+    # Until Airflow notices (the heartbeat timeout), its record says running: the lock is live.
+    waiting = run_dag_file("slow_stack", engine=engine, **slow_stack())
+    assert waiting.task_states["slow"] == "failed"
+    assert f"Airflow dag_id={dead}" in waiting.output and "Wait for it" in waiting.output, waiting.output[-3000:]
+    assert "stale" not in waiting.output
+
+    _mark_task_instances(dead, "failed")
+    blocked = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"lock_wait": 300}))
+    assert blocked.task_states["slow"] == "failed"
+    text = blocked.output
+    assert f"Airflow dag_id={dead}" in text and "@worker-that-died (pid" in text, text[-3000:]
+    assert "Airflow says that task instance is failed, no longer running, so the lock is stale" in text, text[-3000:]
+    assert "retrying in" not in text  # a stale lock is not waited for, even with lock_wait
+    command = re.search(r"run `(PULUMI_BACKEND_URL=(\S+) pulumi cancel --yes --stack (\S+))`", text)
+    assert command and command.group(2) == f"file://{backend}" and command.group(3) == "organization/slow/dev", text
+
+    # The command the error gives works for an inline program (tried on a copy of the backend).
+    copy = tmp_path / "backend-copy"
+    shutil.copytree(backend, copy)
+    cli = engine.cli or _standin_exe()
+    done = subprocess.run([cli, "cancel", "--yes", "--stack", command.group(3)], cwd=tmp_path, text=True,
+                          capture_output=True, timeout=120,
+                          env={**os.environ, "PULUMI_BACKEND_URL": f"file://{copy}", "PULUMI_SKIP_UPDATE_CHECK": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not list((copy / ".pulumi" / "locks").rglob("*.json"))
+
+    recovered = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"cancel_stale_lock": True}))
+    assert recovered.state == "success", recovered.output[-3000:]
+    assert re.search(rf"locked by Airflow dag_id={dead} .*that task instance is failed, no longer running, "
+                     r"so the lock is stale; cancel_stale_lock is on: cancelling that lock", recovered.output)
+    assert not _locks(backend)
+    assert not _notes(backend), "the dead holder's note outlived its cancelled lock"
 
 
 def test_second_run_on_a_locked_stack_fails_naming_the_first(child_dag, backend, run_dag_file, engine):

@@ -52,6 +52,18 @@ def test_two_stacks_chain_through_xcom(run_dag_file, engine, tmp_path):
     assert resource_names(result.backend, "cluster") == ["cluster-dev", "conf"]
 
 
+def test_a_stack_reads_another_stacks_outputs_through_a_stack_reference(run_dag_file, engine):
+    token = "s3cr3t-ref-token-5e1f"
+    result = run_dag_file("stack_reference", engine=engine, token=token)
+    assert result.state == "success", result.output[-3000:]
+    network = result.xcom("network", "network")
+    assert network == "net-lumen-maple"
+    # The plain output arrives as it is; the secret one stays secret across stacks (withheld again).
+    assert result.xcom("cluster") == {"network": network, "token": None, "token_matches": True}
+    assert "secret outputs withheld from XCom: token" in result.output
+    assert token not in result.output + json.dumps(result.xcoms) + all_text_under(result.backend)
+
+
 def test_environment_is_chosen_by_a_dag_param(run_dag_file, engine):
     result = run_dag_file("environment_by_param", engine=engine, run_conf={"env": "prod"})
     assert result.state == "success", result.output[-3000:]

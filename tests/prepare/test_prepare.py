@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from airflow_pulumi_decorators import ConfigurationError, Environment, OperationOptions
+from airflow_pulumi_decorators.locks import TaskRef
 from airflow_pulumi_decorators.prepare import prepare_run, run_options
-from airflow_pulumi_decorators.prepare.program import bind_program, update_message
+from airflow_pulumi_decorators.prepare.program import bind_program, task_ref, task_states, update_message
 
 
 class TI:
@@ -102,3 +103,32 @@ def test_the_update_message_names_the_map_index_of_a_mapped_task_and_the_princip
         "airflow: dag_id=d run_id=r task_id=t map_index=4 try=1 environment=prod operation=destroy "
         "identity=sa@p.iam.gserviceaccount.com"
     )
+
+
+def test_the_run_is_recorded_as_its_task_instance_and_try():
+    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", try_number=3, map_index=4)
+    assert task_ref(ti) == TaskRef("d", "r", "t", map_index=4, try_number=3)
+    assert task_ref(SimpleNamespace(dag_id="d", run_id="r", task_id="t", try_number=1, map_index=None)).map_index == -1
+    assert task_ref(object()) is None
+
+
+@pytest.mark.parametrize(
+    ("ref", "answer", "state"),
+    [
+        (TaskRef("d", "r", "t"), {"r": {"t": "up_for_retry", "other": "running"}}, "up_for_retry"),
+        (TaskRef("d", "r", "t", map_index=2), {"r": {"t_1": "running", "t_2": "failed"}}, "failed"),
+        (TaskRef("d", "r", "t"), {}, None),  # Airflow has no such task instance
+    ],
+)
+def test_airflow_is_asked_for_the_state_of_the_holders_task_instance(ref, answer, state):
+    asked = []
+
+    def get_task_states(**query):
+        asked.append(query)
+        return answer
+
+    states = task_states(SimpleNamespace(get_task_states=get_task_states))
+    assert states is not None and states(ref) == state
+    assert asked == [{"dag_id": "d", "run_ids": ["r"], "task_ids": ["t"],
+                      "map_index": ref.map_index if ref.map_index >= 0 else None}]
+    assert task_states(object()) is None  # not a task instance: Airflow is not asked

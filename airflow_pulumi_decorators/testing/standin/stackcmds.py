@@ -24,8 +24,11 @@ def stack_cipher(inv: Invocation, ref: StackRef) -> PassphraseCipher:
     :param inv: Invocation.
     :param ref: Stack.
     """
-    cfg = StackConfig.for_stack(inv.project_dir, ref)
-    salt = cfg.salt or checkpoint_salt(inv.backend, ref)
+    # Pulumi.<stack>.yaml of this project names only this project's stacks: a stack of another project with
+    # the same short name (a StackReference's) has its salt in its own checkpoint.
+    other_project = inv.project is not None and inv.project[0] != ref.project
+    salt = (None if other_project else StackConfig.for_stack(inv.project_dir, ref).salt) or checkpoint_salt(
+        inv.backend, ref)
     return cipher_for(salt, inv.env)
 
 
