@@ -209,6 +209,9 @@ class Cluster:
             self._signal_tree(component, signal.SIGKILL)
         self._reap(servers, 5)
         self.components.clear()
+        if os.environ.get("APD_DIST_KEEP"):  # debugging: keep the logs, state and homes (processes are gone)
+            print(f"distributed harness: kept {self.root} (APD_DIST_KEEP)")
+            return
         shutil.rmtree(self.root, ignore_errors=True)
 
     def leftovers(self) -> list[str]:
@@ -403,6 +406,11 @@ class Cluster:
             raise RuntimeError("DAG files failed to parse:\n" + "\n".join(f"{f}:\n{t}" for f, t in errors))
         return False
 
+    def finished_at(self, runs: Iterable[tuple[str, str]]) -> float:
+        """When the last of ``runs`` ended (a Unix time, from Airflow's record)."""
+        ends = [self.query("select end_date from dag_run where dag_id=%s and run_id=%s", *r)[0][0] for r in runs]
+        return max(end.timestamp() for end in ends)
+
     def run_state(self, dag_id: str, run_id: str) -> str | None:
         rows = self.query("select state from dag_run where dag_id=%s and run_id=%s", dag_id, run_id)
         return rows[0][0] if rows else None
@@ -418,7 +426,8 @@ class Cluster:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         rows = self.query("select task_id, map_index, state, hostname, try_number, queue from task_instance "
                           "where dag_id=%s and run_id=%s order by task_id, map_index", dag_id, run_id)
-        return [dict(zip(("task_id", "map_index", "state", "hostname", "try_number", "queue"), r, strict=True)) for r in rows]
+        cols = ("task_id", "map_index", "state", "hostname", "try_number", "queue")
+        return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
         """Every try of a task (Airflow's task_instance_history, then the current one)."""

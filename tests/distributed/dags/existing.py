@@ -6,8 +6,8 @@ from dist_common import START, engines
 
 from airflow_pulumi_decorators import pulumi_stack
 
-#: (lock_wait, seconds per resource): the holder's update takes ~12 s.
-MODES = {"hold": (0, 2.0), "wait": (240, 0.1), "nowait": (0, 0.1)}
+#: (lock_wait, seconds per resource): the holder's update takes ~18 s.
+MODES = {"hold": (0, 3.0), "wait": (240, 0.1), "nowait": (0, 0.1)}
 
 
 def build(engine: str, cli: str, mode: str):

@@ -17,8 +17,8 @@ def build(engine: str, cli: str):
         def shared(run: str):
             from airflow_pulumi_decorators.testing.resources import Sleep
 
-            # Each run changes the input, so each update takes a second while it holds the lock.
-            Sleep("pause", seconds=1.0 + zlib.crc32(run.encode()) % 100 / 1000)
+            # Each run changes the input, so each update holds the lock for three seconds: the runs overlap.
+            Sleep("pause", seconds=3.0 + zlib.crc32(run.encode()) % 100 / 1000)
             return {"run": run}
 
         shared(run="{{ run_id }}")
