@@ -147,6 +147,8 @@ class Cluster:
         self.logs.mkdir()
         self.state = self.root / "shared-state"  # the shared file:// backend ("a shared filesystem")
         self.state.mkdir()
+        self.signals = self.root / "signals"  # files a test creates to let a DAG's program go on
+        self.signals.mkdir()
         self.pg_port, self.redis_port, self.api_port = free_port(), free_port(), free_port()
         self.passphrase = "dist-" + secrets.token_urlsafe(16)
         self.real_cli = real_pulumi()
@@ -191,9 +193,9 @@ class Cluster:
     def close(self) -> None:
         """Kill every process tree, stop the servers, remove the folder. Safe to call more than once."""
         airflow = [c for n, c in self.components.items() if n not in ("postgres", "redis")]
-        for component in airflow:
+        for component in airflow:  # a moment to let go of the database, then no mercy: nothing here is kept
             self._signal_tree(component, signal.SIGTERM)
-        self._reap(airflow, 8)
+        self._reap(airflow, 2)
         for component in airflow:
             self._signal_tree(component, signal.SIGKILL)
         self._reap(airflow, 5)
@@ -312,6 +314,7 @@ class Cluster:
             "APD_DIST_CLI_STANDIN": self.standin_cli,
             "APD_DIST_CLI_REAL": self.real_cli or "",
             "APD_DIST_STATE": str(self.state),
+            "APD_DIST_SIGNALS": str(self.signals),
             "AIRFLOW__PULUMI__DEFAULT_CONN_ID": "pulumi_shared",
             "AIRFLOW_CONN_PULUMI_SHARED": self._connection(f"file://{self.state}"),
             # No plugin downloads (no network): the dynamic providers' plugin ships with the CLI.

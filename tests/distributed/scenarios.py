@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.distributed.harness import Cluster
+from tests.distributed.harness import FINISHED, Cluster
 
 SCENARIOS = ("fanout", "mapped", "newstack", "existing_hold", "existing_wait", "existing_nowait", "chain", "kill")
 NEW_STACK_RUNS = 4
@@ -170,11 +170,19 @@ class Launch:
             while not (backend.locks(project) and backend.notes(project)):
                 assert time.monotonic() < deadline, "the holder never took the lock"
                 time.sleep(0.1)
-            record["locked_at"] = time.monotonic()
             for name, count in CONTENDERS.items():
                 record[name] = [self._trigger(name, engine) for _ in range(count)]
+            # The holder keeps the lock until every contender has met it: those without lock_wait have failed,
+            # those with it are waiting.
+            deadline = time.monotonic() + 300
+            while not (all(self.cluster.run_state(*r) in FINISHED for r in record["existing_nowait"])
+                       and all("retrying in" in self.cluster.task_log(*r, "app") for r in record["existing_wait"])):
+                assert time.monotonic() < deadline, "the contenders never met the holder's lock"
+                time.sleep(0.5)
         except BaseException as exc:  # noqa: BLE001 - reported by the test that reads it
             record["error"] = exc
+        finally:
+            (self.cluster.signals / f"existing_{engine}.release").touch()  # never leave the holder waiting
 
     def wait_existing(self, engine: str, timeout: float) -> dict[str, Any]:
         for thread in self.threads:
