@@ -73,9 +73,22 @@ def _states(cluster: Cluster, dag_id: str, run: str) -> dict[str, str]:
 
 
 def _explain(cluster: Cluster, dag_id: str, run: str) -> str:
-    """The task logs of the tasks that did not succeed (the tail of each), for an assertion message."""
-    failed = {k for k, s in _states(cluster, dag_id, run).items() if s != "success"}
-    return "\n".join(f"--- {k}:\n{v[-2500:]}" for k, v in _logs(cluster, dag_id, run).items() if k in failed)
+    """Why a run did not succeed, for an assertion message: its task states, then for each task that did not
+    succeed its log's warnings and errors and its tail, and what the scheduler and the api-server said about
+    the run."""
+    states = _states(cluster, dag_id, run)
+    failed = {k for k, s in states.items() if s != "success"}
+    parts = [f"task states: {states}"]
+    for key, text in _logs(cluster, dag_id, run).items():
+        if key in failed:
+            loud = [line for line in text.splitlines() if '"level":"error"' in line or '"level":"warning"' in line]
+            parts.append(f"--- {key}: warnings and errors\n" + "\n".join(loud)[-3000:])
+            parts.append(f"--- {key}: tail\n{text[-1500:]}")
+    for name in ("scheduler", "api-server"):
+        lines = [line for line in cluster.components[name].log.read_text(errors="replace").splitlines()
+                 if run in line and ("status_code=2" not in line or name == "scheduler")]
+        parts.append(f"--- {name} on {run}\n" + "\n".join(lines[-20:]))
+    return "\n".join(parts)
 
 
 def test_fan_out_over_eight_stacks_then_collect(cluster, launch, engine):
