@@ -29,6 +29,11 @@ from airflow_pulumi_decorators.errors import (
     PulumiDecoratorError,
     PulumiEngineError,
     ReservedOutputNameError,
+    SecretOutputAccessError,
+    SecretOutputError,
+    SecretOutputNotFoundError,
+    SecretOutputNotSecretError,
+    SecretReferenceError,
     StackNotFoundError,
     StateCorruptError,
     UnknownEnvironmentError,
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
     from airflow_pulumi_decorators.decorators import pulumi_stack
     from airflow_pulumi_decorators.operations import OperationOptions
     from airflow_pulumi_decorators.operator import PulumiStackOperator
+    from airflow_pulumi_decorators.secret_outputs import resolve_secret_output
 
 __version__ = "0.1.0.dev0"
 
@@ -64,17 +70,24 @@ __all__ = [
     "PulumiEngineError",
     "PulumiStackOperator",
     "ReservedOutputNameError",
+    "SecretOutputAccessError",
+    "SecretOutputError",
+    "SecretOutputNotFoundError",
+    "SecretOutputNotSecretError",
+    "SecretReferenceError",
     "StackNotFoundError",
     "StateCorruptError",
     "UnknownEnvironmentError",
     "WrongPassphraseError",
     "pulumi_stack",
+    "resolve_secret_output",
 ]
 
 _LAZY = {
     "pulumi_stack": "airflow_pulumi_decorators.decorators",
     "PulumiStackOperator": "airflow_pulumi_decorators.operator",
     "OperationOptions": "airflow_pulumi_decorators.operations",
+    "resolve_secret_output": "airflow_pulumi_decorators.secret_outputs",
 }
 
 

@@ -297,7 +297,7 @@ def pulumi_stack(
     (a dict of Outputs or plain values) becomes the stack outputs and the task's XCom, one key each, so
     ``infra["bucket"]`` chains into downstream tasks. Parameters are those of
     :class:`~airflow_pulumi_decorators.operator.PulumiStackOperator` (``project``, ``stack``,
-    ``environments``, ``environment``, ``push_secret_outputs`` …) plus any ``BaseOperator`` argument.
+    ``environments``, ``environment``, ``secret_outputs`` …) plus any ``BaseOperator`` argument.
     Operation options are keywords of their own here (``@pulumi_stack(refresh=True, lock_wait=600)``,
     ``.override(remove_stack=True)``); given with ``options=OperationOptions(...)``, they replace those
     fields of it.

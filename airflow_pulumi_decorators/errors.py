@@ -229,3 +229,33 @@ class BackendAccessError(ConfigurationError):
     def __init__(self, message: str, *, backend: str = "") -> None:
         super().__init__(message)
         self.backend = backend
+
+
+class SecretOutputError(PulumiDecoratorError):
+    """A reference to a secret stack output (``secret_outputs="reference"``) could not be resolved in the task
+    that reads it. Never carries the value.
+
+    :param reference: what the reference names, in words (project, stack, output, backend).
+    """
+
+    def __init__(self, message: str, *, reference: str = "") -> None:
+        super().__init__(message)
+        self.reference = reference
+
+
+class SecretReferenceError(SecretOutputError, ValueError):
+    """An XCom value is marked as a secret-output reference but is not one this version reads."""
+
+
+class SecretOutputNotFoundError(SecretOutputError):
+    """The referenced stack, or the output in it, no longer exists (destroyed, removed, renamed)."""
+
+
+class SecretOutputAccessError(SecretOutputError):
+    """The reading task cannot open the referenced stack's state or decrypt its secrets: it lacks the backend's
+    credentials, the ``pulumi`` connection or the passphrase the producer used."""
+
+
+class SecretOutputNotSecretError(SecretOutputError):
+    """The referenced output exists but is not (or no longer) secret: the program changed since the reference
+    was pushed, and the value now sits in plain text in the state."""

@@ -25,6 +25,26 @@ OPERATIONS: tuple[str, ...] = get_args(Operation)
 #: The XCom key of the summary every stack task pushes (:class:`Summary`).
 SUMMARY_KEY = "pulumi_summary"
 
+#: What a stack task pushes for a secret output (``secret_outputs``): the key with ``None``, or a reference.
+SecretOutputs = Literal["withhold", "reference"]
+#: How a task hands on its secret outputs: ``withhold`` (the key with ``None``) or ``reference``.
+SECRET_OUTPUT_MODES: tuple[str, ...] = get_args(SecretOutputs)
+
+
+def check_secret_outputs(value: object) -> SecretOutputs:
+    """Refuse a ``secret_outputs`` that is not one of :data:`SECRET_OUTPUT_MODES`.
+
+    :param value: the task's ``secret_outputs``.
+    :raises ConfigurationError: naming the modes there are.
+    """
+    if not isinstance(value, str) or value not in SECRET_OUTPUT_MODES:
+        raise ConfigurationError(
+            f"'secret_outputs'={value!r} is not one of {', '.join(map(repr, SECRET_OUTPUT_MODES))}: 'withhold' "
+            "(the default) pushes the key with None; 'reference' pushes a reference to the output that a downstream "
+            "task resolves from the stack's state (docs/outputs.md, 'Passing a secret downstream')"
+        )
+    return cast(SecretOutputs, value)
+
 
 def check_operation(operation: object) -> Operation:
     """Refuse an operation name that is not one of :data:`OPERATIONS`.

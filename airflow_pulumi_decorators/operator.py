@@ -9,6 +9,7 @@ prepared is removed afterwards, whatever happened.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +23,15 @@ from airflow_pulumi_decorators.environments import (
     validate_environments,
     validate_project_name,
 )
+from airflow_pulumi_decorators.errors import ConfigurationError
 from airflow_pulumi_decorators.lifecycle import stack_name_filter
 from airflow_pulumi_decorators.operations import (
     SUMMARY_KEY,
     Operation,
     OperationOptions,
+    SecretOutputs,
     check_protected,
+    check_secret_outputs,
     pop_option_keywords,
 )
 from airflow_pulumi_decorators.publish.links import URL_ATTRIBUTE, PulumiUpdateLink
@@ -45,11 +49,31 @@ def _mask(value: str) -> None:
     mask_secret(value)
 
 
+def _check_push_secret_outputs(push: object, secret_outputs: str) -> bool:
+    """``push_secret_outputs``: deprecated (a warning when the DAG is parsed), refused next to a reference."""
+    if not push:
+        return False
+    if secret_outputs == "reference":
+        raise ConfigurationError(
+            "both 'push_secret_outputs=True' and \"secret_outputs='reference'\" were given; drop "
+            "push_secret_outputs: a reference hands the secret on without storing its value"
+        )
+    warnings.warn(
+        "push_secret_outputs=True is deprecated: it stores secret outputs in plain text in Airflow's metadata "
+        "database (shown in the UI's XCom view) and masks them only in the producing task's log, not in the tasks "
+        "that read them. Use secret_outputs='reference' (docs/outputs.md, 'Passing a secret downstream').",
+        FutureWarning,
+        stacklevel=4,
+    )
+    return True
+
+
 class PulumiStackOperator(BaseOperator):
     """Run a Python function as a Pulumi inline program on the stack of the run's environment.
 
     The task's return value (its XCom) is the stack outputs as plain JSON values; secret outputs are
-    withheld unless ``push_secret_outputs`` is on. How the operation runs is one argument, ``options``::
+    withheld (the key with ``None``), or pushed as references with ``secret_outputs="reference"``. How the
+    operation runs is one argument, ``options``::
 
         PulumiStackOperator(
             task_id="storage_destroy", program=storage, project="analytics-infra", stack="dev",
@@ -66,7 +90,11 @@ class PulumiStackOperator(BaseOperator):
     :param environments: environment name to :class:`~airflow_pulumi_decorators.Environment`.
     :param environment: which environment this run uses (templated, e.g. ``"{{ params.env }}"``); may be
         omitted when ``environments`` has exactly one entry.
-    :param push_secret_outputs: push secret outputs to XCom (masked in logs) instead of withholding them.
+    :param secret_outputs: what the task pushes for a secret output: ``"withhold"`` (default: the key with
+        ``None``) or ``"reference"`` (where the output is — project, stack, backend, key — never its value; a
+        downstream task resolves it from the stack's state and masks it, see docs/outputs.md).
+    :param push_secret_outputs: deprecated: pushes secret outputs to XCom in plain text (stored unencrypted in
+        Airflow's metadata database, masked only in this task's log). Use ``secret_outputs="reference"``.
     :param cli_path: the ``pulumi`` executable (file or folder); defaults to ``[pulumi] cli_path``, then PATH.
     :param pulumi_command: a ready ``pulumi.automation.PulumiCommand`` to use instead of a CLI, e.g.
         :class:`airflow_pulumi_decorators.testing.StandinCommand` in tests, or a stock
@@ -111,6 +139,7 @@ class PulumiStackOperator(BaseOperator):
         environments: Mapping[str, Environment] | None = None,
         environment: str | None = None,
         push_secret_outputs: bool = False,
+        secret_outputs: SecretOutputs = "withhold",
         cli_path: str | None = None,
         pulumi_command: Any = None,
         pulumi_conn_id: str | None = None,
@@ -141,7 +170,8 @@ class PulumiStackOperator(BaseOperator):
         self.environments = validate_environments(environments) if environments is not None else None
         self.stack = stack
         self.environment = environment
-        self.push_secret_outputs = bool(push_secret_outputs)
+        self.secret_outputs = check_secret_outputs(secret_outputs)
+        self.push_secret_outputs = _check_push_secret_outputs(push_secret_outputs, self.secret_outputs)
         self.cli_path = cli_path
         self.pulumi_command = pulumi_command
         self.pulumi_conn_id = pulumi_conn_id
@@ -190,7 +220,8 @@ class PulumiStackOperator(BaseOperator):
         setattr(self, URL_ATTRIBUTE, summary["url"])
         return publish.task_value(
             run.request, result, context=context, push_secret_outputs=self.push_secret_outputs,
-            emit_asset=self.emit_asset, log=self.log, mask=_mask,
+            emit_asset=self.emit_asset, log=self.log, mask=_mask, secret_outputs=self.secret_outputs,
+            environment=run.environment, conn_id=run.conn_id, identity=environment[1].identity,
         )
 
     def _environment(self) -> tuple[str, Environment]:

@@ -1,16 +1,24 @@
 """Stack outputs as the program returns them and the engine reports them: allowed names, plain JSON values,
-:class:`StackOutput`. Turning them into XCom is :mod:`airflow_pulumi_decorators.publish.xcom`."""
+:class:`StackOutput`, and the reference a secret output travels downstream as (:class:`SecretOutputRef`).
+Turning them into XCom is :mod:`airflow_pulumi_decorators.publish.xcom`; resolving a reference is
+:mod:`airflow_pulumi_decorators.secret_outputs`."""
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from airflow_pulumi_decorators.errors import OutputValueError, ReservedOutputNameError
+from airflow_pulumi_decorators.errors import (
+    OutputValueError,
+    ReservedOutputNameError,
+    SecretReferenceError,
+)
 from airflow_pulumi_decorators.operations import SUMMARY_KEY
 
 #: XCom keys a task already uses: Airflow's whole return value and its skip/branch record, our summary.
@@ -144,3 +152,154 @@ class StackOutput:
 
     value: Any
     secret: bool = False
+    masked: Any = None
+    """The value as the engine shows it with secrets hidden (``"[secret]"`` where a secret is), when read."""
+
+
+# -- secret outputs downstream ------------------------------------------------------------------------------
+
+#: The key that marks an XCom value as a reference to a secret stack output (its value: the format version).
+REF_MARKER = "__pulumi_secret_output__"
+REF_VERSION = 1
+_REF_FIELDS = ("project", "stack", "key", "backend", "environment", "pulumi_conn_id", "identity_conn_id",
+               "identity_kind", "dag_id", "task_id")
+
+
+def public_backend_url(url: str | None) -> str | None:
+    """A backend URL without what could be a credential: user info and query are dropped (a consumer gets them
+    back from its own connection or settings, matched on this form)."""
+    if not url:
+        return None
+    if url.startswith("file://"):
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+@dataclass(frozen=True)
+class SecretOutputRef:
+    """Where a secret stack output is, never its value: what a task pushes for it with
+    ``secret_outputs="reference"`` (as :meth:`to_xcom`), resolved in the task that reads it.
+
+    :param project: the Pulumi project.
+    :param stack: the stack as the producer selected it (fully qualified where the backend needs it).
+    :param key: the output's name.
+    :param backend: the backend URL without user info or query (:func:`public_backend_url`); ``None``: the CLI's
+        default.
+    :param environment: the producer's environment name (for messages).
+    :param pulumi_conn_id: the ``pulumi`` connection the producer used (access token, passphrase), if any.
+    :param identity_conn_id: the ``google_cloud_platform`` connection of the producer's identity, when its
+        environment's identity is one (``identity_from_connection``, ``X.from_connection``); other identities are
+        not carried (they may hold a credential configuration): the reader then uses its worker's own credentials.
+    :param identity_kind: the identity class that connection must resolve to (``X.from_connection``), if any.
+    :param dag_id: the producing task's DAG (for messages).
+    :param task_id: the producing task (for messages).
+    """
+
+    project: str
+    stack: str
+    key: str
+    backend: str | None = None
+    environment: str = ""
+    pulumi_conn_id: str | None = None
+    identity_conn_id: str | None = None
+    identity_kind: str | None = None
+    dag_id: str = ""
+    task_id: str = ""
+
+    def to_xcom(self) -> dict[str, Any]:
+        """The reference as a JSON dict with the :data:`REF_MARKER` key."""
+        return {REF_MARKER: REF_VERSION, **{name: getattr(self, name) for name in _REF_FIELDS}}
+
+    @classmethod
+    def from_xcom(cls, value: Mapping[str, Any]) -> SecretOutputRef:
+        """A reference read back from XCom.
+
+        :raises SecretReferenceError: a value with the marker that is not a reference this version reads.
+        """
+        version = value.get(REF_MARKER)
+        if version != REF_VERSION:
+            raise SecretReferenceError(
+                f"an XCom value carries {REF_MARKER!r}={version!r}, but this version of airflow-pulumi-decorators "
+                f"reads version {REF_VERSION}: install the same version on the worker that pushed it and on this one"
+            )
+        fields: dict[str, Any] = {}
+        for name in _REF_FIELDS:
+            item = value.get(name)
+            required = name in ("project", "stack", "key")
+            if (required and not (isinstance(item, str) and item)) or not (item is None or isinstance(item, str)):
+                raise SecretReferenceError(
+                    f"an XCom value marked {REF_MARKER!r} has {name}={item!r}, not a string: it was not written by "
+                    "a @pulumi_stack task (or was edited); re-run the task that produced it"
+                )
+            if item is not None:
+                fields[name] = item
+        return cls(**fields)
+
+    @property
+    def producer(self) -> str:
+        """The producing task, as messages name it."""
+        return f"task {self.task_id!r} of DAG {self.dag_id!r}" if self.task_id else "the producing task"
+
+    def describe(self) -> str:
+        """``output 'token' of stack 'dev' (project 'secrets', backend ...)``: for messages, never a value."""
+        return (f"secret output {self.key!r} of stack {self.stack!r} (project {self.project!r}, backend "
+                f"{self.backend or '(the CLI default)'})")
+
+
+#: How the engine shows a secret value when secrets are not revealed.
+SECRET_SHOWN = "[secret]"
+
+
+def secret_strings(value: Any) -> Iterator[str]:
+    """Every string inside a secret value (and each container's JSON text), so each can be masked in logs: a
+    nested secret leaks otherwise."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from secret_strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from secret_strings(item)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+    if isinstance(value, (Mapping, list, tuple)):
+        yield json.dumps(value)
+
+
+def secret_parts(masked: Any, plain: Any) -> Iterator[str]:
+    """The strings of ``plain`` that are secret: those where ``masked`` (the same value as the engine shows it
+    with secrets hidden) says ``"[secret]"``; a plain ``"db.internal"`` next to a secret password is not one.
+
+    :param masked: the value with secrets shown as ``"[secret]"``.
+    :param plain: the value with secrets revealed.
+    """
+    if masked == SECRET_SHOWN:
+        yield from secret_strings(plain)
+    elif isinstance(masked, Mapping) and isinstance(plain, Mapping):
+        for key, item in masked.items():
+            if key in plain:
+                yield from secret_parts(item, plain[key])
+    elif isinstance(masked, list) and isinstance(plain, list):
+        for m, p in zip(masked, plain, strict=False):
+            yield from secret_parts(m, p)
+
+
+def has_secret(masked: Any) -> bool:
+    """Whether a secret is anywhere inside a value as the engine shows it masked."""
+    if masked == SECRET_SHOWN:
+        return True
+    if isinstance(masked, Mapping):
+        return any(has_secret(v) for v in masked.values())
+    if isinstance(masked, list):
+        return any(has_secret(v) for v in masked)
+    return False
+
+
+def is_secret_reference(value: object) -> bool:
+    """Whether an XCom value is a reference to a secret stack output (a dict with :data:`REF_MARKER`)."""
+    return isinstance(value, Mapping) and REF_MARKER in value

@@ -4,6 +4,7 @@ search what it left behind (the ``child_dag`` fixture of ``tests/conftest.py``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -154,4 +155,25 @@ class ChildDag:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        kill_strays(self.tmp_path)
+
+
+def kill_strays(folder: Path) -> list[int]:
+    """Kill what a hard-killed run left running: the real CLI starts each plugin (the Python dynamic provider)
+    in a process group of its own, so killing the run's group leaves them, orphaned, serving nobody. They
+    are found by their environment, which names the test's folder. Returns their pids."""
+    killed = []
+    marker = str(folder).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(var.startswith((b"AIRFLOW_HOME=", b"PULUMI_HOME=")) and marker in var for var in environ.split(b"\0")):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
 

@@ -99,7 +99,8 @@ NAME = "airflow_pulumi_decorators"
 #: sub-packages of the package; ``testing`` (the public test kit) and the package's entry points stand apart.
 FLOORS: dict[str, int] = {
     "decorators": 9, "approvals": 9,
-    "operator": 8,
+    "operator": 8, "secret_outputs": 8,
+    "xcom_backend": 9,
     "checks": 7, "prepare": 7, "publish": 7,
     "engine": 6,
     "outputs": 5,

@@ -229,7 +229,9 @@ def test_up_returns_the_outputs_and_pushes_the_summary(masked):
 def test_pushed_secret_outputs_and_secret_config_are_masked(masked):
     envs = {"dev": Environment(stack="dev", secret_config={"db:pw": "s3cret"})}
     outputs = {"password": StackOutput({"user": "app", "pw": "hunter2"}, secret=True)}
-    op = make(engine=FakeEngine(make_result(outputs=outputs)), stack=None, environments=envs, push_secret_outputs=True)
+    with pytest.warns(FutureWarning, match="push_secret_outputs=True is deprecated"):
+        op = make(engine=FakeEngine(make_result(outputs=outputs)), stack=None, environments=envs,
+                  push_secret_outputs=True)
     assert op.execute(context()) == {"password": {"user": "app", "pw": "hunter2"}}
     assert {"s3cret", "hunter2", "app"} <= set(masked)
 
@@ -361,3 +363,32 @@ def test_options_survive_a_deep_copy():
     op = make(options=OperationOptions(policy_packs=["policies/gcp"], lock_wait=60))
     copied = copy.deepcopy(op)
     assert copied.options == op.options and copied.options.policy_packs == ("policies/gcp",)
+
+
+# -- secret outputs downstream -------------------------------------------------------------------------------
+
+
+def test_secret_outputs_must_be_withhold_or_reference_when_the_dag_is_parsed():
+    with pytest.raises(ConfigurationError, match=r"'secret_outputs'='push' is not one of 'withhold', 'reference'"):
+        make(secret_outputs="push")
+    assert make(secret_outputs="reference").secret_outputs == "reference"
+
+
+def test_push_secret_outputs_is_deprecated_naming_the_new_option_and_refused_next_to_it():
+    with pytest.warns(FutureWarning, match=r"plain text in Airflow's metadata database.*secret_outputs='reference'"):
+        make(push_secret_outputs=True)
+    with pytest.raises(ConfigurationError, match="drop push_secret_outputs"):
+        make(push_secret_outputs=True, secret_outputs="reference")
+
+
+def test_a_reference_task_pushes_references_with_its_environment_and_connection(masked):
+    envs = {"dev": Environment(stack="dev", pulumi_conn_id="pulumi_refs")}
+    outputs = {"token": StackOutput("tok-op-77", secret=True), "url": StackOutput("u")}
+    op = make(engine=FakeEngine(make_result(outputs=outputs)), stack=None, environments=envs,
+              secret_outputs="reference")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("airflow_pulumi_decorators.prepare.backend.get_pulumi_connection", lambda *a, **k: None)
+        value = op.execute(context())
+    assert value["url"] == "u" and "tok-op-77" not in repr(value) and "tok-op-77" not in masked
+    assert {k: value["token"][k] for k in ("key", "stack", "environment", "pulumi_conn_id", "task_id")} == {
+        "key": "token", "stack": "dev", "environment": "dev", "pulumi_conn_id": "pulumi_refs", "task_id": "storage"}

@@ -73,3 +73,50 @@ def test_a_non_ascii_output_name_is_refused_with_multiple_outputs_naming_it_and_
     assert caught.value.key == "bücket"
     assert "{'bcket': ...}" in str(caught.value) and "multiple_outputs=False" in str(caught.value)
     check_output_names(["bücket"], multiple_outputs=False)  # inside return_value it is JSON text
+
+
+# -- secret outputs as references ----------------------------------------------------------------------------
+
+from airflow_pulumi_decorators.errors import SecretReferenceError  # noqa: E402
+from airflow_pulumi_decorators.outputs import (  # noqa: E402
+    REF_MARKER,
+    SecretOutputRef,
+    has_secret,
+    is_secret_reference,
+    public_backend_url,
+    secret_parts,
+)
+
+
+def test_a_reference_round_trips_through_its_xcom_form_and_is_recognised():
+    ref = SecretOutputRef(project="p", stack="org/p/dev", key="token", backend="gs://b/state", environment="prod",
+                          pulumi_conn_id="pulumi_prod", dag_id="d", task_id="t")
+    value = ref.to_xcom()
+    assert value[REF_MARKER] == 1 and is_secret_reference(value) and not is_secret_reference({"key": "token"})
+    assert SecretOutputRef.from_xcom(value) == ref
+    assert "task 't' of DAG 'd'" == ref.producer
+
+
+@pytest.mark.parametrize("url, public", [
+    ("file:///srv/state", "file:///srv/state"),
+    ("gs://bucket/prefix", "gs://bucket/prefix"),
+    ("https://user:token@api.pulumi.com", "https://api.pulumi.com"),
+    ("s3://bucket/p?region=eu-west-1&profile=x", "s3://bucket/p"),
+    ("http://127.0.0.1:8080/api", "http://127.0.0.1:8080/api"),
+    (None, None),
+])
+def test_the_backend_a_reference_names_carries_no_user_info_or_query(url, public):
+    assert public_backend_url(url) == public
+
+
+def test_only_the_secret_parts_of_a_value_are_masked():
+    masked = {"host": "db.internal", "password": "[secret]", "replicas": ["a", "[secret]"]}
+    plain = {"host": "db.internal", "password": "pw-123456", "replicas": ["a", {"k": "nested-77"}]}
+    assert set(secret_parts(masked, plain)) == {"pw-123456", "nested-77", '{"k": "nested-77"}'}
+    assert has_secret(masked) and not has_secret({"host": "db.internal"})
+    assert list(secret_parts("[secret]", "whole-value")) == ["whole-value"]
+
+
+def test_a_reference_from_another_version_is_refused_with_the_fix():
+    with pytest.raises(SecretReferenceError, match="install the same version"):
+        SecretOutputRef.from_xcom({REF_MARKER: 99, "project": "p", "stack": "s", "key": "k"})

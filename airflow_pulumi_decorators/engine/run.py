@@ -28,8 +28,8 @@ from airflow_pulumi_decorators.engine.program import (
     detach_pool_threads,
     pool_threads,
 )
-from airflow_pulumi_decorators.engine.request import OperationRequest, OperationResult
-from airflow_pulumi_decorators.engine.stack import run_stack, workspace_options
+from airflow_pulumi_decorators.engine.request import OperationRequest, OperationResult, RunContext
+from airflow_pulumi_decorators.engine.stack import read_outputs, run_stack, workspace_options
 from airflow_pulumi_decorators.engine.translate import interrupted, lock_error, translate
 from airflow_pulumi_decorators.errors import ConcurrentUpdateError, OperationInterruptedError
 from airflow_pulumi_decorators.locks import (
@@ -42,6 +42,7 @@ from airflow_pulumi_decorators.locks import (
     with_airflow_holder,
 )
 from airflow_pulumi_decorators.operations import check_operation
+from airflow_pulumi_decorators.outputs import StackOutput
 
 if TYPE_CHECKING:
     from pulumi.automation import PulumiCommand
@@ -66,6 +67,10 @@ def _translated(
         if ours is None:
             raise
         raise ours from None
+
+
+def _no_program() -> None:
+    """The program of a request that runs none (reading outputs)."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +214,30 @@ class Engine:
         if attempt.observer.pending:
             self.on_warning(pending_warning(request.stack, attempt.observer.pending))
         return result_of(request, attempt, done, wait.attempts, time.monotonic() - started)
+
+    def outputs(self, project: str, stack: str, context: RunContext) -> dict[str, StackOutput]:
+        """Read a stack's current outputs, secrets revealed, without running a program or writing state; always
+        removes its work directory. Nothing of a value reaches ``on_output``.
+
+        :param project: the Pulumi project.
+        :param stack: the stack, as an operation selects it.
+        :param context: the backend, ``PULUMI_HOME`` and engine environment (access token, passphrase).
+        :raises StackNotFoundError: the stack does not exist.
+        :raises WrongPassphraseError: the passphrase is not the stack's.
+        :raises ConfigurationError: no passphrase is set, or the backend cannot be opened.
+        :raises PulumiEngineError: any other engine failure.
+        """
+        request = without_update_check(
+            OperationRequest(project=project, stack=stack, program=_no_program, context=context)
+        )
+        command = self._command_for(request.context.env)
+        work_dir = tempfile.mkdtemp(prefix="airflow-pulumi-", dir=self.work_root)
+        try:
+            with _translated(request):
+                options = {**workspace_options(request, work_dir, command)}
+                return read_outputs(request, options)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
 
     def _start(self, request: OperationRequest) -> None:
         """Reset what a previous run left; a stop (a task kill) before the start starts nothing."""

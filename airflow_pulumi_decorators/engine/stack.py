@@ -9,6 +9,9 @@ their defaults make:
   numbers no updates (file and bucket backends); elsewhere ``stack history`` gives the update's number.
 
 Whenever the stream lacks what is needed, the SDK's own call is made instead.
+
+:func:`read_outputs` reads a stack's outputs without running anything (a downstream task resolving a reference
+to a secret output): the two ``stack output`` calls, no select, no program.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, cast
 from airflow_pulumi_decorators.engine.compat import stack_select_mode
 from airflow_pulumi_decorators.engine.events import Observer
 from airflow_pulumi_decorators.engine.request import OperationRequest, RunContext
+from airflow_pulumi_decorators.outputs import StackOutput
 
 #: How the CLI shows a secret value when secrets are not revealed.
 SECRET = "[secret]"
@@ -110,6 +114,26 @@ def same_shape(masked: Any, plain: Any) -> bool:
 def _json(result: Any) -> dict[str, Any]:
     parsed = json.loads(result.stdout or "{}")
     return parsed if isinstance(parsed, dict) else {}
+
+
+def read_outputs(request: OperationRequest, options: Mapping[str, Any]) -> dict[str, StackOutput]:
+    """The stack's current outputs, each with its value as shown masked (which parts are secret).
+
+    Two CLI calls besides the workspace's ``version``: ``stack output --json`` (secrets shown as ``"[secret]"``)
+    and the same with ``--show-secrets``. Neither writes to the state, nor does anything here log a value.
+
+    :param request: names the project, stack and run context (its program is never run).
+    :param options: :func:`workspace_options` (no program).
+    :raises StackNotFoundError: (Pulumi's) the stack does not exist.
+    :raises CommandError: (Pulumi's) anything else the CLI refused (passphrase, backend access).
+    """
+    from pulumi import automation as auto
+
+    workspace = auto.LocalWorkspace(**options)
+    read = ["stack", "output", "--json", "--stack", request.stack]
+    masked = _json(cli_call(workspace, read))
+    plain = _json(cli_call(workspace, [*read, "--show-secrets"]))
+    return {k: StackOutput(value=v, secret=masked.get(k) == SECRET, masked=masked.get(k)) for k, v in plain.items()}
 
 
 @functools.cache

@@ -1,9 +1,9 @@
 """Publish: what a stack task reports once the engine is done, in the order a reader of the log meets it.
 
 1. :func:`report`: the result line and the ``pulumi_summary`` XCom (with the update's link), policy warnings;
-2. :func:`task_value`: the task's return value — the stack outputs as XCom (secret outputs withheld or
-   masked), a warning for each declared output left without a value, the stack's asset event — or, for
-   ``preview``/``refresh``/``destroy``, the changes.
+2. :func:`task_value`: the task's return value — the stack outputs as XCom (secret outputs withheld, pushed
+   as references, or — deprecated — pushed masked), a warning for each declared output left without a value,
+   the stack's asset event — or, for ``preview``/``refresh``/``destroy``, the changes.
 
 - :mod:`.summary`: the :class:`~.summary.Summary` fields and the non-``up`` return value;
 - :mod:`.xcom`: stack outputs to XCom;
@@ -79,13 +79,23 @@ def task_value(
     emit_asset: bool,
     log: TaskLog,
     mask: Callable[[str], None],
+    secret_outputs: str = "withhold",
+    environment: str = "",
+    conn_id: str | None = None,
+    identity: Any = None,
 ) -> dict[str, Any]:
     """The task's return value: the outputs of an ``up`` as XCom (and its asset event), else the changes.
 
     :param request: what the engine was asked.
     :param result: what it reported.
-    :param context: the task's Airflow context (its ``outlet_events`` receive the asset event).
-    :param push_secret_outputs: push secret outputs (masked) instead of withholding them.
+    :param context: the task's Airflow context (its ``outlet_events`` receive the asset event; its ``ti``
+        names the producer in references).
+    :param push_secret_outputs: push secret outputs in plain text (deprecated), masked in this task's log.
+    :param secret_outputs: ``withhold`` or ``reference`` (push a reference to each secret output).
+    :param environment: the run's environment name (recorded in references).
+    :param conn_id: the ``pulumi`` connection the run used (recorded in references: the reader uses it too).
+    :param identity: the environment's identity: one read from an Airflow connection is recorded in references
+        by its connection id (the reader obtains its own credential from it).
     :param emit_asset: emit the stack's asset event after an ``up``.
     :param log: the task log.
     :param mask: registers a value with Airflow's secret masker.
@@ -97,9 +107,13 @@ def task_value(
         return summary_return(result)
     from airflow_pulumi_decorators.publish.xcom import to_xcom, warn_missing_outputs
 
+    reference = None
+    if secret_outputs == "reference":
+        reference = _references(request, result, context=context, environment=environment, conn_id=conn_id,
+                                identity=identity)
     value = to_xcom(
         result.outputs, push_secrets=push_secret_outputs, mask=mask, log=log.info,
-        multiple_outputs=request.multiple_outputs, declared=result.declared_outputs,
+        multiple_outputs=request.multiple_outputs, declared=result.declared_outputs, reference=reference,
     )
     warn_missing_outputs(result.declared_outputs, result.outputs, warn=log.warning)
     if emit_asset:
@@ -107,3 +121,29 @@ def task_value(
 
         emit_stack_event(context, request.project, result, log=log.info)
     return value
+
+
+def _references(
+    request: OperationRequest, result: OperationResult, *, context: Mapping[str, Any], environment: str,
+    conn_id: str | None, identity: Any,
+) -> Callable[[str], dict[str, Any]]:
+    """The reference of each secret output of this run: where it is, never its value."""
+    from airflow_pulumi_decorators.identity.connection import FromConnection
+    from airflow_pulumi_decorators.outputs import SecretOutputRef, public_backend_url
+
+    ti = context.get("ti")
+    # Only a connection's id is safe to record; another identity may hold a credential configuration.
+    from_connection = identity if isinstance(identity, FromConnection) else None
+    backend = request.context.backend
+
+    def reference(key: str) -> dict[str, Any]:
+        return SecretOutputRef(
+            project=request.project, stack=result.stack, key=key,
+            backend=public_backend_url(backend.url if backend is not None else None),
+            environment=environment, pulumi_conn_id=conn_id,
+            identity_conn_id=from_connection.conn_id if from_connection else None,
+            identity_kind=from_connection.kind if from_connection else None,
+            dag_id=str(getattr(ti, "dag_id", "") or ""), task_id=str(getattr(ti, "task_id", "") or ""),
+        ).to_xcom()
+
+    return reference

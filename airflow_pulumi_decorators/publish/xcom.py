@@ -1,34 +1,18 @@
-"""Stack outputs to XCom: plain JSON values, secret outputs withheld unless the task opts in (then every
-string in them is registered with the secret masker first), and a warning for each declared output left
-without a value."""
+"""Stack outputs to XCom: plain JSON values; secret outputs withheld (the key with ``None``), or pushed as
+references to the output that the reading task resolves (``secret_outputs="reference"``), or — deprecated —
+pushed in plain text (``push_secret_outputs=True``: every string in them is registered with this task's
+secret masker first); and a warning for each declared output left without a value."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from airflow_pulumi_decorators.errors import ConfigurationError
-from airflow_pulumi_decorators.outputs import StackOutput, check_output_names
+from airflow_pulumi_decorators.outputs import StackOutput, check_output_names, secret_strings
 
 #: What a withheld secret output is replaced by in the task's XCom.
 WITHHELD: None = None
-
-
-def _secret_strings(value: Any) -> Iterable[str]:
-    """Every string inside a secret value, so each can be masked in logs (nested secrets leak otherwise)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _secret_strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _secret_strings(item)
-    elif value is not None and not isinstance(value, bool):
-        yield str(value)
-    if isinstance(value, (Mapping, list, tuple)):
-        yield json.dumps(value)
 
 
 def to_xcom(
@@ -39,33 +23,42 @@ def to_xcom(
     log: Callable[[str], None],
     multiple_outputs: bool = False,
     declared: Iterable[str] = (),
+    reference: Callable[[str], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Turn stack outputs into the task's XCom value.
 
-    Secret outputs keep their key; the value is :data:`WITHHELD` unless ``push_secrets`` is on, in which
-    case every string in it is registered with the secret masker first.
+    Secret outputs keep their key; the value is :data:`WITHHELD`, or the output's reference when
+    ``reference`` is given, or — ``push_secrets`` — the value itself, every string in it registered with
+    the secret masker first.
 
     :param outputs: the stack outputs.
-    :param push_secrets: push secret values too (masked in logs).
+    :param push_secrets: push secret values in plain text (deprecated; masked in this task's log only).
     :param mask: registers a value with Airflow's secret masker.
     :param log: writes one line to the task log.
     :param multiple_outputs: the task pushes one XCom per output (reserved names are refused).
     :param declared: the keys of the dict the program returned: one the stack has no value for (Pulumi drops an
         output whose value is ``None``) is kept with ``None``, so a downstream task reading it gets ``None``
         rather than a missing XCom.
+    :param reference: the reference (a JSON dict, never the value) for a secret output's key; ``None``
+        withholds secret outputs.
     :raises ReservedOutputNameError: an output (exported by the program itself) has a reserved name.
     """
     result: dict[str, Any] = {}
     withheld = []
+    pushed = []
     check_output_names(outputs, multiple_outputs=multiple_outputs)
     for key, output in outputs.items():
         if not isinstance(key, str):
             raise ConfigurationError(f"stack output names must be strings, got {key!r}")
         if output.secret:
-            if push_secrets:
-                for text in _secret_strings(output.value):
+            if reference is not None:
+                pushed.append(key)
+                result[key] = reference(key)
+            elif push_secrets:
+                for text in secret_strings(output.value):
                     mask(text)
                 result[key] = output.value
+                pushed.append(key)
             else:
                 withheld.append(key)
                 result[key] = WITHHELD
@@ -76,7 +69,20 @@ def to_xcom(
     if withheld:
         log(
             f"secret outputs withheld from XCom: {', '.join(sorted(withheld))} "
-            "(pass push_secret_outputs=True to push them, masked in logs)"
+            "(pass secret_outputs='reference' to hand them to downstream tasks as references, resolved and masked "
+            "in the task that reads them; see docs/outputs.md)"
+        )
+    if pushed and reference is not None:
+        log(
+            f"secret outputs pushed to XCom as references, never their values: {', '.join(sorted(pushed))} (a "
+            "downstream task resolves them from the stack's state and masks them; see docs/outputs.md)"
+        )
+    elif pushed:
+        log(
+            f"secret outputs pushed to XCom IN PLAIN TEXT (push_secret_outputs=True, deprecated): "
+            f"{', '.join(sorted(pushed))}; they are stored unencrypted in Airflow's metadata database, shown in the "
+            "UI's XCom view, and masked only in this task's log, not in the tasks that read them. Use "
+            "secret_outputs='reference' instead"
         )
     return result
 

@@ -108,3 +108,22 @@ def test_other_operations_return_their_changes(log, operation):
                        context={}, push_secret_outputs=False, emit_asset=True, log=log, mask=lambda _: None)
     assert value == {"changes": {"create": 2}, "has_changes": True, "steps": steps, "stack": "acme/dev",
                      "stack_removed": operation == "destroy"}
+
+
+class ProducerTI(TI):
+    dag_id, task_id = "analytics", "storage"
+
+
+def test_references_name_the_stack_backend_environment_connection_and_producer_never_the_value(log):
+    outputs = {"token": StackOutput("tok-ref-publish-5", secret=True), "bucket": StackOutput("raw-1")}
+    value = task_value(request(backend="https://user:pw@api.example.com/x?token=abc"),
+                       result(outputs=outputs), context={"ti": ProducerTI()}, push_secret_outputs=False,
+                       emit_asset=False, log=log, mask=lambda _: None, secret_outputs="reference", environment="dev",
+                       conn_id="pulumi_prod")
+    assert value["bucket"] == "raw-1"
+    assert value["token"] == {
+        "__pulumi_secret_output__": 1, "project": "infra", "stack": "acme/dev", "key": "token",
+        "backend": "https://api.example.com/x", "environment": "dev", "pulumi_conn_id": "pulumi_prod",
+        "identity_conn_id": None, "identity_kind": None, "dag_id": "analytics", "task_id": "storage",
+    }
+    assert "tok-ref-publish-5" not in repr(value)

@@ -77,3 +77,27 @@ def test_no_warning_when_every_declared_output_has_a_value():
 def test_a_declared_output_without_a_value_keeps_its_key_with_none():
     out = to_xcom({"ok": StackOutput(1)}, push_secrets=False, mask=print, log=print, declared=["ok", "none", "later"])
     assert out == {"ok": 1, "none": None, "later": None}
+
+
+def test_secret_outputs_become_references_never_values_when_asked():
+    masked, logged = [], []
+    out = to_xcom(
+        {"password": StackOutput("s3cr3t-ref-value", secret=True), "url": StackOutput("u")},
+        push_secrets=False, mask=masked.append, log=logged.append,
+        reference=lambda key: {"__pulumi_secret_output__": 1, "key": key},
+    )
+    assert out == {"password": {"__pulumi_secret_output__": 1, "key": "password"}, "url": "u"}
+    assert "s3cr3t-ref-value" not in repr(out) + " ".join(logged)
+    assert masked == []  # nothing to mask here: the value never leaves the state
+    assert logged == ["secret outputs pushed to XCom as references, never their values: password (a downstream "
+                      "task resolves them from the stack's state and masks them; see docs/outputs.md)"]
+
+
+def test_the_withheld_and_the_deprecated_pushed_log_lines_say_where_protection_holds():
+    logged: list[str] = []
+    to_xcom({"pw": StackOutput("x-secret-1", secret=True)}, push_secrets=False, mask=print, log=logged.append)
+    assert "secret_outputs='reference'" in logged[0] and "masked in logs" not in logged[0]
+    logged.clear()
+    to_xcom({"pw": StackOutput("x-secret-1", secret=True)}, push_secrets=True, mask=lambda _: None, log=logged.append)
+    assert "IN PLAIN TEXT" in logged[0] and "metadata database" in logged[0] and "only in this task's log" in logged[0]
+    assert "x-secret-1" not in logged[0]

@@ -146,7 +146,7 @@ def _collected(result) -> list[str]:
 def test_the_documented_example_project_passes(pytester):
     shutil.copytree(EXAMPLE, pytester.path, dirs_exist_ok=True)  # its pyproject.toml configures the kit
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=600)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 # -- the testing extra -----------------------------------------------------------------------------------
