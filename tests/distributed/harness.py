@@ -140,6 +140,7 @@ class Cluster:
     gcs: Any = None
     gcs_proxy: Any = None
     gcs_bucket: str = ""
+    _stopped: list[psutil.Process] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.root.chmod(0o755)  # the postgres user reaches its data folder below
@@ -192,6 +193,7 @@ class Cluster:
 
     def close(self) -> None:
         """Kill every process tree, stop the servers, remove the folder. Safe to call more than once."""
+        self._stopped += [p for c in self.components.values() for p in c.tree()]
         airflow = [c for n, c in self.components.items() if n not in ("postgres", "redis")]
         for component in airflow:  # a moment to let go of the database, then no mercy: nothing here is kept
             self._signal_tree(component, signal.SIGTERM)
@@ -217,8 +219,17 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def leftovers(self) -> list[str]:
-        """Processes of ours still running (should be none after :meth:`close`)."""
-        return [f"{c.name}:{p.pid}" for c in self.components.values() for p in c.tree() if p.is_running()]
+        """Processes of ours still running: of the components (none after :meth:`close`), and every process
+        the trees had when :meth:`close` began."""
+        procs = [p for c in self.components.values() for p in c.tree()] + self._stopped
+        alive = []
+        for proc in procs:
+            try:
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
+            except psutil.NoSuchProcess:
+                pass
+        return alive
 
     # -- workers
 
