@@ -88,6 +88,12 @@ def _explain(cluster: Cluster, dag_id: str, run: str) -> str:
         lines = [line for line in cluster.components[name].log.read_text(errors="replace").splitlines()
                  if run in line and ("status_code=2" not in line or name == "scheduler")]
         parts.append(f"--- {name} on {run}\n" + "\n".join(lines[-20:]))
+    # The api-server fails a task whose success it could not record ("Error updating Task Instance state.
+    # Setting the task to failed."); its traceback does not name the run.
+    text = cluster.components["api-server"].log.read_text(errors="replace")
+    errors = [m.start() for m in re.finditer(r"Error updating Task Instance state|Traceback|Error:", text)]
+    if errors:
+        parts.append("--- api-server errors\n" + text[errors[0]:][-6000:])
     return "\n".join(parts)
 
 
