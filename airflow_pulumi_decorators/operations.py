@@ -85,7 +85,9 @@ class OperationOptions:
     :param expect_no_changes: fail with :class:`DriftDetectedError` if the operation finds changes.
     :param refresh: refresh state from the cloud first (``up``, ``preview``, ``destroy``).
     :param preview_only: ``refresh`` only: report drift, write nothing.
-    :param clear_pending_creates: ``refresh`` only: drop pending creates a hard kill left in the state.
+    :param clear_pending_creates: drop the pending creates a hard kill left in the state (Pulumi keeps them, and
+        warns on every update, until then): ``refresh`` drops them as it refreshes; ``up`` first runs such a
+        refresh, then updates (the one-option recovery after a killed create).
     :param remove_stack: ``destroy`` only: remove the stack (its state, history and config) afterwards.
     :param policy_packs: local policy pack folders run with ``up``/``preview``.
     :param policy_pack_configs: JSON config files of those policy packs (same order).
@@ -175,7 +177,7 @@ _DEFAULT = OperationOptions()
 #: Options that apply to some operations only, and to which.
 _APPLIES_TO = (
     ("preview_only", ("refresh",)),
-    ("clear_pending_creates", ("refresh",)),
+    ("clear_pending_creates", ("refresh", "up")),
     ("remove_stack", ("destroy",)),
     ("policy_packs", ("up", "preview")),
     ("policy_pack_configs", ("up", "preview")),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything (if needed) and run the whole test suite. Extra arguments go to pytest.
+# Install everything (if needed) and run the whole test suite, one pytest worker per core. Extra arguments
+# go to pytest.
 #
 # The real-engine tests run on a real `pulumi` CLI built from Go modules (scripts/real-pulumi.sh, cached
 # after the first build, which takes about 9 minutes on 2 cores and says so before it starts; runs at once
@@ -16,4 +17,5 @@ if [ -z "${APD_REAL_PULUMI:-}" ]; then
     echo "test: no 'go' on PATH, so no real Pulumi CLI: the real-engine tests will skip"
   fi
 fi
-exec "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+# One pytest worker per core (pytest-xdist; APD_TEST_WORKERS=0 runs in one process, and a -n of yours wins).
+exec "$VENV/bin/python" -m pytest -p no:cacheprovider -n "${APD_TEST_WORKERS:-auto}" "$@"

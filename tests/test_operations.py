@@ -52,6 +52,7 @@ def test_unknown_operation_is_refused_with_the_known_ones():
         ("destroy", "policy_packs", "up"),
         ("destroy", "expect_no_changes", "up"),
         ("refresh", "refresh", "up"),
+        ("destroy", "clear_pending_creates", "refresh"),
     ],
 )
 def test_options_that_do_not_apply_are_refused_naming_both(operation, flag, allowed):
@@ -219,3 +220,8 @@ def test_decorated_function_offers_every_operation_with_its_own_task_id():
     assert tasks["eph"].is_setup and tasks["eph_teardown"].is_teardown
     assert tasks["eph_teardown"].options.remove_stack
     assert tasks["infra"].outlets and not tasks["infra_preview"].outlets  # asset events only for up
+
+
+def test_clear_pending_creates_applies_to_up_as_the_one_option_recovery():
+    assert operation_options("up", clear_pending_creates=True).clear_pending_creates is True
+    assert operation_options("refresh", clear_pending_creates=True).clear_pending_creates is True

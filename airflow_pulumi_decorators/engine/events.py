@@ -11,9 +11,9 @@ from airflow_pulumi_decorators.engine.request import NO_CHANGE_OPS
 
 #: The type of the root resource, whose outputs are the stack outputs.
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
-#: Text Pulumi prints when the previous update was killed with operations in flight.
-PENDING_MARKERS = ("pending operations from previous deployment", "interrupted while creating",
-                   "interrupted while updating", "interrupted while deleting")
+#: Text Pulumi prints for each operation a killed update left in flight (one line each, after its
+#: "Attempting to deploy or update resources with N pending operations" line).
+PENDING_MARKERS = ("interrupted while creating", "interrupted while updating", "interrupted while deleting")
 
 
 class Observer:
@@ -96,6 +96,8 @@ def pending_warning(stack: str, pending: list[str]) -> str:
     listed = "\n  ".join(pending[:20])
     return (
         f"pulumi: the previous update of stack {stack!r} was killed while operations were in flight:\n  {listed}\n"
-        "These resources may or may not exist. Recover with a refresh (operation='refresh'; add "
-        "clear_pending_creates=True to drop pending creates after checking the cloud), then run the update again."
+        "These resources may or may not exist, and Pulumi keeps the pending creates in the state (and this "
+        "warning) until a refresh drops them. Check the cloud, then set clear_pending_creates=True on this task for "
+        "its next run (it refreshes, dropping the pending creates, then updates), or run operation='refresh' with "
+        "clear_pending_creates=True."
     )

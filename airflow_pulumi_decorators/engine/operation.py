@@ -46,6 +46,18 @@ def open_stack(request: OperationRequest, program: Any, observer: Observer, opti
     return stack
 
 
+def _clear_pending_creates(stack: Any, request: OperationRequest, observer: Observer) -> None:
+    """``up`` with ``clear_pending_creates``: first a refresh that drops the pending creates a hard-killed update
+    left (Pulumi keeps them until then), as the CLI's ``pulumi refresh --clear-pending-creates``. Its lines go to
+    the log; its steps are not the update's."""
+    refresh_observer = Observer(observer.on_output)
+    observer.on_output(f"pulumi: refreshing stack {request.stack!r} first, dropping pending creates "
+                       "(clear_pending_creates=True)")
+    stack.refresh(show_secrets=False, clear_pending_creates=True, message=request.message or None,
+                  on_output=refresh_observer.line, on_error=refresh_observer.line, on_event=refresh_observer.event,
+                  color="never")
+
+
 def run_operation(stack: Any, request: OperationRequest, observer: Observer) -> Done:
     """Run the request's operation on ``stack``, streaming to ``observer``.
 
@@ -72,6 +84,8 @@ def run_operation(stack: Any, request: OperationRequest, observer: Observer) -> 
     version = None
     removed = False
     if request.operation == "up":
+        if options.clear_pending_creates:
+            _clear_pending_creates(stack, request, observer)
         res = stack.up(show_secrets=False, **common, **policy, **flags)
         masked = stack.masked_outputs
         outputs = {

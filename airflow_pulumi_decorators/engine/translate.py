@@ -76,6 +76,10 @@ def translate(
             **where,
         )
     if isinstance(exc, perr.CommandError):
+        # The CLI reports a refused snapshot as "a bug" with a Go stack trace after the reason: read it whole.
+        integrity = integrity_failure(request, _full_text(exc))
+        if integrity is not None:
+            return integrity
         return command_error(request, tail(exc), observer)
     if isinstance(exc, FileNotFoundError):
         return PulumiCliNotFoundError(f"the Pulumi CLI could not be started ({exc}); {INSTALL_HINT}")
@@ -206,6 +210,52 @@ def corrupt_state(request: OperationRequest, text: str) -> StateCorruptError | N
     return StateCorruptError(
         f"the state of stack {request.stack!r} cannot be read: {where}, then run operation='refresh' to "
         f"reconcile it with the cloud.\n{tail_text(text, 5)}",
+        stack=request.stack,
+        operation=request.operation,
+        path=path,
+    )
+
+
+#: How the CLI (and the stand-in) says it refuses a checkpoint that fails its integrity check; the real CLI adds
+#: "This is a bug!", a Go stack trace and, on an ``Error:`` line, the reason.
+_INTEGRITY_MARKERS = ("snapshot integrity failure", "snapshot integrity error")
+_INTEGRITY_REASON = re.compile(r"snapshot integrity failure; refusing to use it: ([^\n]*)")
+
+
+def _full_text(exc: BaseException) -> str:
+    return "\n".join(t for t in (getattr(exc, "stderr", "") or "", getattr(exc, "stdout", "") or "", str(exc)) if t)
+
+
+def integrity_failure(request: OperationRequest, text: str) -> StateCorruptError | None:
+    """The CLI refused the stack's checkpoint (valid JSON, but not a snapshot it trusts): the reason, the file
+    and the fix, instead of the CLI's bug report and Go stack trace."""
+    if not any(marker in text for marker in _INTEGRITY_MARKERS):
+        return None
+    found = _INTEGRITY_REASON.search(text)
+    reason = found.group(1).strip() if found else "the snapshot is not well formed"
+    backend = request.context.backend
+    root = backend.local_path if backend is not None else None
+    project, name = request.project, request.stack.rsplit("/", 1)[-1]
+    fqn = f"organization/{project}/{name}"
+    path = os.path.join(root, ".pulumi", "stacks", project, f"{name}.json") if root is not None else None
+    where = f"its checkpoint file {path}" if path else f"its checkpoint in backend {request.context.backend_text}"
+    if "magic cookie" in reason:
+        cause = (
+            "its manifest's magic cookie is not the SHA-256 of its version, so the file was not written the way the "
+            "Pulumi CLI writes it: by a pulumi-standin older than this release (which wrote no cookie), by another "
+            "tool, or edited by hand. Fix: run the task once on this release's stand-in (it rewrites the state in "
+            "the CLI's format), or set manifest.magic in the file to the hex SHA-256 of manifest.version, or restore "
+            "the newest copy from the backend's .pulumi/backups/ folder"
+        )
+    else:
+        cause = (
+            "its resources do not form a valid snapshot (an order or a reference the CLI refuses). Fix: run "
+            f"`pulumi state repair --stack {fqn}` with PULUMI_BACKEND_URL set to the backend (it reorders and drops "
+            "dangling references), or restore the newest copy from the backend's .pulumi/backups/ folder"
+        )
+    return StateCorruptError(
+        f"the state of stack {request.stack!r} cannot be used: {where} fails the Pulumi CLI's integrity check "
+        f"({reason}): {cause}; then run operation='refresh' to reconcile it with the cloud.",
         stack=request.stack,
         operation=request.operation,
         path=path,

@@ -239,3 +239,41 @@ def test_tail_prefers_stderr_then_stdout_then_the_exception():
     assert tail(_Failed("a\nb\nc"), 2) == "b\nc"
     assert tail(_Failed(stdout="out")) == "out"
     assert tail(_error(perr.CommandError, "x\ny"), 1) == "y"
+
+
+#: What the real CLI 3.274.1 printed on stderr for a checkpoint with a wrong magic cookie (shortened trace).
+REFUSED_SNAPSHOT = """error: The Pulumi CLI encountered a snapshot integrity error. This is a bug!
+
+You can try to repair your snapshot as follows:
+* Using the `pulumi state repair` command. This is the recommended approach.
+================================================================================
+Pulumi Version:    v3.274.1
+Error:             snapshot integrity failure; refusing to use it: magic cookie mismatch; possible tampering/corruption detected
+
+Stack Trace:
+
+goroutine 1 [running]:
+runtime/debug.Stack()
+\truntime/debug/stack.go:26 +0x5e
+main.main()
+\tgithub.com/pulumi/pulumi/pkg/v3@v3.274.1/cmd/pulumi/main.go:67 +0x6d
+""" + "\tgithub.com/spf13/cobra@v1.10.2/command.go:1015 +0xb14\n" * 30
+
+
+def test_a_refused_snapshot_is_a_state_error_with_its_reason_and_fix_not_a_go_trace():
+    error = translate(_request(), _error(perr.CommandError, REFUSED_SNAPSHOT))
+    assert isinstance(error, StateCorruptError)
+    assert error.path == "/state/.pulumi/stacks/proj/dev.json"
+    text = str(error)
+    assert "fails the Pulumi CLI's integrity check (magic cookie mismatch" in text
+    assert "rewrites the state in the CLI's format" in text and "hex SHA-256 of manifest.version" in text
+    assert "This is a bug" not in text and "goroutine" not in text
+
+
+def test_a_snapshot_refused_for_its_resources_points_at_state_repair():
+    stderr = ("error: snapshot integrity failure; refusing to use it: child resource urn:a refers to missing "
+              "parent urn:b")
+    error = translate(_request(), _error(perr.CommandError, stderr))
+    assert isinstance(error, StateCorruptError)
+    assert "(child resource urn:a refers to missing parent urn:b)" in str(error)
+    assert "`pulumi state repair --stack organization/proj/dev`" in str(error)

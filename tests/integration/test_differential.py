@@ -28,8 +28,8 @@ _SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
 def _state_view(backend: Path) -> list[dict[str, Any]]:
-    """Each resource of the program: type, name, and which outputs are secret. Default provider resources
-    are left out: only the real engine records them (docs/standin.md)."""
+    """Each resource of the program, the default provider both engines record included: type, name, and
+    which outputs are secret."""
     path = backend / ".pulumi" / "stacks" / "diff" / "dev.json"
     resources = json.loads(path.read_text())["checkpoint"]["latest"].get("resources") or []
     return _by_name([
@@ -41,7 +41,6 @@ def _state_view(backend: Path) -> list[dict[str, Any]]:
             "outputs": sorted(r.get("outputs") or {}),
         }
         for r in resources
-        if not r["type"].startswith("pulumi:providers:")
     ])
 
 

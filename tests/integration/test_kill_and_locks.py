@@ -71,6 +71,12 @@ def _history(backend: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((backend / ".pulumi" / "history").rglob("*.history.json"))]
 
 
+def _pending(backend: Path) -> list[tuple[str, str]]:
+    """The pending operations in the state: (type, resource name)."""
+    latest = _state(backend)["checkpoint"].get("latest") or {}
+    return [(op["type"], op["resource"]["urn"].rsplit("::", 1)[-1]) for op in latest.get("pending_operations") or []]
+
+
 def _sleeps(backend: Path) -> list[str]:
     latest = _state(backend)["checkpoint"].get("latest") or {}
     return [r["urn"].rsplit("::", 1)[-1] for r in latest.get("resources") or [] if r["type"].endswith(":Sleep")]
@@ -147,6 +153,19 @@ def test_hard_kill_leaves_a_lock_that_is_reported_with_the_run_and_the_way_out(
     assert not _locks(backend)
     assert not _notes(backend), "the killed run's holder note outlived its lock"
     assert not _homes(worker)
+    # Like the real CLI, every engine keeps the pending creates in the state after the update, until a refresh
+    # with clear_pending_creates drops them; the other pending operations go.
+    kept = _pending(backend)
+    assert kept and {op for op, _ in kept} == {"creating"}, kept
+
+    # The one-option recovery: the next run refreshes, dropping them, then updates; nothing left to report.
+    cleared = run_dag_file("slow_stack", engine=engine, **slow_stack(options={"clear_pending_creates": True}))
+    assert cleared.state == "success", cleared.output[-3000:]
+    assert "dropping pending creates (clear_pending_creates=True)" in cleared.output
+    assert "interrupted while creating" not in cleared.output, cleared.output[-3000:]
+    assert cleared.xcom("slow", "pulumi_summary")["pending_operations"] == 0
+    assert _pending(backend) == []
+    assert sorted(_sleeps(backend)) == [f"s{i}" for i in range(8)]
 
 
 def _standin_exe() -> str:

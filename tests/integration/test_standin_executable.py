@@ -22,14 +22,25 @@ def test_cli_found_on_path_runs_as_a_subprocess(run_dag_file, tmp_path, monkeypa
     shim = install_shim(str(tmp_path / "shim"))
     monkeypatch.setenv("PATH", f"{os.path.dirname(shim)}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/keys/not-for-pulumi.json")
+    monkeypatch.setenv("AIRFLOW__PULUMI__WORKER_DIR", str(tmp_path / "worker"))  # a worker of its own
     result = run_dag_file("no_pulumi_command")
     assert result.state == "success", result.output[-3000:]
     assert result.xcom("infra", "length") == 2 and result.xcom("infra", "pet")
     ups = _up_entries(result.backend)
     assert [entry["form"] for entry in ups] == ["subprocess"]
     assert "PULUMI_BACKEND_URL" in ups[0]["env_names"]
-    # [pulumi] plugins is "auto" here: the stand-in says why it installs none, and the task goes on.
-    assert "the stand-in engine runs no provider plugins, so it installs none" in result.output
+    # [pulumi] plugins is "auto" here: one line names the plugins and why the stand-in installs none, and
+    # the task goes on.
+    (line,) = [ln for ln in result.output.splitlines() if "could not pre-install provider plugin(s)" in ln]
+    assert "the stand-in engine runs no provider plugins, so it installs none" in line
+    journal = result.backend / ".pulumi" / "standin-journal.jsonl"
+    tried = [e for e in read_journal(journal) if e["argv"][:2] == ["plugin", "install"]]
+    assert tried
+    # The worker remembers: the next task makes no plugin call and logs nothing about plugins.
+    again = run_dag_file("no_pulumi_command")
+    assert again.state == "success", again.output[-3000:]
+    assert "pre-install" not in again.output
+    assert [e for e in read_journal(journal) if e["argv"][:2] == ["plugin", "install"]] == tried
 
 
 def test_the_standin_is_asked_for_no_plugins_with_plugins_none(run_dag_file, tmp_path, monkeypatch):

@@ -26,6 +26,7 @@ COMMAND_TREE: dict[str, dict[str, Any]] = {
         "history": {},
         "export": {},
         "import": {},
+        "rename": {},
         "tag": {"get": {}, "set": {}, "rm": {}, "ls": {}},
     },
     "config": {"get": {}, "set": {}, "set-all": {}, "rm": {}, "rm-all": {}},

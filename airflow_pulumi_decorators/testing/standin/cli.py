@@ -53,6 +53,7 @@ def _table() -> dict[tuple[str, ...], CommandFn]:
         ("stack", "history"): s.cmd_stack_history,
         ("stack", "export"): s.cmd_stack_export,
         ("stack", "import"): s.cmd_stack_import,
+        ("stack", "rename"): s.cmd_stack_rename,
         ("config",): s.cmd_config_getall,
         ("config", "get"): s.cmd_config_get,
         ("config", "set"): s.cmd_config_set,
@@ -68,6 +69,10 @@ def _table() -> dict[tuple[str, ...], CommandFn]:
         ("refresh",): _deployment("refresh"),
         ("destroy",): _deployment("destroy"),
     }
+
+
+#: The ``--color`` values the CLI accepts (``cmdutil.ColorOption``).
+_COLORS = ("auto", "always", "never", "raw")
 
 
 def run_cli(
@@ -100,6 +105,9 @@ def run_cli(
             inv.cancel = cancel
         if not args.command:
             raise StandinError('a command is required, e.g. "pulumi up" (stand-in engine)')
+        color = args.value("color")
+        if color is not None and color not in _COLORS:  # checked by the CLI before any command runs
+            raise StandinError(f"unsupported color option: '{color}'.  Supported values are: {', '.join(_COLORS)}")
         if args.has("help", "h"):
             sink.out(f"Usage: pulumi {' '.join(args.command)} [flags]  (pulumi-standin)")
             code = 0

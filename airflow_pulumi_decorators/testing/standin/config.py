@@ -120,7 +120,7 @@ class StackConfig:
         if not isinstance(container, (dict, list)) or _is_secure(container):
             container = [] if isinstance(segments[1], int) else {}
             self.values[head] = container
-        _set_in(container, segments[1:], stored)
+        _set_in(container, segments[1:], stored if secret else coerce_path_value(value))
 
     def remove(self, key: str, path: bool) -> None:
         """Remove a value (missing keys are ignored like Pulumi does).
@@ -177,7 +177,8 @@ def config_string(value: Any) -> str:
     """
     if isinstance(value, str):
         return value
-    return json.dumps(value)
+    # As Go's encoding/json writes it for the CLI: compact, object keys sorted.
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def checkpoint_salt(backend: Backend, ref: StackRef) -> str | None:
@@ -194,6 +195,23 @@ def checkpoint_salt(backend: Backend, ref: StackRef) -> str | None:
 
 
 _PATH_TOKEN = re.compile(r'\[(\d+)\]|\["([^"]*)"\]|\.?([^.\[\]]+)')
+
+
+def coerce_path_value(value: str) -> Any:
+    """A plain value set inside an object with ``--path``, typed as the CLI types it (``config.coerce``): ``true``
+    and ``false`` become booleans, a decimal integer without a leading zero an integer, anything else a string.
+
+    :param value: The value as given.
+    """
+    if value in ("true", "false"):
+        return value == "true"
+    if len(value) > 1 and value[0] == "0":
+        return value
+    try:
+        number = int(value, 10)
+    except ValueError:
+        return value
+    return number if value.lstrip("+-").isdigit() and -(2**63) <= number < 2**64 else value
 
 
 def parse_path(key: str) -> list[str | int]:

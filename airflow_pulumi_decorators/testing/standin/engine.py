@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +39,7 @@ from .events import EventLog, step_metadata
 from .secrets import PassphraseCipher
 from .sink import StandinError
 from .stackcmds import require_yes, stack_cipher
-from .state import StackRef, iso_now
+from .state import StackRef, iso_now, state_resource
 
 _SYMBOLS = {
     "create": "+",
@@ -79,6 +81,30 @@ class Step:
     diffs: list[str] = field(default_factory=list)
 
 
+PROVIDER_TYPE_PREFIX = "pulumi:providers:"
+_SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$")
+
+
+def default_provider_name(version: str) -> str:
+    """A default provider's name as the engine forms it (``providers.ProviderRequest.DefaultName``): ``default``,
+    then ``_<major>_<minor>_<patch>`` and each pre-release and build part when a version was asked for.
+
+    :param version: the package version, or "".
+    """
+    match = _SEMVER.match(version) if version else None
+    if match is None:
+        return "default"
+    major, minor, patch, pre, build = match.groups()
+    parts = [major, minor, patch, *(pre.split(".") if pre else []), *(build.split(".") if build else [])]
+    return "default_" + "_".join(parts)
+
+
+def is_default_provider(urn: str) -> bool:
+    """:param urn: a URN. :returns: whether it names a default provider (whose steps are internal)."""
+    type_ = urn.split("::")[2] if urn.count("::") >= 3 else ""
+    return type_.startswith(PROVIDER_TYPE_PREFIX) and urn_name(urn).startswith("default")
+
+
 def make_urn(stack: str, project: str, parent_urn: str, type_: str, name: str) -> str:
     """Form a URN the way the Pulumi engine does.
 
@@ -97,6 +123,11 @@ def make_urn(stack: str, project: str, parent_urn: str, type_: str, name: str) -
         if parent_type != ROOT_STACK_TYPE:
             qualified = f"{parent_type}${type_}"
     return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
+def urn_type(urn: str) -> str:
+    """:param urn: URN. :returns: Its type (the last of its qualified type chain)."""
+    return urn.split("::")[2].rsplit("$", 1)[-1] if urn.count("::") >= 3 else ""
 
 
 def urn_name(urn: str) -> str:
@@ -181,6 +212,9 @@ class Deployment:
         self.mandatory_violations = 0
         self.pending_writer: Any = None  # set by run_operation for real (non-preview) updates
         self.dynamic = DynamicProviders(config, ref.project)
+        self.default_providers: dict[str, str] = {}  # URN of a default provider -> its reference
+        self.refreshed: dict[str, tuple[str, dict[str, Any]]] = {}  # what `--refresh` read: URN -> (id, outputs)
+        self.gone: set[str] = set()  # what `--refresh` found deleted out of band
 
     # ------------------------------------------------------------ helpers
     def out(self, text: str) -> None:
@@ -271,6 +305,104 @@ class Deployment:
         self._announce(step, done=True, elapsed=time.monotonic() - began)
 
     # ------------------------------------------------------- registration
+    def default_provider(self, type_: str, version: str = "") -> str:
+        """The reference (``urn::id``) of the default provider of a resource type's package, recorded in the state
+        as the real engine records it (``pulumi:providers:<package>::default[_<version>]``) before the first
+        resource that uses it. Like the engine, its step sends events, but is neither shown nor counted.
+
+        :param type_: the resource's type token (its package is the first part).
+        :param version: the package version the SDK asked for, if any.
+        """
+        package = "pulumi" if type_.startswith("pulumi:pulumi:") else type_.split(":", 1)[0]
+        urn = f"urn:pulumi:{self.ref.name}::{self.ref.project}::{PROVIDER_TYPE_PREFIX}{package}::" \
+              + default_provider_name(version)
+        with self.lock:
+            known = self.default_providers.get(urn)
+            if known is not None:
+                return known
+            old = self.old_by_urn.get(urn)
+            inputs = self._provider_config(package, version)
+            if old is not None and old.get("inputs", {}) == inputs:
+                entry = dict(old)
+            else:
+                entry = {"urn": urn, "custom": True,
+                         "id": old["id"] if old else (UNKNOWN if self.dry_run else str(uuid.uuid4())),
+                         "type": PROVIDER_TYPE_PREFIX + package, "inputs": inputs, "outputs": inputs,
+                         "created": old.get("created", iso_now()) if old else iso_now(), "modified": iso_now()}
+            if old is not None:
+                self.consumed_old.add(urn)
+            self.new_resources[urn] = entry
+            self.order.append(urn)
+            ref = f"{urn}::{entry['id']}"
+            self.default_providers[urn] = ref
+        op = "create" if old is None else "same" if old.get("inputs", {}) == entry.get("inputs", {}) else "update"
+        self._provider_events(op, urn, old, entry)
+        return ref
+
+    def _provider_events(self, op: str, urn: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """A default provider's step events: the real engine sends them (but neither shows nor counts the step)."""
+        type_ = (new or old or {}).get("type", "")
+        meta = step_metadata(op, urn, type_, masked_meta(old), masked_meta(new))
+        self.events.emit("resourcePreEvent", {"metadata": meta, "planning": self.dry_run})
+        self.events.emit("resOutputsEvent", {"metadata": meta, "planning": self.dry_run})
+
+    def refresh_first(self) -> None:
+        """``up``/``preview``/``destroy`` with ``--refresh``: read each resource before the operation, as the engine
+        does, announcing each as ``refreshing`` (the refresh steps are not counted in the summary). A dynamic
+        resource is read through its provider; one deleted out of band leaves the state (an update creates it
+        again, a destroy has nothing to delete)."""
+        for res in self.old_resources:
+            urn = res["urn"]
+            if not self.targeted(urn, res["type"]):
+                continue
+            found, outputs = res.get("id", ""), res.get("outputs") or {}
+            if res.get("custom") and is_dynamic(res["type"]) and not res.get("external"):
+                found, outputs = self._provider_call(
+                    lambda res=res: self.dynamic.read(res.get("id", ""), res.get("inputs", {}),
+                                                      res.get("outputs", {})), urn)
+                if found:
+                    self.refreshed[urn] = (found, outputs)
+                else:
+                    self.gone.add(urn)
+            meta = step_metadata("refresh", urn, res["type"], masked_meta(res),
+                                 masked_meta(dict(res, outputs=outputs) if urn not in self.gone else None))
+            self.events.emit("resourcePreEvent", {"metadata": meta, "planning": self.dry_run})
+            if not is_default_provider(urn):
+                self.out(f"    ~ {res['type']} {urn_name(urn)} refreshing")
+            self.events.emit("resOutputsEvent", {"metadata": meta, "planning": self.dry_run})
+        if self.gone:
+            with self.lock:
+                self.consumed_old |= self.gone
+            self.old_by_urn = {u: r for u, r in self.old_by_urn.items() if u not in self.gone}
+
+    def keep(self, res: dict[str, Any]) -> None:
+        """A resource an operation leaves as it is (``destroy --exclude-protected``): a ``same`` step.
+
+        :param res: In-memory state entry.
+        """
+        urn = res["urn"]
+
+        def commit() -> None:
+            with self.lock:
+                self.consumed_old.add(urn)
+            self._commit(urn, res)
+
+        if is_default_provider(urn):
+            commit()
+            return
+        self.run_step(Step("same", urn, res, res), commit)
+
+    def _provider_config(self, package: str, version: str) -> dict[str, Any]:
+        """A default provider's inputs: the stack config of its package (``<package>:<key>``) and its version."""
+        inputs: dict[str, Any] = {}
+        for key, (value, secret) in self.config.items():
+            if key.startswith(package + ":"):
+                text = config_string(value)
+                inputs[key.split(":", 1)[1]] = props.make_secret(text) if secret else text
+        if version:
+            inputs["version"] = version
+        return inputs
+
     def register(
         self,
         type_: str,
@@ -281,6 +413,7 @@ class Deployment:
         extra: dict[str, Any],
         alias_urns: list[str],
         additional_secret_outputs: list[str],
+        version: str = "",
     ) -> dict[str, Any]:
         """Handle ``RegisterResource``; returns the new in-memory state entry.
 
@@ -292,8 +425,11 @@ class Deployment:
         :param extra: Other state fields (protect, provider, dependencies ...).
         :param alias_urns: Previous URNs of this resource.
         :param additional_secret_outputs: Output keys to mark secret.
+        :param version: The package version the SDK asked for (names its default provider).
         """
         urn = make_urn(self.ref.name, self.ref.project, parent, type_, name)
+        if custom and not extra.get("provider") and not type_.startswith(PROVIDER_TYPE_PREFIX):
+            extra = dict(extra, provider=self.default_provider(type_, version))
         with self.lock:
             if urn in self.new_resources:
                 raise StandinError(
@@ -313,6 +449,8 @@ class Deployment:
         entry.update(extra)
         if parent:
             entry["parent"] = parent
+        if old is not None and extra.get("ignoreChanges"):
+            inputs = apply_ignore_changes(inputs, old.get("inputs") or {}, extra["ignoreChanges"])
         entry["inputs"] = inputs
         if not self.targeted(urn, type_):
             if old is not None:
@@ -384,11 +522,8 @@ class Deployment:
         checked = self._provider_call(lambda: self.dynamic.check(old.get("inputs") if old else None, inputs), urn)
         entry["inputs"] = checked
         old_outputs = dict(old.get("outputs") or {}) if old else {}
-        if old is not None and self.inv.args.has("refresh"):
-            found, refreshed = self._provider_call(
-                lambda: self.dynamic.read(old.get("id", ""), old.get("inputs", {}), old_outputs), urn)
-            if found:
-                old_outputs = refreshed
+        if old is not None and old["urn"] in self.refreshed:  # read by `--refresh` before the program ran
+            old_outputs = dict(self.refreshed[old["urn"]][1])
         if old is None:
             plan = Plan("create")
         else:
@@ -440,6 +575,12 @@ class Deployment:
         :param res: In-memory state entry.
         """
         urn = res["urn"]
+        if is_default_provider(urn):  # kept as it is; its refresh is neither shown nor counted
+            with self.lock:
+                self.consumed_old.add(urn)
+            self._commit(urn, res)
+            self._provider_events("refresh", urn, res, res)
+            return
         if res.get("custom") and is_dynamic(res["type"]) and not res.get("external"):
             found, outputs = self._provider_call(
                 lambda: self.dynamic.read(res.get("id", ""), res.get("inputs", {}), res.get("outputs", {})), urn)
@@ -520,6 +661,8 @@ class Deployment:
         :param extra: Other state fields.
         """
         urn = make_urn(self.ref.name, self.ref.project, parent, type_, name)
+        if not extra.get("provider"):
+            extra = dict(extra, provider=self.default_provider(type_))
         if type_ == "pulumi:pulumi:StackReference":
             outputs = self._stack_reference_outputs(id_)
         else:
@@ -578,6 +721,12 @@ class Deployment:
 
         :param old: In-memory state entry.
         """
+        if is_default_provider(old["urn"]):
+            # As on the real engine: its events are sent, but the step is neither shown nor counted.
+            with self.lock:
+                self.consumed_old.add(old["urn"])
+            self._provider_events("delete", old["urn"], old, None)
+            return
         if old.get("protect"):
             if self.inv.args.has("exclude-protected"):
                 return
@@ -586,7 +735,9 @@ class Deployment:
                 "for protection. To unprotect the resource, remove the `protect` flag "
                 "from the resource in your Pulumi program and run `pulumi up`"
             )
-        dynamic = old.get("custom") and is_dynamic(old["type"]) and not old.get("external") and not self.dry_run
+        # retainOnDelete: the resource leaves the state, but its provider is not asked to delete it.
+        dynamic = (old.get("custom") and is_dynamic(old["type"]) and not old.get("external") and not self.dry_run
+                   and not old.get("retainOnDelete"))
         self.run_step(
             Step("delete", old["urn"], old, None),
             (lambda: self._provider_call(lambda: self.dynamic.delete(old.get("id", ""), old.get("outputs", {})),
@@ -604,6 +755,36 @@ class Deployment:
                 if old["urn"] not in self.consumed_old and old["urn"] not in seen:
                     result.append(old)
         return result
+
+
+def apply_ignore_changes(inputs: dict[str, Any], old_inputs: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """New inputs with each ``ignore_changes`` path set back to its old value (or removed when it had none), as
+    the engine does before it checks and diffs (``processIgnoreChanges``). Paths are property names, dotted for
+    nested objects (``tags.owner``); ``*`` ignores every property.
+
+    :param inputs: the registration's inputs.
+    :param old_inputs: the inputs in the state.
+    :param paths: the resource's ``ignoreChanges``.
+    """
+    result: dict[str, Any] = json.loads(json.dumps(inputs))
+    for path in paths:
+        if path == "*":
+            return {**json.loads(json.dumps(old_inputs)), **{k: v for k, v in inputs.items() if k.startswith("__")}}
+        keys = path.replace("[\"", ".").replace("\"]", "").split(".")
+        old_node: Any = old_inputs
+        new_node: Any = result
+        for key in keys[:-1]:
+            old_node = old_node.get(key) if isinstance(old_node, dict) else None
+            if not isinstance(new_node, dict):
+                break
+            new_node = new_node.setdefault(key, {}) if isinstance(old_node, dict) else new_node.get(key)
+        else:
+            if isinstance(new_node, dict):
+                if isinstance(old_node, dict) and keys[-1] in old_node:
+                    new_node[keys[-1]] = old_node[keys[-1]]
+                else:
+                    new_node.pop(keys[-1], None)
+    return result
 
 
 def _with_secret_outputs(inputs: dict[str, Any], names: list[str]) -> dict[str, Any]:
@@ -661,6 +842,8 @@ def run_operation(inv: Invocation, command: str) -> int:
             inv.sink.secrets_to_mask |= props.secret_plaintexts(res.get("outputs"))
             inv.sink.secrets_to_mask |= props.secret_plaintexts(res.get("inputs"))
         dep = Deployment(inv, ref, kind, dry_run, cipher, old_resources, config, events)
+        # `preview --json` prints one JSON document (config, steps, duration, changeSummary) and nothing else.
+        inv.sink.muted = dry_run and args.has("json", "j")
         inv.sink.out(BANNER)
         title = _HEADERS[kind][1 if dry_run else 0]
         inv.sink.out(f"{title} ({ref.name}):")
@@ -672,17 +855,28 @@ def run_operation(inv: Invocation, command: str) -> int:
                 dep.diagnostic("warning", "policy packs are not run by the stand-in engine "
                                           f"(no {POLICY_FILE} in the pack folders)")
         pending = latest.get("pending_operations") or []
-        if pending:
+        if pending and kind in ("update", "destroy") and not dry_run and not args.has("refresh"):
+            # The real engine warns on an up or destroy that does not refresh first (deploymentExecutor).
             dep.diagnostic("warning", _pending_text(pending))
-            if not (kind == "refresh" and not args.has("clear-pending-creates")):
-                latest.pop("pending_operations", None)  # like Pulumi: dropped once reported
+        # Like the real engine, every write keeps the pending creates (they need a person, or a refresh with
+        # --clear-pending-creates, which drops them first) and drops the other pending operations.
+        kept = [op for op in pending if op.get("type") == "creating"]
+        if kind == "refresh" and args.has("clear-pending-creates"):
+            kept = []
+        if kept:
+            latest["pending_operations"] = kept
+        else:
+            latest.pop("pending_operations", None)
         if not dry_run:
             dep.pending_writer = _pending_writer(backend, ref, checkpoint, cipher, dep)
         events.emit("preludeEvent", {"config": {
             k: ("[secret]" if s else config_string(v)) for k, (v, s) in config.items()
         }})
         error: str | None = None
+        protected: set[str] = set()
         try:
+            if kind in ("update", "destroy") and args.has("refresh"):
+                dep.refresh_first()
             if kind == "update":
                 error = _run_program(inv, dep)
                 if error is None:
@@ -692,8 +886,14 @@ def run_operation(inv: Invocation, command: str) -> int:
                     if dep.targeted(res["urn"], res["type"]):
                         dep.refresh_resource(res)
             elif kind == "destroy":
+                if args.has("exclude-protected"):
+                    protected = protected_closure(old_resources)
                 for res in reversed(old_resources):
-                    if dep.targeted(res["urn"], res["type"]):
+                    if res["urn"] in dep.gone:
+                        continue
+                    if res["urn"] in protected:  # kept, with what it depends on, as the CLI excludes them
+                        dep.keep(res)
+                    elif dep.targeted(res["urn"], res["type"]):
                         dep.delete(res)
             if error is None and dep.mandatory_violations:
                 error = f"{dep.mandatory_violations} mandatory policy violation(s)"
@@ -704,6 +904,10 @@ def run_operation(inv: Invocation, command: str) -> int:
         if dep.inv.cancel.is_set() and error is None:
             error = "update canceled"
         code = _finish(inv, dep, backend, ref, checkpoint, error)
+        if code == 0 and protected:
+            inv.sink.out("")
+            inv.sink.out(f"All unprotected resources were destroyed. There are still {len(protected)} protected "
+                         "resources associated with this stack.")
         if code == 0 and kind == "destroy" and not dry_run and args.has("remove"):
             backend.remove_stack(ref)
             cfg_path = StackConfig.for_stack(inv.project_dir, ref).path
@@ -795,6 +999,8 @@ def _finish(
         sink.out(f"    {counts['same']} unchanged")
     sink.out("")
     sink.out(f"Duration: {int(round(duration))}s")
+    if sink.muted:
+        sink.out_always(json.dumps(_preview_json(dep, counts, duration), indent=4))
     dep.events.emit("summaryEvent", {
         "maybeCorrupt": False,
         "durationSeconds": int(round(duration)),
@@ -805,6 +1011,7 @@ def _finish(
         latest = checkpoint["checkpoint"]["latest"]
         latest["resources"] = props.encrypt_value(resources, dep.cipher.encrypt)
         backend.write_checkpoint(ref, checkpoint)
+        backend.backup_checkpoint(ref)
         backend.append_history(ref, {
             "kind": dep.kind,
             "startTime": int(dep.start),
@@ -831,7 +1038,59 @@ def _finish(
     return 0
 
 
+def _preview_json(dep: Deployment, counts: dict[str, int], duration: float) -> dict[str, Any]:
+    """What ``preview --json`` prints: the config, each step with its old and new state (secrets blinded), the
+    duration in nanoseconds and the change summary, as the CLI's ``display.PreviewDigest``."""
+    steps = []
+    for step in dep.steps:
+        # As the CLI's display: unchanged resources are left out, except the root stack and a change of protect.
+        protect_changed = bool((step.old or {}).get("protect")) != bool((step.new or {}).get("protect"))
+        if step.op == "same" and not protect_changed and urn_type(step.urn) != ROOT_STACK_TYPE:
+            continue
+        item: dict[str, Any] = {"op": step.op, "urn": step.urn}
+        if step.old is not None:
+            item["oldState"] = state_resource(dict(step.old, inputs=props.blind(step.old.get("inputs") or {}),
+                                                   outputs=props.blind(step.old.get("outputs") or {})))
+        if step.new is not None:
+            item["newState"] = state_resource(dict(step.new, inputs=props.blind(step.new.get("inputs") or {}),
+                                                   outputs=props.blind(step.new.get("outputs") or {})))
+        if step.diffs and step.op == "update":
+            item["diffReasons"] = list(step.diffs)
+        item["detailedDiff"] = None
+        steps.append(item)
+    document: dict[str, Any] = {}
+    if dep.config:  # left out when empty, as Go's omitempty does
+        document["config"] = {k: ("[secret]" if secret else config_string(v)) for k, (v, secret) in dep.config.items()}
+    document.update(steps=steps, duration=int(duration * 1e9), changeSummary={op: n for op, n in counts.items() if n})
+    return document
+
+
+def protected_closure(resources: list[dict[str, Any]]) -> set[str]:
+    """What ``destroy --exclude-protected`` keeps: each protected resource and, transitively, what it depends on
+    (its parent, dependencies, provider, property dependencies, deleted-with), as the CLI computes it.
+
+    :param resources: The state's resources.
+    """
+    by_urn = {r["urn"]: r for r in resources}
+    kept: set[str] = set()
+    todo = [r["urn"] for r in resources if r.get("protect")]
+    while todo:
+        urn = todo.pop()
+        if urn in kept or urn not in by_urn:
+            continue
+        kept.add(urn)
+        res = by_urn[urn]
+        provider = res.get("provider") or ""
+        todo.extend(filter(None, [res.get("parent"), provider.rsplit("::", 1)[0] if provider else "",
+                                  res.get("deletedWith")]))
+        todo.extend(res.get("dependencies") or [])
+        for urns in (res.get("propertyDependencies") or {}).values():
+            todo.extend(urns)
+    return kept
+
+
 def _pending_text(pending: list[dict[str, Any]]) -> str:
+    # The real engine's words (deploymentExecutor.printPendingOperationsWarning).
     lines = [
         f"Attempting to deploy or update resources with {len(pending)} pending operations from previous deployment."
     ]
@@ -839,8 +1098,13 @@ def _pending_text(pending: list[dict[str, Any]]) -> str:
         lines.append(f"  * {op.get('resource', {}).get('urn', '?')}, interrupted while {op.get('type', '?')}")
     lines.append(
         "These resources are in an unknown state because the Pulumi CLI was interrupted while waiting for "
-        "changes to these resources to complete. Confirm whether the operations completed, then repair the "
-        "stack with `pulumi refresh` (add --clear-pending-creates to drop pending creates)."
+        "changes to these resources to complete. You should confirm whether or not the operations listed "
+        "completed successfully by checking the state of the appropriate provider. For example, if you are "
+        "using AWS, you can confirm using the AWS Console.\n\n"
+        "Once you have confirmed the status of the interrupted operations, you can repair your stack using "
+        "`pulumi refresh` which will refresh the state from the provider you are using and clear the pending "
+        "operations if there are any.\n\n"
+        "Note that `pulumi refresh` will need to be run interactively to clear pending CREATE operations."
     )
     return "\n".join(lines)
 
@@ -854,21 +1118,23 @@ def _pending_writer(
     lock = threading.Lock()
     inflight: dict[str, dict[str, Any]] = {}
     stored = json.loads(json.dumps(checkpoint))  # the last written state, plus in-flight operations
+    kept = list(stored["checkpoint"]["latest"].get("pending_operations") or [])  # pending creates stay
 
     def write(step: Step, starting: bool) -> None:
         if step.op not in verbs:
             return
         with lock:
             if starting:
-                res = step.new or step.old or {}
-                inflight[step.urn] = {"resource": {"urn": step.urn, "type": res.get("type", "")},
-                                      "type": verbs[step.op]}
+                # The whole resource, as the engine records it (a pending create then has what it would have been).
+                res = props.encrypt_value(dict(step.new or step.old or {}), cipher.encrypt)
+                res.setdefault("urn", step.urn)
+                inflight[step.urn] = {"resource": state_resource(res), "type": verbs[step.op]}
             else:
                 inflight.pop(step.urn, None)
                 stored["checkpoint"]["latest"]["resources"] = props.encrypt_value(dep.final_resources(), cipher.encrypt)
             latest = stored["checkpoint"]["latest"]
-            if inflight:
-                latest["pending_operations"] = list(inflight.values())
+            if inflight or kept:
+                latest["pending_operations"] = kept + list(inflight.values())
             else:
                 latest.pop("pending_operations", None)
             backend.write_checkpoint(ref, stored)

@@ -166,6 +166,7 @@ class MonitorServicer(resource_pb2_grpc.ResourceMonitorServicer):
                 extra,
                 list(request.aliasURNs),
                 list(request.additionalSecretOutputs),
+                request.version,
             )
             return resource_pb2.RegisterResourceResponse(
                 urn=entry["urn"],

@@ -1,10 +1,11 @@
 """Passphrase secrets provider: AES-256-GCM with a PBKDF2-SHA256 derived key.
 
 The salt string has Pulumi's shape ``v1:<salt>:v1:<nonce>:<ciphertext>``: the
-trailing part is the encryption of a fixed word, so a wrong passphrase is
+trailing part is the encryption of the word ``pulumi``, so a wrong passphrase is
 detected before any value is decrypted. Ciphertexts are ``v1:<nonce>:<ct>``.
-The key derivation parameters are the stand-in's own, so values encrypted by
-the real Pulumi CLI cannot be read (and vice versa).
+The key is derived as the real CLI derives it (PBKDF2-SHA256, 1,000,000 rounds,
+an 8-byte salt), so either engine reads the secrets the other wrote. Stacks made
+by older stand-ins (a 16-byte salt) keep their cheaper derivation (100,000 rounds).
 """
 
 from __future__ import annotations
@@ -18,8 +19,13 @@ from collections.abc import Mapping
 from .constants import ENV_PASSPHRASE, ENV_PASSPHRASE_FILE
 from .sink import StandinError
 
-#: PBKDF2 iterations. Lower than Pulumi's so tests stay fast; still a real KDF.
-PBKDF2_ITERATIONS = 100_000
+#: PBKDF2 rounds of the real CLI's passphrase provider (``config.NewSymmetricCrypterFromPassphrase``).
+PBKDF2_ITERATIONS = 1_000_000
+#: Salt length the real CLI makes (``passphrase.NewPassphraseSecretsManager``).
+SALT_BYTES = 8
+#: Rounds of the stand-in's earlier own derivation, recognised by its 16-byte salts.
+LEGACY_ITERATIONS = 100_000
+_LEGACY_SALT_BYTES = 16
 _VERIFY_WORD = b"pulumi"
 
 _KEY_CACHE: dict[tuple[bytes, str], bytes] = {}
@@ -66,9 +72,8 @@ def _derive_key(salt: bytes, passphrase: str) -> bytes:
         cached = _KEY_CACHE.get(cache_key)
     if cached is not None:
         return cached
-    key = hashlib.pbkdf2_hmac(
-        "sha256", passphrase.encode("utf-8"), salt, PBKDF2_ITERATIONS, dklen=32
-    )
+    rounds = LEGACY_ITERATIONS if len(salt) == _LEGACY_SALT_BYTES else PBKDF2_ITERATIONS
+    key = hashlib.pbkdf2_hmac("sha256", passphrase.encode("utf-8"), salt, rounds, dklen=32)
     with _KEY_CACHE_LOCK:
         _KEY_CACHE[cache_key] = key
     return key
@@ -93,7 +98,7 @@ class PassphraseCipher:
 
         :param passphrase: The stack passphrase.
         """
-        salt = os.urandom(16)
+        salt = os.urandom(SALT_BYTES)
         key = _derive_key(salt, passphrase)
         probe = cls(key, "")
         verifier = probe.encrypt(_VERIFY_WORD.decode("ascii"))

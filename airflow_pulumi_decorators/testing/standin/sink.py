@@ -45,6 +45,8 @@ class Sink:
         # gRPC worker threads write concurrently; keep lines whole and ordered.
         self._lock = threading.Lock()
         self.secrets_to_mask: set[str] = set()
+        #: While set, :meth:`out` writes nothing (``preview --json`` prints one JSON document instead).
+        self.muted = False
 
     def _mask(self, text: str) -> str:
         # Last line of defence: never print a known secret plaintext.
@@ -55,6 +57,14 @@ class Sink:
 
     def out(self, text: str = "") -> None:
         """Write one or more lines to stdout.
+
+        :param text: Text; embedded newlines produce several lines.
+        """
+        if not self.muted:
+            self._write(text, self.out_lines, self._on_out)
+
+    def out_always(self, text: str) -> None:
+        """Write to stdout even while muted.
 
         :param text: Text; embedded newlines produce several lines.
         """

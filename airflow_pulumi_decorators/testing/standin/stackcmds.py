@@ -242,6 +242,46 @@ def cmd_stack_rm(inv: Invocation) -> int:
     return 0
 
 
+def cmd_stack_rename(inv: Invocation) -> int:
+    """``pulumi stack rename NEW [--stack S]``: as the diy backend does, under the stack lock: the checkpoint moves
+    to the new name with every URN renamed (``urn:pulumi:<new>::...``, parents, provider references,
+    dependencies), its history moves too, and ``Pulumi.<stack>.yaml`` follows; the renamed stack is selected.
+
+    :param inv: Invocation.
+    """
+    if len(inv.args.positionals) != 1:
+        raise StandinError("accepts 1 arg(s), received " + str(len(inv.args.positionals)))
+    ref = inv.stack_ref()
+    backend = inv.backend
+    backend.require(ref)
+    new_ref = inv.resolve(inv.args.positionals[0])
+    if new_ref.project != ref.project:
+        raise StandinError("cannot rename a stack to another project with a file:// backend")
+    if backend.exists(new_ref):
+        raise StandinError(already_exists(new_ref))
+    lock = backend.acquire_lock(ref)
+    try:
+        checkpoint = backend.read_checkpoint(ref)
+        old_prefix, new_prefix = f"urn:pulumi:{ref.name}::", f"urn:pulumi:{new_ref.name}::"
+        text = json.dumps(checkpoint).replace(json.dumps(old_prefix)[1:-1], json.dumps(new_prefix)[1:-1])
+        # The root stack resource is named <project>-<stack>: it is renamed too.
+        root = f"{new_prefix}{ref.project}::{ROOT_STACK_TYPE}::{ref.project}-"
+        text = text.replace(root + ref.name + '"', root + new_ref.name + '"')
+        renamed = json.loads(text)
+        renamed["checkpoint"]["stack"] = new_ref.fqn
+        backend.write_checkpoint(new_ref, renamed)
+        backend.rename_history(ref, new_ref)
+        os.unlink(backend.checkpoint_path(ref))
+    finally:
+        backend.release_lock(lock)
+    old_cfg = StackConfig.for_stack(inv.project_dir, ref).path
+    if os.path.exists(old_cfg):
+        os.replace(old_cfg, StackConfig.for_stack(inv.project_dir, new_ref).path)
+    backend.select(inv.project_dir, inv.env, new_ref)
+    inv.sink.out(f"Renamed {ref.fqn} to {new_ref.fqn}")
+    return 0
+
+
 def root_outputs(resources: list[dict[str, Any]]) -> dict[str, Any]:
     """State-form outputs of the root stack resource.
 

@@ -4,6 +4,7 @@ Layout under ``<backend dir>/.pulumi/``::
 
     meta.yaml                                   backend format version
     stacks/<project>/<stack>.json               checkpoint (``latest.resources``)
+    backups/<project>/<stack>/<stack>.<ns>.json   a copy of the checkpoint after each update
     history/<project>/<stack>/<stack>-<ns>.history.json   one per update
     locks/organization/<project>/<stack>/<uuid>.json   held during operations
     standin-workspaces/<hash>.json              current stack per project dir
@@ -31,19 +32,23 @@ from .sink import StandinError
 _STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def atomic_write_json(path: str, data: Any) -> None:
+def atomic_write_json(path: str, data: Any, *, compact: bool = False) -> None:
     """Write JSON via a temp file and rename so readers never see half a file.
 
     :param path: Destination.
     :param data: JSON-serialisable data.
+    :param compact: one line without spaces, as the Pulumi CLI writes its state files.
     """
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=4, sort_keys=False)
-            handle.write("\n")
+            if compact:
+                json.dump(data, handle, separators=(",", ":"), sort_keys=False)
+            else:
+                json.dump(data, handle, indent=4, sort_keys=False)
+                handle.write("\n")
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -179,6 +184,72 @@ def parse_stack_ref(ref: str, current_project: str | None) -> StackRef:
     return StackRef(org, project, name)
 
 
+#: ``apitype.DeploymentV3`` fields in the order the CLI writes them.
+_DEPLOYMENT_FIELDS = ("manifest", "secrets_providers", "resources", "pending_operations", "metadata")
+#: ``apitype.ResourceV3`` fields in the order the CLI writes them (all but urn, custom and type are omitted when
+#: empty).
+_RESOURCE_FIELDS = (
+    "urn", "custom", "delete", "id", "type", "inputs", "outputs", "parent", "protect", "taint", "external",
+    "dependencies", "initErrors", "provider", "propertyDependencies", "pendingReplacement",
+    "additionalSecretOutputs", "aliases", "customTimeouts", "importID", "retainOnDelete", "deletedWith",
+    "replaceWith", "created", "modified", "sourcePosition", "stackTrace", "ignoreChanges", "hideDiff",
+    "replaceOnChanges",
+)
+_REQUIRED_RESOURCE_FIELDS = ("urn", "custom", "type")
+
+
+def manifest_magic(version: str) -> str:
+    """The manifest's magic cookie, as the CLI computes and checks it (``deploy.Manifest.NewMagic``): the hex
+    SHA-256 of the version string, empty for an empty version. A mismatch makes the CLI refuse the state
+    ("snapshot integrity failure ... magic cookie mismatch").
+
+    :param version: The manifest's ``version``.
+    """
+    return hashlib.sha256(version.encode("utf-8")).hexdigest() if version else ""
+
+
+#: The CLI's words for a checkpoint whose manifest it refuses (``diy.getSnapshot``, ``Snapshot.VerifyIntegrity``).
+INTEGRITY_FAILURE = "snapshot integrity failure; refusing to use it"
+MAGIC_MISMATCH = "magic cookie mismatch; possible tampering/corruption detected"
+
+
+def check_manifest(manifest: Mapping[str, Any], path: str) -> None:
+    """Refuse a checkpoint whose magic cookie the real CLI would refuse, naming the cause and the fix. Manifests of
+    stand-ins that wrote no cookie (an empty magic with a ``+standin`` version) are still read: the next write
+    gives them the cookie, after which the real CLI reads them too.
+
+    :param manifest: the checkpoint's ``manifest``.
+    :param path: the checkpoint file (for the message).
+    :raises StandinError: on a mismatch.
+    """
+    version, magic = str(manifest.get("version") or ""), str(manifest.get("magic") or "")
+    if magic == manifest_magic(version) or (not magic and version.endswith("+standin")):
+        return
+    raise StandinError(
+        f"{INTEGRITY_FAILURE}: {MAGIC_MISMATCH}\n"
+        f"{path}: manifest.magic is not the SHA-256 of manifest.version {version!r}, so the file was not written "
+        "as the Pulumi CLI writes it (edited by hand, or by another tool). Restore the newest copy from the "
+        "backend's .pulumi/backups/ folder, or set manifest.magic to the hex SHA-256 of manifest.version"
+    )
+
+
+def new_manifest() -> dict[str, str]:
+    """A checkpoint manifest written now by this engine."""
+    version = "v" + STANDIN_VERSION
+    return {"time": iso_now(), "magic": manifest_magic(version), "version": version}
+
+
+def state_resource(res: dict[str, Any]) -> dict[str, Any]:
+    """One resource as the CLI writes it: its field order, empty fields left out (Go's ``omitempty``).
+
+    :param res: A resource of the state, in any field order.
+    """
+    out = {k: res[k] for k in _RESOURCE_FIELDS if k in _REQUIRED_RESOURCE_FIELDS or (k in res and res[k])}
+    out.update((k, v) for k, v in res.items() if k not in _RESOURCE_FIELDS and v not in (None, "", [], {}, False))
+    out.setdefault("custom", False)
+    return out
+
+
 class Backend:
     """A ``file://`` backend rooted at a directory.
 
@@ -287,23 +358,26 @@ class Backend:
             raise StandinError(f"failed to load checkpoint: place 1: {go_json_error(exc)}") from None
         checkpoint = data.setdefault("checkpoint", {})
         latest = checkpoint.get("latest") or {}
+        check_manifest(latest.get("manifest") or {}, self.checkpoint_path(ref))
         latest.setdefault("resources", [])
         checkpoint["latest"] = latest
         return data
 
     def write_checkpoint(self, ref: StackRef, data: dict[str, Any]) -> None:
-        """Atomically write a checkpoint, refreshing its manifest.
+        """Atomically write a checkpoint in the real CLI's format (``deploy.Snapshot`` as ``apitype.DeploymentV3``):
+        a manifest whose magic cookie the CLI checks, resources with the CLI's field order and no empty fields.
 
         :param ref: Stack.
         :param data: Whole checkpoint file content.
         """
         latest = data["checkpoint"].setdefault("latest", {})
-        latest["manifest"] = {
-            "time": iso_now(),
-            "magic": "",
-            "version": "v" + STANDIN_VERSION,
-        }
-        atomic_write_json(self.checkpoint_path(ref), data)
+        latest["manifest"] = new_manifest()
+        latest["resources"] = [state_resource(r) for r in latest.get("resources") or []]
+        ordered = {k: latest[k] for k in _DEPLOYMENT_FIELDS if latest.get(k) or k == "manifest"}
+        ordered.update((k, v) for k, v in latest.items() if k not in ordered and k not in _DEPLOYMENT_FIELDS)
+        ordered.setdefault("metadata", {})
+        data["checkpoint"]["latest"] = ordered
+        atomic_write_json(self.checkpoint_path(ref), data, compact=True)
 
     def new_checkpoint(self, ref: StackRef, salt_state: str) -> dict[str, Any]:
         """The checkpoint of a freshly initialised stack.
@@ -326,6 +400,18 @@ class Backend:
             },
         }
 
+    def backup_checkpoint(self, ref: StackRef) -> None:
+        """Keep a copy of the stack's checkpoint as the CLI does after each update
+        (``backups/<project>/<stack>/<stack>.<ns>.json``), the copy to restore when the checkpoint is damaged.
+
+        :param ref: Stack.
+        """
+        import shutil
+
+        directory = os.path.join(self.dir, "backups", ref.project, ref.name)
+        os.makedirs(directory, exist_ok=True)
+        shutil.copyfile(self.checkpoint_path(ref), os.path.join(directory, f"{ref.name}.{time.time_ns()}.json"))
+
     def remove_stack(self, ref: StackRef) -> None:
         """Delete checkpoint and history of a stack.
 
@@ -337,6 +423,22 @@ class Backend:
         shutil.rmtree(self.history_dir(ref), ignore_errors=True)
 
     # ----- history
+    def rename_history(self, ref: StackRef, new_ref: StackRef) -> None:
+        """Move a stack's history records to its new name (``<stack>-<ns>.history.json`` files renamed too).
+
+        :param ref: Old name.
+        :param new_ref: New name.
+        """
+        old_dir, new_dir = self.history_dir(ref), self.history_dir(new_ref)
+        names = _listdir(old_dir)
+        if not names:
+            return
+        os.makedirs(new_dir, exist_ok=True)
+        for name in names:
+            target = new_ref.name + name[len(ref.name):] if name.startswith(ref.name + "-") else name
+            os.replace(os.path.join(old_dir, name), os.path.join(new_dir, target))
+        os.rmdir(old_dir)
+
     def append_history(self, ref: StackRef, entry: dict[str, Any]) -> dict[str, Any]:
         """Store one update record; assigns its ``version``.
 
@@ -355,12 +457,13 @@ class Backend:
         :param ref: Stack.
         """
         directory = self.history_dir(ref)
-        entries = []
+        entries: list[tuple[int, dict[str, Any]]] = []
         for name in _listdir(directory):
             if name.endswith(".history.json"):
-                entries.append(read_json(os.path.join(directory, name)))
-        entries.sort(key=lambda e: e.get("version", 0), reverse=True)
-        return entries
+                entries.append((_history_sort_key(name), read_json(os.path.join(directory, name))))
+        # Newest first by file name (a nanosecond timestamp), as the CLI lists them: its own records all carry
+        # version 0, so the version cannot order a history the two engines wrote together.
+        return [entry for _name, entry in sorted(entries, key=lambda item: item[0], reverse=True)]
 
     # ----- locks
     def locks(self, ref: StackRef) -> list[str]:
@@ -520,6 +623,14 @@ def backend_root_from_url(url: str, env: Mapping[str, str]) -> str:
     if not os.path.isabs(path):
         raise StandinError(f"backend URL {url!r} must be an absolute file:// path")
     return os.path.normpath(path)
+
+
+def _history_sort_key(name: str) -> int:
+    stem = name[: -len(".history.json")]
+    try:
+        return int(stem.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return 0
 
 
 def _listdir(path: str) -> list[str]:

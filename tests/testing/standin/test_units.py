@@ -121,3 +121,62 @@ def test_the_package_lists_each_lazy_name_in_all() -> None:
     import airflow_pulumi_decorators.testing.standin as standin
 
     assert standin.__all__ == sorted(standin._EXPORTS)
+
+
+def test_default_provider_names_follow_the_engine() -> None:
+    from airflow_pulumi_decorators.testing.standin.engine import default_provider_name, is_default_provider
+
+    assert default_provider_name("") == "default"
+    assert default_provider_name("8.10.0") == "default_8_10_0"
+    assert default_provider_name("1.2.3-alpha.1+build.7") == "default_1_2_3_alpha_1_build_7"
+    assert is_default_provider("urn:pulumi:dev::p::pulumi:providers:gcp::default_8_10_0")
+    assert not is_default_provider("urn:pulumi:dev::p::pulumi:providers:gcp::mine")
+    assert not is_default_provider("urn:pulumi:dev::p::apd:index:Thing::default")
+
+
+def test_ignore_changes_puts_back_the_old_values() -> None:
+    from airflow_pulumi_decorators.testing.standin.engine import apply_ignore_changes
+
+    old = {"content": "one", "tags": {"owner": "a", "team": "x"}, "gone": 1}
+    new = {"content": "two", "tags": {"owner": "b", "team": "y"}, "extra": 2}
+    assert apply_ignore_changes(new, old, ["content"]) == {"content": "one", "tags": new["tags"], "extra": 2}
+    assert apply_ignore_changes(new, old, ["tags.owner"])["tags"] == {"owner": "a", "team": "y"}
+    assert "extra" not in apply_ignore_changes(new, old, ["extra"])  # no old value: the new one is dropped
+    assert apply_ignore_changes(dict(new, __provider="p"), old, ["*"]) == dict(old, __provider="p")
+    assert new["content"] == "two"  # the registration's own dict is left alone
+
+
+def test_checkpoint_manifests_carry_the_clis_magic_cookie(tmp_path) -> None:
+    import hashlib
+
+    from airflow_pulumi_decorators.testing.standin.state import check_manifest, new_manifest
+
+    manifest = new_manifest()
+    assert manifest["magic"] == hashlib.sha256(manifest["version"].encode()).hexdigest()
+    check_manifest(manifest, "x.json")
+    check_manifest({"version": "v3.272.0+standin", "magic": ""}, "x.json")  # older stand-ins: still read
+    with pytest.raises(StandinError, match="(?s)magic cookie mismatch.*x.json: manifest.magic is not the SHA-256"):
+        check_manifest({"version": "v3.274.1", "magic": "00"}, "x.json")
+
+
+def test_cipher_uses_the_clis_key_derivation_and_still_reads_older_standin_salts() -> None:
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    cipher = PassphraseCipher.create("pw")
+    salt = base64.b64decode(cipher.salt_state.split(":")[1])
+    assert len(salt) == 8
+    # What the real CLI does with the salt state: PBKDF2-SHA256, 1,000,000 rounds, then AES-256-GCM.
+    key = hashlib.pbkdf2_hmac("sha256", b"pw", salt, 1_000_000, dklen=32)
+    _, nonce, sealed = cipher.encrypt("value").split(":")
+    assert AESGCM(key).decrypt(base64.b64decode(nonce), base64.b64decode(sealed), None) == b"value"
+
+    legacy_salt = os.urandom(16)  # what older stand-ins wrote, with their 100,000 rounds
+    legacy_key = hashlib.pbkdf2_hmac("sha256", b"pw", legacy_salt, 100_000, dklen=32)
+    verifier_nonce = os.urandom(12)
+    verifier = AESGCM(legacy_key).encrypt(verifier_nonce, b"pulumi", None)
+    state = "v1:" + base64.b64encode(legacy_salt).decode() + ":v1:" + base64.b64encode(verifier_nonce).decode() \
+        + ":" + base64.b64encode(verifier).decode()
+    assert PassphraseCipher.from_salt_state(state, "pw").salt_state == state
