@@ -1,7 +1,10 @@
-"""Airflow assets for stacks: ``pulumi://<project>/<stack>``, which each successful ``up`` updates.
+"""Airflow assets for stacks: ``pulumi://<project>/<stack>``, which each successful ``up`` updates, and
+``pulumi-drift://<project>/<stack>``, which each drift check of the stack updates (drift found or not).
 
-Other DAGs schedule on a stack's infrastructure changes with ``schedule=[stack_asset("network", "prod")]``.
-The event itself is emitted by :mod:`airflow_pulumi_decorators.publish.events`.
+Other DAGs schedule on a stack's infrastructure changes with ``schedule=[stack_asset("network", "prod")]``,
+and on its drift checks with ``schedule=[drift_asset("network", "prod")]``. Drift checks have an asset of
+their own so that the DAGs consuming a stack's changes do not run on every check. The events themselves are
+emitted by :mod:`airflow_pulumi_decorators.publish.events`.
 """
 
 from __future__ import annotations
@@ -29,3 +32,25 @@ def stack_alias(project: str) -> AssetAlias:
     from airflow.sdk import AssetAlias
 
     return AssetAlias(name=f"pulumi-stacks:{project}")
+
+
+def drift_uri(project: str, stack: str) -> str:
+    """The asset URI of a stack's drift checks: ``pulumi-drift://<project>/<stack>``."""
+    return f"pulumi-drift://{project}/{stack}"
+
+
+def drift_asset(project: str, stack: str) -> Asset:
+    """The :class:`airflow.sdk.Asset` a stack's drift checks update, for ``schedule=[...]`` of a remediation DAG.
+
+    Each event's extra says ``drift`` (true or false), the ``changes`` and the drifted ``resources``.
+    """
+    from airflow.sdk import Asset
+
+    return Asset(uri=drift_uri(project, stack), name=drift_uri(project, stack))
+
+
+def drift_alias(project: str) -> AssetAlias:
+    """The alias a project's drift-check tasks declare as outlet; the stack's drift asset is attached at run time."""
+    from airflow.sdk import AssetAlias
+
+    return AssetAlias(name=f"pulumi-drift:{project}")

@@ -214,15 +214,21 @@ class PulumiStackTask:
         """Delete the stack's resources (task id ``<fn>_destroy``); refused on protected environments."""
         return self._operation("destroy", args, kwargs)
 
-    def drift_check(self, *args: Any, **kwargs: Any) -> XComArg:
+    def drift_check(self, *args: Any, fail_on_drift: bool = True, **kwargs: Any) -> XComArg:
         """Refresh from the cloud and preview the program: fails with ``DriftDetectedError`` on any change.
 
         Catches both kinds of drift: the cloud changed behind Pulumi's back, and the code changed without an
-        ``up``. Task id ``<fn>_drift_check``.
+        ``up``. Task id ``<fn>_drift_check``. Each successful check emits the asset event
+        ``pulumi-drift://<project>/<stack>`` (:func:`airflow_pulumi_decorators.assets.drift_asset`) with ``drift``,
+        ``changes`` and ``resources`` in its extra.
+
+        :param fail_on_drift: fail on drift (default). With ``False`` the task succeeds and reports the drift
+            in its XCom and its drift event (``"drift": true``), so a remediation DAG scheduled on the drift
+            asset runs; Airflow stores no asset event of a failed task.
         """
-        return self._operation(
-            "preview", args, kwargs, refresh=True, expect_no_changes=True, task_id=f"{self.task_id}_drift_check"
-        )
+        flags = {"expect_no_changes": True} if fail_on_drift else {}
+        return self._operation("preview", args, kwargs, refresh=True, drift_check=True,
+                               task_id=f"{self.task_id}_drift_check", **flags)
 
     def with_approval(self, *args: Any, approval: dict[str, Any] | None = None, **kwargs: Any) -> XComArg:
         """``preview`` → human approval of the planned changes (Airflow HITL) → ``up``; returns the ``up``.

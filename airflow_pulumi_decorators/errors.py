@@ -8,6 +8,7 @@ author only ever catches or reads ours. Nothing here imports Pulumi or google-au
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
 class PulumiDecoratorError(Exception):
@@ -121,11 +122,12 @@ class DriftDetectedError(PulumiEngineError):
     """``expect_no_changes`` was set and the engine found changes (drift between code, state and cloud).
 
     :param changes: change counts by op.
-    :param steps: the planned steps that are not ``same`` (``{"op", "urn", "type", "name"}``).
+    :param steps: the planned steps that are not ``same`` (``{"op", "urn", "type", "name"}`` and their
+        property ``diff``).
     """
 
     def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None,
-                 changes: Mapping[str, int] | None = None, steps: list[dict[str, str]] | None = None) -> None:
+                 changes: Mapping[str, int] | None = None, steps: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message, stack=stack, operation=operation)
         self.changes = dict(changes or {})
         self.steps = list(steps or [])

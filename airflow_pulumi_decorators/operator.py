@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_pulumi_decorators import checks
-from airflow_pulumi_decorators.assets import stack_alias
+from airflow_pulumi_decorators.assets import drift_alias, stack_alias
 from airflow_pulumi_decorators.environments import (
     Environment,
     resolve_environment,
@@ -117,7 +117,12 @@ class PulumiStackOperator(BaseOperator):
     :param allow_destroy_protected: let ``destroy`` run on a protected environment (refused otherwise). A
         keyword of its own, not an option, so allowing it is visible on the task.
     :param emit_asset: emit an Airflow asset event ``pulumi://<project>/<stack>`` after each successful
-        ``up`` (extra: output keys, change counts, version; never values).
+        ``up`` (extra: output keys, change counts, version; never values), and
+        ``pulumi-drift://<project>/<stack>`` after each successful drift check (``drift_check``, or a
+        ``refresh`` with ``preview_only``; extra: ``drift``, ``changes``, ``resources``).
+    :param drift_check: the task is a drift check (a ``preview`` with ``refresh``; set by ``.drift_check()``):
+        it emits the stack's drift event. A plain preview with refresh (the one before an approval) emits
+        none, so a remediation DAG scheduled on drift does not trigger itself.
     """
 
     template_fields: Sequence[str] = ("op_args", "op_kwargs", "environment", "stack")
@@ -147,6 +152,7 @@ class PulumiStackOperator(BaseOperator):
         options: OperationOptions | None = None,
         allow_destroy_protected: bool = False,
         emit_asset: bool = True,
+        drift_check: bool = False,
         **kwargs: Any,
     ) -> None:
         checks.check_pulumi_command(pulumi_command)
@@ -156,11 +162,21 @@ class PulumiStackOperator(BaseOperator):
         )
         self.operation = operation
         self.allow_destroy_protected = bool(allow_destroy_protected)
+        if drift_check and (operation != "preview" or not self.options.refresh):
+            raise ConfigurationError(
+                f"'drift_check'=True needs operation='preview' with refresh=True, got operation={operation!r}"
+                f"{'' if operation != 'preview' else ' without refresh'}; use .drift_check(...) of a @pulumi_stack "
+                "function, or refresh(preview_only=True)"
+            )
+        self.drift_check = bool(drift_check) or (operation == "refresh" and self.options.preview_only)
         self.emit_asset = bool(emit_asset) and operation == "up"
-        if self.emit_asset:
+        self.emit_drift_event = bool(emit_asset) and self.drift_check
+        if self.emit_asset or self.emit_drift_event:
             # The stack is known only at run time (templated), so the task declares an alias and
-            # attaches the concrete asset pulumi://<project>/<stack> to it when it runs.
-            kwargs["outlets"] = [*(kwargs.get("outlets") or []), stack_alias(project)]
+            # attaches the concrete asset pulumi://<project>/<stack> (pulumi-drift://… for a drift check)
+            # to it when it runs.
+            alias = drift_alias(project) if self.emit_drift_event else stack_alias(project)
+            kwargs["outlets"] = [*(kwargs.get("outlets") or []), alias]
         super().__init__(**kwargs)
         self.program = checks.check_program(program)
         self.project = validate_project_name(project)
@@ -220,8 +236,9 @@ class PulumiStackOperator(BaseOperator):
         setattr(self, URL_ATTRIBUTE, summary["url"])
         return publish.task_value(
             run.request, result, context=context, push_secret_outputs=self.push_secret_outputs,
-            emit_asset=self.emit_asset, log=self.log, mask=_mask, secret_outputs=self.secret_outputs,
-            environment=run.environment, conn_id=run.conn_id, identity=environment[1].identity,
+            emit_asset=self.emit_asset, emit_drift_event=self.emit_drift_event, log=self.log, mask=_mask,
+            secret_outputs=self.secret_outputs, environment=run.environment, conn_id=run.conn_id,
+            identity=environment[1].identity,
         )
 
     def _environment(self) -> tuple[str, Environment]:

@@ -8,7 +8,7 @@ import pendulum
 from airflow.sdk import DAG
 
 from airflow_pulumi_decorators import pulumi_stack
-from airflow_pulumi_decorators.approvals import approval_body, approval_gate
+from airflow_pulumi_decorators.approvals import BODY_CHANGES_PER_RESOURCE, approval_body, approval_gate
 from airflow_pulumi_decorators.operations import SUMMARY_KEY
 
 
@@ -29,8 +29,65 @@ def test_body_lists_the_planned_change_counts_and_steps_of_the_preview():
     text = _render(approval_body("storage_preview"), plan, {"stack": "prod", "project": "storage"})
     assert text.startswith("### Planned changes on stack `prod` (project `storage`)")
     assert "- **create**: 2\n- **update**: 1" in text  # sorted by operation
-    assert "- `create` gcp:storage/bucket:Bucket **raw**" in text
-    assert "No resource changes." not in text
+    assert "#### `create` gcp:storage/bucket:Bucket **raw**\n" in text
+    assert "No resource changes." not in text and "```" not in text  # a step without a diff has no block
+
+
+def _change(path, kind, old=None, new=None, replace=False):
+    entry = {"path": path, "kind": kind}
+    if old is not None:
+        entry["old"] = old
+    if new is not None:
+        entry["new"] = new
+    if replace:
+        entry["replace"] = True
+    return entry
+
+
+def test_body_shows_each_resource_property_diff_old_and_new_in_a_diff_block():
+    plan = {"changes": {"update": 1}, "steps": [{
+        "op": "update", "type": "gcp:cloudrunv2/service:Service", "name": "api", "replace_keys": [], "diff": [
+            _change("template.containers[0].image", "update", '"api:1.4.2"', '"api:1.5.0"'),
+            _change("scaling.maxInstanceCount", "update", "3", "5"),
+            _change("labels.team", "add", new='"payments"'),
+            _change("password", "update", "[secret]", "[secret]"),
+            _change("ingress", "delete", old='"all"'),
+        ]}]}
+    text = _render(approval_body("storage_preview"), plan, {"stack": "prod", "project": "storage"})
+    assert "#### `update` gcp:cloudrunv2/service:Service **api**\n\n```diff\n" in text
+    assert ('```diff\n- template.containers[0].image: "api:1.4.2"\n+ template.containers[0].image: "api:1.5.0"\n'
+            '- scaling.maxInstanceCount: 3\n+ scaling.maxInstanceCount: 5\n+ labels.team: "payments"\n'
+            '- password: [secret]\n+ password: [secret]\n- ingress: "all"\n```\n') in text
+    assert "more changes" not in text
+
+
+def test_body_marks_replacements_and_deletions_and_what_forces_a_replacement():
+    plan = {"changes": {"replace": 1, "delete": 1}, "steps": [
+        {"op": "replace", "type": "t:m:R", "name": "svc", "replace_keys": ["region"],
+         "diff": [_change("region", "update", '"eu"', '"us"', replace=True)]},
+        {"op": "delete", "type": "t:m:R", "name": "old", "replace_keys": [], "diff": [_change("a", "delete", "1")]},
+    ]}
+    text = _render(approval_body("storage_preview"), plan, {"stack": "prod", "project": "storage"})
+    assert "#### ⚠ `replace` t:m:R **svc** (replaced because `region` changed)\n" in text
+    assert '- region: "eu"\n+ region: "us"   (forces replacement)\n' in text
+    assert "#### ⚠ `delete` t:m:R **old**\n\n```diff\n- a: 1\n```" in text
+
+
+def test_body_caps_each_resource_and_points_to_the_preview_log_for_the_rest():
+    changes = [_change(f"k{i:02}", "update", str(i), str(i + 1)) for i in range(BODY_CHANGES_PER_RESOURCE + 3)]
+    plan = {"changes": {"update": 1},
+            "steps": [{"op": "update", "type": "t:m:R", "name": "big", "diff": changes, "diff_omitted": 40}]}
+    text = _render(approval_body("storage_preview"), plan, {"stack": "prod", "project": "storage"})
+    assert f"+ k{BODY_CHANGES_PER_RESOURCE - 1:02}: {BODY_CHANGES_PER_RESOURCE}\n```" in text
+    assert f"k{BODY_CHANGES_PER_RESOURCE:02}" not in text
+    assert "_43 more changes: the full diff is in the log of task `storage_preview`._" in text
+
+
+def test_a_fence_inside_a_value_cannot_end_the_diff_block():
+    plan = {"changes": {"update": 1}, "steps": [{"op": "update", "type": "t:m:R", "name": "x",
+                                                  "diff": [_change("doc", "update", '"a"', '"```\\n# injected"')]}]}
+    text = _render(approval_body("storage_preview"), plan, {"stack": "prod", "project": "storage"})
+    assert text.count("```") == 2
 
 
 def test_body_says_when_no_resource_changes():

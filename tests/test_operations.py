@@ -8,9 +8,9 @@ import datetime
 
 import pendulum
 import pytest
-from airflow.sdk import dag
+from airflow.sdk import DAG, dag
 
-from airflow_pulumi_decorators import Environment
+from airflow_pulumi_decorators import Environment, PulumiStackOperator, pulumi_stack
 from airflow_pulumi_decorators.errors import ConfigurationError, ProtectedStackError
 from airflow_pulumi_decorators.operations import (
     OPERATIONS,
@@ -219,7 +219,32 @@ def test_decorated_function_offers_every_operation_with_its_own_task_id():
     assert tasks["infra_drift_check"].options.expect_no_changes and tasks["infra_drift_check"].options.refresh
     assert tasks["eph"].is_setup and tasks["eph_teardown"].is_teardown
     assert tasks["eph_teardown"].options.remove_stack
-    assert tasks["infra"].outlets and not tasks["infra_preview"].outlets  # asset events only for up
+    assert tasks["infra"].outlets and not tasks["infra_preview"].outlets  # asset events only for up ...
+    assert [a.name for a in tasks["infra_drift_check"].outlets] == ["pulumi-drift:p"]  # ... and drift checks
+    assert tasks["infra_drift_check"].drift_check and not tasks["infra_preview"].drift_check
+
+
+def test_drift_check_that_does_not_fail_on_drift_still_refreshes_and_emits_its_drift_event():
+    with DAG("drift_options", schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as dag:
+        @pulumi_stack(project="p", stack="dev")
+        def infra():
+            return {}
+
+        infra.drift_check(fail_on_drift=False)
+        infra.override(preview_only=True).refresh()
+        infra.override(refresh=True).preview()
+    tasks = dag.task_dict
+    check = tasks["infra_drift_check"]
+    assert check.options.refresh and not check.options.expect_no_changes and check.emit_drift_event
+    watch = tasks["infra_refresh"]
+    assert watch.emit_drift_event and [a.name for a in watch.outlets] == ["pulumi-drift:p"]
+    assert not tasks["infra_preview"].emit_drift_event and not tasks["infra_preview"].outlets
+
+
+def test_drift_check_flag_needs_a_refreshing_preview():
+    with pytest.raises(ConfigurationError, match="'drift_check'=True needs operation='preview' with refresh=True"):
+        PulumiStackOperator(task_id="t", program=lambda: None, project="p", stack="dev", operation="up",
+                            drift_check=True)
 
 
 def test_clear_pending_creates_applies_to_up_as_the_one_option_recovery():

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from airflow_pulumi_decorators.engine.diffs import step_diff
 from airflow_pulumi_decorators.engine.request import NO_CHANGE_OPS
 
 #: The type of the root resource, whose outputs are the stack outputs.
@@ -14,6 +15,9 @@ ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 #: Text Pulumi prints for each operation a killed update left in flight (one line each, after its
 #: "Attempting to deploy or update resources with N pending operations" line).
 PENDING_MARKERS = ("interrupted while creating", "interrupted while updating", "interrupted while deleting")
+#: The engine's sub-steps of a replacement: the ``replace`` step stands for them (one step per resource, as
+#: the change counts have it).
+REPLACE_PARTS = frozenset({"create-replacement", "delete-replaced", "discard-replaced"})
 
 
 class Observer:
@@ -24,8 +28,9 @@ class Observer:
 
     def __init__(self, on_output: Callable[[str], None]) -> None:
         self.on_output = on_output
-        self.steps: list[dict[str, str]] = []
+        self.steps: list[dict[str, Any]] = []
         self._seen: set[tuple[str, str]] = set()
+        self._refreshing: set[str] = set()
         self.violations: list[dict[str, str]] = []
         self.pending: list[str] = []
         self.summary_changes: dict[str, int] | None = None
@@ -45,7 +50,7 @@ class Observer:
         for kind in ("resource_pre_event", "res_outputs_event"):
             step = getattr(event, kind, None)
             if step is not None and step.metadata is not None:
-                self._step(step.metadata)
+                self._step(step.metadata, outputs_event=kind == "res_outputs_event")
         outputs = getattr(event, "res_outputs_event", None)
         if outputs is not None and outputs.metadata is not None and not outputs.planning:
             self._root_outputs(outputs.metadata)
@@ -72,15 +77,22 @@ class Observer:
         if meta.type == ROOT_STACK_TYPE and new is not None and not new.parent and isinstance(new.outputs, dict):
             self.root_outputs = dict(new.outputs)
 
-    def _step(self, meta: Any) -> None:
+    def _step(self, meta: Any, *, outputs_event: bool = False) -> None:
         op = str(getattr(meta.op, "value", meta.op))
+        refreshed = outputs_event and meta.urn in self._refreshing
+        if outputs_event:
+            self._refreshing.discard(meta.urn)
+        elif op == "refresh":
+            self._refreshing.add(meta.urn)  # its outputs event says what the refresh found in the cloud
         # Default providers are steps of a real engine too, but no change anyone counts.
-        if op in NO_CHANGE_OPS or meta.type.startswith("pulumi:providers:"):
+        if op in NO_CHANGE_OPS or op in REPLACE_PARTS or meta.type.startswith("pulumi:providers:"):
             return
         if (meta.urn, op) in self._seen:
             return
         self._seen.add((meta.urn, op))
-        self.steps.append({"op": op, "urn": meta.urn, "type": meta.type, "name": meta.urn.rsplit("::", 1)[-1]})
+        step: dict[str, Any] = {"op": op, "urn": meta.urn, "type": meta.type, "name": meta.urn.rsplit("::", 1)[-1]}
+        step.update(step_diff(meta, refreshed=refreshed))
+        self.steps.append(step)
 
     @property
     def mandatory_violations(self) -> list[dict[str, str]]:

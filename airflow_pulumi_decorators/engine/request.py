@@ -156,7 +156,8 @@ class OperationResult:
     :param changes: resource change counts by op (``create``, ``update``, ``delete``, ``same`` …).
     :param version: the update's version number in the backend, when it reports one (not for previews).
     :param duration_s: wall time of the whole operation, stack selection included.
-    :param steps: the steps that change something: ``{"op", "urn", "type", "name"}`` each.
+    :param steps: the steps that change something: ``{"op", "urn", "type", "name"}`` each, with their property
+        diff (``diff``, ``replace_keys``; :func:`.diffs.step_diff`).
     :param pending_operations: what a previous, hard-killed update left in flight (as Pulumi reported it).
     :param policy_violations: advisory violations (mandatory ones fail the operation).
     :param stack_removed: ``destroy`` removed the stack.
@@ -171,7 +172,7 @@ class OperationResult:
     changes: dict[str, int]
     version: int | None
     duration_s: float
-    steps: list[dict[str, str]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
     pending_operations: list[str] = field(default_factory=list)
     policy_violations: list[dict[str, str]] = field(default_factory=list)
     stack_removed: bool = False

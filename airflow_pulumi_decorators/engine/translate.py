@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_pulumi_decorators.cli import INSTALL_HINT
 from airflow_pulumi_decorators.engine.request import NO_CHANGE_OPS, OperationRequest
@@ -142,7 +142,7 @@ def policy_error(request: OperationRequest, mandatory: Sequence[Mapping[str, str
 
 
 def drift_error(
-    request: OperationRequest, changes: Mapping[str, int], steps: list[dict[str, str]]
+    request: OperationRequest, changes: Mapping[str, int], steps: list[dict[str, Any]]
 ) -> DriftDetectedError | None:
     """The drift an ``expect_no_changes`` operation found, or ``None`` when it changes nothing."""
     changed = {op: n for op, n in changes.items() if op not in NO_CHANGE_OPS and n}

@@ -1,13 +1,16 @@
 """Publish: what a stack task reports once the engine is done, in the order a reader of the log meets it.
 
-1. :func:`report`: the result line and the ``pulumi_summary`` XCom (with the update's link), policy warnings;
+1. :func:`report`: the result line, the steps' property diffs, the ``pulumi_summary`` XCom (with the update's
+   link), policy warnings;
 2. :func:`task_value`: the task's return value — the stack outputs as XCom (secret outputs withheld, pushed
    as references, or — deprecated — pushed masked), a warning for each declared output left without a value,
-   the stack's asset event — or, for ``preview``/``refresh``/``destroy``, the changes.
+   the stack's asset event — or, for ``preview``/``refresh``/``destroy``, the changes (and a drift check's
+   drift event).
 
 - :mod:`.summary`: the :class:`~.summary.Summary` fields and the non-``up`` return value;
 - :mod:`.xcom`: stack outputs to XCom;
-- :mod:`.events`: the asset event of an ``up``;
+- :mod:`.diffs`: the property diffs as the log shows them;
+- :mod:`.events`: the asset event of an ``up``, the drift event of a drift check;
 - :mod:`.links`: the link to the update (Pulumi Cloud).
 
 Nothing here imports Pulumi or the engine; it reads the engine's plain result. Parsing a DAG file loads
@@ -64,6 +67,12 @@ def report(
         url=update_url(request.context.backend, request.project, result.stack, result.version),
     )
     log.info("pulumi summary: %s", summary_line(pushed))
+    if result.steps:
+        from airflow_pulumi_decorators.publish.diffs import diff_lines
+
+        # Values come blinded from the engine's events: a secret is "[secret]" here, never its value.
+        log.info("pulumi %s: resource changes (as `pulumi preview --diff` shows them):\n%s",
+                 request.operation, "\n".join(diff_lines(result.steps)))
     context["ti"].xcom_push(key=SUMMARY_KEY, value=pushed)
     for v in result.policy_violations:
         log.warning("pulumi policy (%s) %s/%s: %s", v["level"], v["policy_pack"], v["policy"], v["message"])
@@ -83,6 +92,7 @@ def task_value(
     environment: str = "",
     conn_id: str | None = None,
     identity: Any = None,
+    emit_drift_event: bool = False,
 ) -> dict[str, Any]:
     """The task's return value: the outputs of an ``up`` as XCom (and its asset event), else the changes.
 
@@ -97,6 +107,7 @@ def task_value(
     :param identity: the environment's identity: one read from an Airflow connection is recorded in references
         by its connection id (the reader obtains its own credential from it).
     :param emit_asset: emit the stack's asset event after an ``up``.
+    :param emit_drift_event: emit the stack's drift event (the task is a drift check).
     :param log: the task log.
     :param mask: registers a value with Airflow's secret masker.
     :raises ReservedOutputNameError: an output the program exported itself has a reserved name.
@@ -104,6 +115,10 @@ def task_value(
     if request.operation != "up":
         from airflow_pulumi_decorators.publish.summary import summary_return
 
+        if emit_drift_event:
+            from airflow_pulumi_decorators.publish import events
+
+            events.emit_drift_event(context, request.project, result, log=log.info)
         return summary_return(result)
     from airflow_pulumi_decorators.publish.xcom import to_xcom, warn_missing_outputs
 

@@ -1,6 +1,8 @@
-"""The asset event of a successful ``up``: ``pulumi://<project>/<stack>`` through the task's alias outlet.
+"""The asset events of a stack task, through the task's alias outlet: ``pulumi://<project>/<stack>`` after a
+successful ``up``, ``pulumi-drift://<project>/<stack>`` after a drift check.
 
-The event's extra carries the output *keys*, change counts and version, never output values.
+An ``up`` event's extra carries the output *keys*, change counts and version, never output values; a drift
+event's says whether the stack drifted, the change counts and which resources and properties, never values.
 """
 
 from __future__ import annotations
@@ -8,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow_pulumi_decorators.assets import stack_alias, stack_asset, stack_uri
+from airflow_pulumi_decorators.assets import drift_alias, drift_asset, drift_uri, stack_alias, stack_asset, stack_uri
+from airflow_pulumi_decorators.engine.request import NO_CHANGE_OPS
 
 if TYPE_CHECKING:
     from airflow_pulumi_decorators.engine import OperationResult
@@ -36,3 +39,30 @@ def emit_stack_event(
     context["outlet_events"][stack_alias(project)].add(stack_asset(project, result.stack), extra=extra)
     keys = ", ".join(extra["output_keys"]) or "-"
     log(f"pulumi: asset event {stack_uri(project, result.stack)} (output keys: {keys})")
+
+
+def drift_extra(project: str, result: OperationResult) -> dict[str, Any]:
+    """What a drift event says: ``drift``, the change counts and each drifted resource with the paths of its
+    changed properties (no values: the extra is shown in the UI and passed to the DAGs it triggers)."""
+    return {
+        "project": project,
+        "stack": result.stack,
+        "operation": result.operation,
+        "drift": result.has_changes,
+        "changes": {op: n for op, n in result.changes.items() if op not in NO_CHANGE_OPS and n},
+        "resources": [
+            {"op": s["op"], "type": s["type"], "name": s["name"], "urn": s["urn"],
+             "properties": [entry["path"] for entry in s.get("diff") or ()]}
+            for s in result.steps
+        ],
+    }
+
+
+def emit_drift_event(
+    context: Any, project: str, result: OperationResult, *, log: Callable[[str], None] = lambda _: None
+) -> None:
+    """Attach the stack's drift event to the task's drift alias outlet (stored when the task succeeds)."""
+    extra = drift_extra(project, result)
+    context["outlet_events"][drift_alias(project)].add(drift_asset(project, result.stack), extra=extra)
+    found = ", ".join(f"{r['op']} {r['name']}" for r in extra["resources"]) or "none"
+    log(f"pulumi: asset event {drift_uri(project, result.stack)} (drift: {str(extra['drift']).lower()}; {found})")

@@ -8,6 +8,8 @@ or real drift.
 - :class:`LocalFile` writes a file; a refresh reads it back, so editing or deleting the file is drift.
 - :class:`FakeName` computes a name (like ``random.RandomPet``) from its inputs: a provider-computed output.
 - :class:`Sleep` takes ``seconds`` to create or update: an update slow enough to interrupt.
+- :class:`Settings` holds a string, a number, a nested dict, a list and a (secret) password: property diffs
+  of every kind; changing ``region`` replaces it.
 
 Import this module only inside a Pulumi program (it imports ``pulumi``).
 """
@@ -104,6 +106,22 @@ class _SleepProvider(ResourceProvider):
         return UpdateResult(outs=_plain(news))
 
 
+class _SettingsProvider(ResourceProvider):
+    """Stores its inputs as outputs; a changed ``region`` replaces the resource, anything else updates it."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = _plain(props)
+        return CreateResult(id_=f"settings-{_digest(str(outs.get('region')))[:8]}", outs=outs)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        old, new = _plain(olds), _plain(news)
+        replaces = ["region"] if old.get("region") != new.get("region") else []
+        return DiffResult(changes=old != new, replaces=replaces, delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=_plain(news))
+
+
 class LocalFile(pulumi.dynamic.Resource, module="apd", name="LocalFile"):
     """A file on the machine that runs the engine.
 
@@ -186,3 +204,43 @@ class Sleep(pulumi.dynamic.Resource, module="apd", name="Sleep"):
 
     def __init__(self, resource_name: str, seconds: float, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(_SleepProvider(), resource_name, {"seconds": seconds}, opts)
+
+
+class Settings(pulumi.dynamic.Resource, module="apd", name="Settings"):
+    """A service's settings: properties of every kind, for property diffs (nothing outside the state changes).
+
+    Type token ``pulumi-python:dynamic/apd:Settings``. Outputs: its inputs. Changing ``region`` replaces it;
+    any other change updates it.
+
+    :param resource_name: the Pulumi resource name.
+    :param region: a string that forces a replacement when it changes.
+    :param image: a string.
+    :param replicas: a number.
+    :param scaling: a nested dict.
+    :param members: a list.
+    :param password: a secret (pass ``pulumi.Output.secret(...)``), or ``None``.
+    :param opts: resource options.
+    """
+
+    region: pulumi.Output[str]
+    image: pulumi.Output[str]
+    replicas: pulumi.Output[int]
+    scaling: pulumi.Output[dict[str, Any]]
+    members: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        region: pulumi.Input[str],
+        image: pulumi.Input[str],
+        replicas: pulumi.Input[int] = 1,
+        scaling: pulumi.Input[dict[str, Any]] | None = None,
+        members: pulumi.Input[list[str]] | None = None,
+        password: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {"region": region, "image": image, "replicas": replicas,
+                                 "scaling": scaling or {}, "members": members or []}
+        if password is not None:
+            props["password"] = password
+        super().__init__(_SettingsProvider(), resource_name, props, opts)

@@ -25,6 +25,7 @@ DAGS = {
     "ephemeral_cluster": {"nightly_spark"},
     "preview_environments": {"preview_environments"},
     "drift_detection": {"warehouse_deploy", "warehouse_drift"},
+    "drift_remediation": {"lake_deploy", "lake_drift_watch", "lake_remediation"},
     "approval_gated_deploy": {"payments_release"},
     "federated_identity": {"federated_identity"},
 }
@@ -212,6 +213,56 @@ def test_drift_detection_passes_until_the_cloud_drifts(examples, monkeypatch):
     assert "  update gcp:storage/bucket:Bucket exports" in drifted.output
     assert "DRIFT ALERT: task warehouse_prod_drift_check failed" in drifted.output
     assert len(list((backend / ".pulumi" / "history" / "warehouse" / "prod").glob("*.json"))) == 1  # wrote nothing
+
+
+# -- drift remediation ---------------------------------------------------------------------------------
+
+
+def _drift_events(dag_id: str) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        asset = session.query(AssetModel).filter(AssetModel.uri == "pulumi-drift://lake/prod").one()
+        return [e.extra for e in session.query(AssetEvent).filter(AssetEvent.asset_id == asset.id)
+                if e.source_dag_id == dag_id]
+
+
+def test_drift_remediation_is_scheduled_on_the_stacks_drift_asset(airflow_home):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "examples" / "drift_remediation" / "dags"))
+    uris = [asset.uri for asset in bag.dags["lake_remediation"].timetable.asset_condition.objects]
+    assert uris == ["pulumi-drift://lake/prod"]
+
+
+def test_drift_watch_emits_drift_events_and_the_approved_remediation_applies(examples, monkeypatch):
+    _, deployed = examples.run("drift_remediation", "lake_deploy")
+    assert deployed.state == "success", deployed.output[-3000:]
+    clean_id, clean = examples.run("drift_remediation", "lake_drift_watch")
+    assert clean.state == "success", clean.output[-3000:]
+    assert [(e["drift"], e["resources"]) for e in _drift_events(clean_id)] == [(False, [])]
+
+    monkeypatch.setenv("PULUMI_STANDIN_DRIFT", "exports")  # someone edits the bucket in the console
+    drifted_id, drifted = examples.run("drift_remediation", "lake_drift_watch")
+    assert drifted.state == "success", drifted.output[-3000:]  # fail_on_drift=False: reported, not failed
+    [event] = _drift_events(drifted_id)
+    assert event["drift"] is True and event["changes"] == {"update": 1}
+    assert [(r["op"], r["type"], r["name"]) for r in event["resources"]] == [
+        ("update", "gcp:storage/bucket:Bucket", "exports")]
+
+    # Airflow's scheduler would start it on that event; dag.test() runs it by hand.
+    dag_id = f"lake_remediation_{examples.kit.name.replace('-', '_')}"
+    responder = respond_in_background(dag_id, "lake_approval", "Approve")
+    _, fixed = examples.run("drift_remediation", "lake_remediation", run_conf={"remediate": True}, run_id=dag_id)
+    responder.join(5)
+    assert fixed.state == "success", fixed.output[-3000:]
+    assert fixed.task_states == {"drifted": "success", "lake_preview": "success", "lake_approval": "success",
+                                 "lake": "success"}
+    assert "#### `update` gcp:storage/bucket:Bucket **exports**" in fixed.rendered["lake_approval"]["body"]
+    assert _drift_events(dag_id) == []  # the remediation's own preview is no drift check: no self-trigger
+    checks = examples.operations(fixed.backend)[-2:]
+    assert [op for op, _ in checks] == ["preview", "up"] and all("--refresh" in flags for _, flags in checks)
 
 
 # -- approval-gated deploy -----------------------------------------------------------------------------

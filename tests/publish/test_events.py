@@ -47,3 +47,35 @@ def test_emit_adds_the_stack_asset_to_the_projects_alias_outlet_and_logs_it():
     assert logged == ["pulumi: asset event pulumi://network/prod (output keys: vpc)"]
     emit_stack_event({"outlet_events": outlets}, "network", _result(), log=logged.append)
     assert logged[-1] == "pulumi: asset event pulumi://network/prod (output keys: -)"
+
+
+def test_drift_extra_says_drift_counts_and_the_drifted_resources_paths_never_values():
+    from airflow_pulumi_decorators.publish.events import drift_extra
+
+    result = SimpleNamespace(
+        operation="preview", stack="prod", changes={"update": 1, "same": 3, "delete": 0}, has_changes=True,
+        steps=[{"op": "update", "type": "t:m:R", "name": "conf", "urn": "urn:pulumi:prod::p::t:m:R::conf",
+                "diff": [{"path": "content", "kind": "update", "old": '"drift-value-9c1"', "new": '"one"'}]}])
+    extra = drift_extra("files", result)
+    assert extra == {"project": "files", "stack": "prod", "operation": "preview", "drift": True,
+                     "changes": {"update": 1}, "resources": [
+                         {"op": "update", "type": "t:m:R", "name": "conf", "urn": "urn:pulumi:prod::p::t:m:R::conf",
+                          "properties": ["content"]}]}
+    assert "drift-value-9c1" not in json.dumps(extra)
+
+
+def test_emit_drift_adds_the_drift_asset_to_the_drift_alias_and_logs_what_drifted():
+    from airflow_pulumi_decorators.assets import drift_alias
+    from airflow_pulumi_decorators.publish.events import emit_drift_event
+
+    added: list[tuple[Asset, dict]] = []
+
+    class Outlet:
+        def add(self, asset, extra):
+            added.append((asset, extra))
+
+    clean = SimpleNamespace(operation="preview", stack="prod", changes={"same": 2}, has_changes=False, steps=[])
+    logged: list[str] = []
+    emit_drift_event({"outlet_events": {drift_alias("files"): Outlet()}}, "files", clean, log=logged.append)
+    assert [(asset.uri, extra["drift"]) for asset, extra in added] == [("pulumi-drift://files/prod", False)]
+    assert logged == ["pulumi: asset event pulumi-drift://files/prod (drift: false; none)"]

@@ -281,9 +281,11 @@ class Deployment:
         """
         self.check_cancel()
         began = time.monotonic()
+        replace = step.op == "replace"  # a replace step's diffs are the keys that force it
         meta = step_metadata(
             step.op, step.urn, (step.new or step.old or {}).get("type", ""),
-            masked_meta(step.old), masked_meta(step.new), step.diffs,
+            masked_meta(step.old), masked_meta(step.new), None if replace else step.diffs,
+            keys=step.diffs if replace else None,
         )
         pre = dict(meta, op=announced_as) if announced_as else meta
         self.events.emit("resourcePreEvent", {"metadata": pre, "planning": self.dry_run})
@@ -556,7 +558,10 @@ class Deployment:
                         self._provider_call(lambda: self.dynamic.delete(prior["id"], old_outputs), urn)
             self._commit(urn, entry)
 
-        self.run_step(Step(plan.op, urn, old, entry, plan.diffs), commit)
+        # The real plugin's diff names no changed keys: only a replacement's keys reach the event; after a
+        # refresh (--refresh) the step's old state is what the refresh read, as the real engine reports it.
+        seen = dict(old, outputs=old_outputs) if old is not None else None
+        self.run_step(Step(plan.op, urn, seen, entry, plan.diffs if plan.op == "replace" else []), commit)
         return entry
 
     @staticmethod

@@ -102,8 +102,13 @@ def step_metadata(
     old: dict[str, Any] | None,
     new: dict[str, Any] | None,
     diffs: list[str] | None = None,
+    keys: list[str] | None = None,
 ) -> dict[str, Any]:
     """``StepEventMetadata`` JSON for resource events.
+
+    As the real CLI writes them: the values in ``old``/``new`` carry the property diff (a Python dynamic
+    provider answers a diff with no changed keys and no detailed diff, so ``diffs`` and ``detailedDiff`` are
+    empty for its resources), ``keys`` names the properties that force a replacement.
 
     :param op: A valid ``OpType`` value.
     :param urn: Resource URN.
@@ -111,6 +116,7 @@ def step_metadata(
     :param old: Old state metadata (already masked) or None.
     :param new: New state metadata (already masked) or None.
     :param diffs: Changed top-level input keys.
+    :param keys: The properties whose change forces a replacement (``replace`` steps).
     """
     meta: dict[str, Any] = {
         "op": op,
@@ -121,6 +127,8 @@ def step_metadata(
         "detailedDiff": None,
         "logical": True,
     }
+    if keys:
+        meta["keys"] = list(keys)
     if old is not None:
         meta["old"] = old
     if new is not None:
