@@ -27,6 +27,7 @@ class LockWait:
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     attempts: int = 0
     cancelled_stale: bool = False
+    stale_seen: tuple[object, ...] | None = None
 
     def __post_init__(self) -> None:
         self.lock_wait = max(self.lock_wait, 0.0)
@@ -40,6 +41,16 @@ class LockWait:
     def waited(self) -> float:
         """Seconds since the run started."""
         return self.clock() - self.started
+
+    def stale_again(self, lock: tuple[object, ...]) -> bool:
+        """Whether the lock ``lock`` (its host, pid and time) was already judged stale by the previous attempt.
+
+        A holder that finished just after the engine was refused (its process gone, Airflow's record
+        ``success``) looks exactly like a dead one; only a lock that refuses two attempts in a row is stale.
+        """
+        again = self.stale_seen == lock
+        self.stale_seen = lock
+        return again
 
     def next_wait(self) -> float | None:
         """How long to wait before the next attempt (and back off for the one after), or ``None`` when

@@ -285,7 +285,8 @@ class Engine:
 
     def _on_locked(self, request: OperationRequest, exc: ConcurrentUpdateError, wait: LockWait) -> None:
         """The stack was locked: cancel a stale lock once (``cancel_stale_lock``), else wait and back off.
-        A stale lock without ``cancel_stale_lock`` fails at once: nothing will release it.
+        A stale lock without ``cancel_stale_lock`` fails at once: nothing will release it. A lock is taken for
+        stale only when it refuses a second attempt made at once (a holder that has just finished is gone too).
 
         :raises ConcurrentUpdateError: ``lock_wait`` is used up, the lock is stale, or the engine was stopped.
         :raises OperationInterruptedError: the engine was stopped while waiting.
@@ -296,6 +297,8 @@ class Engine:
         holder = with_airflow_holder(parse_lock_holder(str(exc)), context.backend, request.project, request.stack)
         holder = judge_by_airflow(holder, request.task, request.task_states)
         exc.holder = holder  # type: ignore[attr-defined]
+        if holder.stale and not wait.stale_again((holder.host, holder.pid, holder.since)):
+            return  # at once: a holder that has just finished looks stale too; a dead one's lock is still there
         if holder.stale and request.options.cancel_stale_lock and not wait.cancelled_stale:
             wait.cancelled_stale = True
             self._cancel_stale(request, holder)

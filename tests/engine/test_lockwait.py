@@ -36,3 +36,11 @@ def test_attempts_and_time_waited_are_counted():
     wait.attempt()
     clock.now += 7.5
     assert wait.attempts == 2 and wait.waited == 7.5 and not wait.cancelled_stale
+
+
+def test_a_lock_is_stale_only_when_it_refuses_two_attempts_in_a_row():
+    wait = LockWait(started=0.0, lock_wait=0, delay=1)
+    dead = ("worker-a", 80, "2026-12-06T10:41:43Z")
+    assert not wait.stale_again(dead)  # the first time: maybe a holder that has just finished
+    assert wait.stale_again(dead)  # still there on the next attempt: nothing will release it
+    assert not wait.stale_again(("worker-b", 92, "2026-12-06T10:42:00Z"))  # another lock starts over
