@@ -18,4 +18,4 @@ if [ -z "${APD_REAL_PULUMI:-}" ]; then
   fi
 fi
 # One pytest worker per core (pytest-xdist; APD_TEST_WORKERS=0 runs in one process, and a -n of yours wins).
-exec "$VENV/bin/python" -m pytest -p no:cacheprovider -n "${APD_TEST_WORKERS:-auto}" "$@"
+exec "$VENV/bin/python" -m pytest -p no:cacheprovider -n "${APD_TEST_WORKERS:-auto}" --dist loadgroup "$@"

@@ -29,7 +29,8 @@ from tests.distributed.scenarios import (
     run_id,
 )
 
-pytestmark = [pytest.mark.distributed, pytest.mark.integration]
+# One harness per session: with pytest-xdist every distributed test goes to the same worker (--dist loadgroup).
+pytestmark = [pytest.mark.distributed, pytest.mark.integration, pytest.mark.xdist_group("distributed")]
 
 WAIT = 420  # seconds a scenario's runs may take on a loaded 2-core machine (they take 1-3 minutes)
 
