@@ -10,6 +10,8 @@ through one small function here, imported inside it (parsing a DAG imports nothi
 - :func:`approval_operator` – the HITL ``ApprovalOperator`` of the standard provider (Airflow >= 3.1).
 - :func:`config_get` – Airflow's configuration (``airflow.sdk.configuration`` since 3.1, ``airflow.configuration``
   before).
+- :func:`base_xcom` – the Task SDK's ``BaseXCom``, the base of a custom XCom backend (not in ``airflow.sdk``'s
+  top level).
 - :func:`not_found_exception` – what ``BaseHook.get_connection`` raises for a missing connection
   (``airflow.sdk.exceptions``, ``airflow.exceptions`` in older task SDKs).
 
@@ -54,6 +56,13 @@ def xcom_value(ti_key: Any, key: str) -> Any:
     from airflow.sdk.execution_time.xcom import XCom
 
     return XCom.get_value(ti_key=ti_key, key=key)
+
+
+def base_xcom() -> type:
+    """The Task SDK's ``BaseXCom``, which ``[core] xcom_backend`` classes extend."""
+    from airflow.sdk.bases.xcom import BaseXCom
+
+    return BaseXCom
 
 
 def approval_operator() -> type:

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.bases.xcom import BaseXCom
-
+from airflow_pulumi_decorators._airflow import base_xcom
 from airflow_pulumi_decorators.outputs import REF_MARKER
+
+#: Airflow's own XCom backend class (reached through the compat module: it is not in ``airflow.sdk``).
+BaseXCom: Any = base_xcom()
 
 
 def _has_reference(value: Any) -> bool:
@@ -33,7 +35,7 @@ def _has_reference(value: Any) -> bool:
     return False
 
 
-class PulumiSecretXCom(BaseXCom):
+class PulumiSecretXCom(BaseXCom):  # type: ignore[misc]  # Airflow ships no types for it here
     """Airflow's ``BaseXCom`` whose ``deserialize_value`` resolves references to secret stack outputs (and
     masks their values) in the task process; everything else is Airflow's.
 

@@ -22,7 +22,9 @@ def test_cli_found_on_path_runs_as_a_subprocess(run_dag_file, tmp_path, monkeypa
     shim = install_shim(str(tmp_path / "shim"))
     monkeypatch.setenv("PATH", f"{os.path.dirname(shim)}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/keys/not-for-pulumi.json")
-    monkeypatch.setenv("AIRFLOW__PULUMI__WORKER_DIR", str(tmp_path / "worker"))  # a worker of its own
+    # A worker of its own, with a plugin cache of its own: other tests install plugins into the session's.
+    monkeypatch.setenv("AIRFLOW__PULUMI__WORKER_DIR", str(tmp_path / "worker"))
+    monkeypatch.setenv("AIRFLOW__PULUMI__PLUGIN_CACHE_DIR", str(tmp_path / "plugins"))
     result = run_dag_file("no_pulumi_command")
     assert result.state == "success", result.output[-3000:]
     assert result.xcom("infra", "length") == 2 and result.xcom("infra", "pet")
@@ -31,7 +33,9 @@ def test_cli_found_on_path_runs_as_a_subprocess(run_dag_file, tmp_path, monkeypa
     assert "PULUMI_BACKEND_URL" in ups[0]["env_names"]
     # [pulumi] plugins is "auto" here: one line names the plugins and why the stand-in installs none, and
     # the task goes on.
-    (line,) = [ln for ln in result.output.splitlines() if "could not pre-install provider plugin(s)" in ln]
+    lines = [ln for ln in result.output.splitlines() if "could not pre-install provider plugin(s)" in ln]
+    assert len(lines) == 1, result.output[-3000:]
+    line = lines[0]
     assert "the stand-in engine runs no provider plugins, so it installs none" in line
     journal = result.backend / ".pulumi" / "standin-journal.jsonl"
     tried = [e for e in read_journal(journal) if e["argv"][:2] == ["plugin", "install"]]
