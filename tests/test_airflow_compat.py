@@ -9,6 +9,7 @@ from airflow.sdk import DAG, BaseHook, BaseOperator
 
 import airflow_pulumi_decorators
 from airflow_pulumi_decorators import _airflow
+from tests.astparse import parse_file
 
 
 def test_determine_kwargs_passes_only_the_context_keys_the_program_takes():
@@ -99,7 +100,7 @@ ALLOWED = {
 
 def _internal_imports(path: Path, root: Path = PACKAGE) -> list[tuple[str, str, int]]:
     found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(parse_file(path)):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             modules, names = [node.module], {a.name for a in node.names}
             if node.module == "airflow":  # ``from airflow import models`` reaches the same place

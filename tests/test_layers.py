@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import airflow_pulumi_decorators
+from tests.astparse import parse_file
 
 PACKAGE = Path(airflow_pulumi_decorators.__file__).parent
 ROOT = "airflow_pulumi_decorators"
@@ -28,7 +29,7 @@ def _imported(path: Path) -> list[str]:
     """Every module ``path`` imports (relative imports resolved), at any depth of the file."""
     package = ".".join([ROOT, *path.relative_to(PACKAGE).parent.parts])
     found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(parse_file(path)):
         if isinstance(node, ast.Import):
             found += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -64,7 +65,7 @@ def test_production_code_does_not_know_the_standin():
         relative = path.relative_to(PACKAGE).as_posix()
         if relative.startswith("testing/"):
             continue
-        tree = ast.parse(path.read_text(), str(path))
+        tree = parse_file(path)
         compares = [n for n in ast.walk(tree) if isinstance(n, ast.Compare)]
         told_apart = [n.lineno for n in compares for c in ast.walk(n)
                       if isinstance(c, ast.Constant) and isinstance(c.value, str) and "standin" in c.value.lower()]
@@ -122,7 +123,7 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
     """Every module of ours ``path`` imports, anywhere in it (functions and ``TYPE_CHECKING`` included)."""
     package = ".".join([NAME, *path.relative_to(PACKAGE).with_suffix("").parts[:-1]])
     found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(parse_file(path)):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

@@ -73,6 +73,7 @@ def prepare_cli(
     sdk_minimum: Any,
     on_output: Callable[[str], None] | None = None,
     installer: Installer | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> CliProcess:
     """Everything a task does with the CLI before its first engine call, once per task.
 
@@ -88,6 +89,7 @@ def prepare_cli(
     :param sdk_minimum: the SDK's minimum CLI version (:func:`airflow_pulumi_decorators.engine.compat.sdk_minimum_cli`).
     :param on_output: receives progress lines (the task log).
     :param installer: installs the CLI (``installer(root, version)``); without one a missing CLI is not installed.
+    :param on_warning: receives warnings (a plugin that could not be pre-installed); default the module's logger.
     :raises PulumiCliNotFoundError: no usable CLI (``CliInstallError`` when installing failed).
     :raises PluginInstallError: an explicitly listed plugin could not be installed.
     """
@@ -128,6 +130,6 @@ def prepare_cli(
         cache = plugins_dir(env)
         failures = os.path.join(settings.worker_dir(), "plugin-failures")
         for spec in ensure_plugins(process, specs, cache, env_overrides, strict=wanted != "auto", on_output=say,
-                                   failures_dir=failures):
+                                   failures_dir=failures, on_warning=on_warning):
             say(f"pulumi: installed provider plugin {spec.name} {spec.version} into {cache}")
     return process

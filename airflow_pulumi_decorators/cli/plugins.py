@@ -93,6 +93,7 @@ def ensure_plugins(
     lock_timeout: float = LOCK_TIMEOUT_SECONDS,
     failures_dir: str | None = None,
     clock: Callable[[], float] = time.time,
+    on_warning: Callable[[str], None] | None = None,
 ) -> list[PluginSpec]:
     """Install the missing ``specs`` into the shared ``cache_dir``, one task at a time per worker.
 
@@ -111,6 +112,8 @@ def ensure_plugins(
     :param lock_timeout: seconds to wait for another task's install.
     :param failures_dir: the worker's folder that remembers failed best-effort installs.
     :param clock: the time (a seam for tests).
+    :param on_warning: receives the one warning about failed best-effort installs (default: this module's
+        logger).
     :return: the plugins this call installed.
     :raises PluginInstallError: a failed install (``strict``), with the command to pre-install it.
     """
@@ -154,11 +157,11 @@ def ensure_plugins(
             f"not tried again on this worker for {FAILURE_MEMORY_SECONDS / 3600:g} h"
             if failures_dir is not None else "tried again by the next task"
         )
-        log.warning(
-            "pulumi: could not pre-install provider plugin(s) %s ([pulumi] plugins = auto; last error: %s); %s. "
-            "A program that needs one makes the engine try to install it. On a worker without internet set "
-            "[pulumi] plugins = none, or pre-install the plugins in the worker image (docs/worker-setup.md)",
-            ", ".join(failed), last, again,
+        (on_warning or log.warning)(
+            f"pulumi: could not pre-install provider plugin(s) {', '.join(failed)} ([pulumi] plugins = auto; last "
+            f"error: {last}); {again}. A program that needs one makes the engine try to install it. On a worker "
+            "without internet set [pulumi] plugins = none, or pre-install the plugins in the worker image "
+            "(docs/worker-setup.md)"
         )
     return installed
 

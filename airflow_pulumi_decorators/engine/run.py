@@ -168,7 +168,8 @@ class Engine:
         if self.pulumi_command is not None:
             return guarded(self.pulumi_command, self._stop_requested)
         process = prepare_cli(
-            self.cli_path, env, sdk_minimum=sdk_minimum_cli(), on_output=self.on_output, installer=install_pulumi_cli
+            self.cli_path, env, sdk_minimum=sdk_minimum_cli(), on_output=self.on_output, installer=install_pulumi_cli,
+            on_warning=self.on_warning,
         )
         # The lock file names the CLI's pid: the attempt's holder note names each CLI process while it runs.
         process.on_spawn = self._cli_started

@@ -29,7 +29,10 @@ from tests.dagrun import all_text_under
 pytestmark = pytest.mark.integration
 
 XCOM_BACKEND = "airflow_pulumi_decorators.xcom_backend.PulumiSecretXCom"
-SECRETS = dict(secret="s3cr3t-token-9d2e71", secret_cfg="s3cr3t-config-4b1a55", nested="s3cr3t-nested-77a0")
+# Values no other test uses: a child run's database is a copy of the session's, which holds other tests'
+# runs (the deprecated push_secret_outputs stores its secrets in plain text there, by design).
+SECRETS = dict(secret="s3cr3t-token-refs-9d2e71", secret_cfg="s3cr3t-config-refs-4b1a55",
+               nested="s3cr3t-nested-refs-77a0")
 #: What the child runs before the DAG: the structlog pipeline with Airflow's masker, as a task's log has it.
 MASKED_LOGS = "from airflow.sdk.log import configure_logging\nconfigure_logging()\n"
 

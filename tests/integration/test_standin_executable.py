@@ -25,6 +25,7 @@ def test_cli_found_on_path_runs_as_a_subprocess(run_dag_file, tmp_path, monkeypa
     # A worker of its own, with a plugin cache of its own: other tests install plugins into the session's.
     monkeypatch.setenv("AIRFLOW__PULUMI__WORKER_DIR", str(tmp_path / "worker"))
     monkeypatch.setenv("AIRFLOW__PULUMI__PLUGIN_CACHE_DIR", str(tmp_path / "plugins"))
+    monkeypatch.setenv("AIRFLOW__PULUMI__PLUGINS", "auto")  # what this test is about, whatever ran before it
     result = run_dag_file("no_pulumi_command")
     assert result.state == "success", result.output[-3000:]
     assert result.xcom("infra", "length") == 2 and result.xcom("infra", "pet")
