@@ -182,6 +182,20 @@ def missing_plugin(request: OperationRequest, text: str) -> PluginInstallError |
     )
 
 
+def _diy_stack(request: OperationRequest) -> str:
+    """The stack's fully qualified name on a file or bucket backend: ``organization/<project>/<stack>``."""
+    return f"{DIY_ORGANIZATION}/{request.project}/{request.stack.rsplit('/', 1)[-1]}"
+
+
+def _checkpoint_path(request: OperationRequest) -> str | None:
+    """The stack's checkpoint file on a ``file://`` backend, ``None`` on any other."""
+    backend = request.context.backend
+    root = backend.local_path if backend is not None else None
+    if root is None:
+        return None
+    return os.path.join(root, ".pulumi", "stacks", request.project, f"{request.stack.rsplit('/', 1)[-1]}.json")
+
+
 #: How the CLI (and the stand-in, in its words) says a stack's checkpoint is not valid JSON.
 _CORRUPT_MARKER = "failed to load checkpoint"
 
@@ -190,13 +204,10 @@ def corrupt_state(request: OperationRequest, text: str) -> StateCorruptError | N
     """The stack's checkpoint is not valid JSON: where it is and how to restore it."""
     if _CORRUPT_MARKER not in text:
         return None
-    backend = request.context.backend
-    root = backend.local_path if backend is not None else None
-    path = None
-    if root is not None:
+    path = _checkpoint_path(request)
+    if path is not None:
         project, name = request.project, request.stack.rsplit("/", 1)[-1]
-        state = os.path.join(root, ".pulumi")
-        path = os.path.join(state, "stacks", project, f"{name}.json")
+        state = os.path.dirname(os.path.dirname(os.path.dirname(path)))
         where = (
             f"its checkpoint file {path} is not valid JSON (truncated or overwritten). Restore it: copy the newest "
             f"good copy from {os.path.join(state, 'backups', project, name)}/ (the CLI keeps one per update) or from "
@@ -233,11 +244,8 @@ def integrity_failure(request: OperationRequest, text: str) -> StateCorruptError
         return None
     found = _INTEGRITY_REASON.search(text)
     reason = found.group(1).strip() if found else "the snapshot is not well formed"
-    backend = request.context.backend
-    root = backend.local_path if backend is not None else None
-    project, name = request.project, request.stack.rsplit("/", 1)[-1]
-    fqn = f"organization/{project}/{name}"
-    path = os.path.join(root, ".pulumi", "stacks", project, f"{name}.json") if root is not None else None
+    fqn = _diy_stack(request)
+    path = _checkpoint_path(request)
     where = f"its checkpoint file {path}" if path else f"its checkpoint in backend {request.context.backend_text}"
     if "magic cookie" in reason:
         cause = (
@@ -288,7 +296,7 @@ def cancel_command(request: OperationRequest) -> str:
     backend = request.context.backend
     stack = request.stack
     if backend is None or backend.kind != "cloud":
-        stack = f"{DIY_ORGANIZATION}/{request.project}/{stack.rsplit('/', 1)[-1]}"
+        stack = _diy_stack(request)
     prefix = f"PULUMI_BACKEND_URL={backend.url} " if backend is not None else ""
     return f"{prefix}pulumi cancel --yes --stack {stack}"
 
