@@ -24,6 +24,9 @@ OPERATIONS: tuple[str, ...] = get_args(Operation)
 
 #: The XCom key of the summary every stack task pushes (:class:`Summary`).
 SUMMARY_KEY = "pulumi_summary"
+#: The XCom key naming the stack a task works on, pushed when its engine starts (so the Pulumi view shows a
+#: running task as the holder of the stack's lock) and completed when it ends (resources, secret output keys).
+TARGET_KEY = "pulumi_target"
 
 #: What a stack task pushes for a secret output (``secret_outputs``): the key with ``None``, or a reference.
 SecretOutputs = Literal["withhold", "reference"]

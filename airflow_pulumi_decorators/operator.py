@@ -223,16 +223,20 @@ class PulumiStackOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_pulumi_decorators import publish
         from airflow_pulumi_decorators.prepare import prepare_run
+        from airflow_pulumi_decorators.publish import target
 
         setattr(self, URL_ATTRIBUTE, None)  # the extra link: no URL until an update reports one
         environment = self._environment()
         with prepare_run(self, context, environment, mask=_mask) as run:
             self._run = run
             try:
+                # The Pulumi view in Airflow's UI: this task, while it runs, holds the stack's lock.
+                target.announce(run.request, environment=run.environment, context=context)
                 result = self._run_engine(run.request)
             finally:
                 self._run = None
         summary = publish.report(run.request, result, environment=run.environment, context=context, log=self.log)
+        target.complete(run.request, result, environment=run.environment, context=context)
         setattr(self, URL_ATTRIBUTE, summary["url"])
         return publish.task_value(
             run.request, result, context=context, push_secret_outputs=self.push_secret_outputs,

@@ -19,10 +19,10 @@ from airflow_pulumi_decorators.errors import (
     ReservedOutputNameError,
     SecretReferenceError,
 )
-from airflow_pulumi_decorators.operations import SUMMARY_KEY
+from airflow_pulumi_decorators.operations import SUMMARY_KEY, TARGET_KEY
 
 #: XCom keys a task already uses: Airflow's whole return value and its skip/branch record, our summary.
-RESERVED_KEYS = frozenset({"return_value", SUMMARY_KEY, "skipmixin_key"})
+RESERVED_KEYS = frozenset({"return_value", SUMMARY_KEY, TARGET_KEY, "skipmixin_key"})
 #: Airflow stores each operator extra link under ``_link_<class name>``.
 RESERVED_PREFIXES = ("_link_",)
 
@@ -69,6 +69,8 @@ def _reserved_use(key: str) -> str:
         return "Airflow's return value: the whole dict of outputs"
     if key == SUMMARY_KEY:
         return "what the operation did"
+    if key == TARGET_KEY:
+        return "which stack the task works on, for the Pulumi view in Airflow's UI"
     if key == "skipmixin_key":
         return "Airflow's record of skipped and followed branches"
     return "Airflow's operator extra link"

@@ -103,6 +103,9 @@ FLOORS: dict[str, int] = {
     "operator": 8, "secret_outputs": 8,
     "xcom_backend": 9,
     "checks": 7, "prepare": 7, "publish": 7,
+    # The Pulumi view in Airflow's UI reads Airflow's database: a leaf beside publish (whose extra link takes
+    # the stack page's address from ui.urls).
+    "ui": 7,
     "engine": 6,
     "outputs": 5,
     "operations": 4, "stack_task": 4,

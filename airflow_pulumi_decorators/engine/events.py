@@ -18,6 +18,8 @@ PENDING_MARKERS = ("interrupted while creating", "interrupted while updating", "
 #: The engine's sub-steps of a replacement: the ``replace`` step stands for them (one step per resource, as
 #: the change counts have it).
 REPLACE_PARTS = frozenset({"create-replacement", "delete-replaced", "discard-replaced"})
+#: The ops after which a resource is no longer in the stack (a replacement's own parts keep it).
+REMOVING_OPS = frozenset({"delete", "discard", "read-discard"})
 
 
 class Observer:
@@ -37,6 +39,8 @@ class Observer:
         self.summary_duration: float | None = None
         #: The stack outputs the update registered, secrets blinded; ``None`` until it registers them.
         self.root_outputs: dict[str, Any] | None = None
+        #: Every resource the operation kept or made (urn to type), default providers and the root stack aside.
+        self.resources: dict[str, str] = {}
 
     def line(self, text: str) -> None:
         lowered = text.lower()
@@ -84,6 +88,8 @@ class Observer:
             self._refreshing.discard(meta.urn)
         elif op == "refresh":
             self._refreshing.add(meta.urn)  # its outputs event says what the refresh found in the cloud
+        if not outputs_event:
+            self._resource(op, meta)
         # Default providers are steps of a real engine too, but no change anyone counts.
         if op in NO_CHANGE_OPS or op in REPLACE_PARTS or meta.type.startswith("pulumi:providers:"):
             return
@@ -93,6 +99,19 @@ class Observer:
         step: dict[str, Any] = {"op": op, "urn": meta.urn, "type": meta.type, "name": meta.urn.rsplit("::", 1)[-1]}
         step.update(step_diff(meta, refreshed=refreshed))
         self.steps.append(step)
+
+    def _resource(self, op: str, meta: Any) -> None:
+        if meta.type == ROOT_STACK_TYPE or meta.type.startswith("pulumi:providers:"):
+            return
+        if op in REMOVING_OPS:
+            self.resources.pop(meta.urn, None)
+        else:
+            self.resources.setdefault(meta.urn, meta.type)
+
+    @property
+    def resource_list(self) -> list[dict[str, str]]:
+        """The resources, each ``{"type", "name", "urn"}``, in the order the engine announced them."""
+        return [{"type": t, "name": urn.rsplit("::", 1)[-1], "urn": urn} for urn, t in self.resources.items()]
 
     @property
     def mandatory_violations(self) -> list[dict[str, str]]:

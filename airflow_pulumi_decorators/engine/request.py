@@ -164,6 +164,8 @@ class OperationResult:
     :param attempts: how many times the operation was tried (more than one after waiting for a lock).
     :param declared_outputs: the keys of the mapping the program returned, in its order (empty when it
         returned ``None`` or did not run).
+    :param resources: the stack's resources after the operation (``{"type", "name", "urn"}`` each; default
+        providers and the root stack aside), as the engine's events announced them.
     """
 
     operation: str
@@ -178,6 +180,7 @@ class OperationResult:
     stack_removed: bool = False
     attempts: int = 1
     declared_outputs: tuple[str, ...] = ()
+    resources: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:

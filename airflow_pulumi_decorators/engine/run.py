@@ -119,6 +119,7 @@ def result_of(
         stack_removed=done.removed,
         attempts=attempts,
         declared_outputs=attempt.program.declared,
+        resources=observer.resource_list,
     )
 
 

@@ -11,7 +11,8 @@
 - :mod:`.xcom`: stack outputs to XCom;
 - :mod:`.diffs`: the property diffs as the log shows them;
 - :mod:`.events`: the asset event of an ``up``, the drift event of a drift check;
-- :mod:`.links`: the link to the update (Pulumi Cloud).
+- :mod:`.links`: the link to the update (Pulumi Cloud);
+- :mod:`.target`: the ``pulumi_target`` XCom (which stack the task works on, for the Pulumi view in the UI).
 
 Nothing here imports Pulumi or the engine; it reads the engine's plain result. Parsing a DAG file loads
 only :mod:`.links` (the operator's extra link); the rest is imported when a task reports.
