@@ -34,7 +34,13 @@ from airflow_pulumi_decorators.operations import (
     check_secret_outputs,
     pop_option_keywords,
 )
-from airflow_pulumi_decorators.publish.links import URL_ATTRIBUTE, PulumiUpdateLink
+from airflow_pulumi_decorators.publish.links import (
+    STACK_PAGE_ATTRIBUTE,
+    URL_ATTRIBUTE,
+    PulumiStackLink,
+    PulumiUpdateLink,
+    stack_page_url,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -131,7 +137,7 @@ class PulumiStackOperator(BaseOperator):
     template_fields_renderers = {"op_args": "py", "op_kwargs": "py"}
     shallow_copy_attrs: Sequence[str] = ("program", "pulumi_command")
     ui_color = "#d7c6f5"
-    operator_extra_links = (PulumiUpdateLink(),)
+    operator_extra_links = (PulumiStackLink(), PulumiUpdateLink())
 
     def __init__(
         self,
@@ -226,12 +232,14 @@ class PulumiStackOperator(BaseOperator):
         from airflow_pulumi_decorators.publish import target
 
         setattr(self, URL_ATTRIBUTE, None)  # the extra link: no URL until an update reports one
+        setattr(self, STACK_PAGE_ATTRIBUTE, None)  # nor a stack page until the stack is known
         environment = self._environment()
         with prepare_run(self, context, environment, mask=_mask) as run:
             self._run = run
             try:
                 # The Pulumi view in Airflow's UI: this task, while it runs, holds the stack's lock.
                 target.announce(run.request, environment=run.environment, context=context)
+                setattr(self, STACK_PAGE_ATTRIBUTE, stack_page_url(run.request.project, run.request.stack))
                 result = self._run_engine(run.request)
             finally:
                 self._run = None

@@ -47,7 +47,10 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Pulumi decorators",
         "description": "Run Pulumi inline programs as Airflow tasks with short-lived cloud credentials.",
         "versions": [__version__],
-        "extra-links": ["airflow_pulumi_decorators.publish.links.PulumiUpdateLink"],
+        "extra-links": [
+            "airflow_pulumi_decorators.publish.links.PulumiStackLink",
+            "airflow_pulumi_decorators.publish.links.PulumiUpdateLink",
+        ],
         "task-decorators": [
             {"name": "pulumi_stack", "class-name": "airflow_pulumi_decorators.decorators.pulumi_stack"},
         ],

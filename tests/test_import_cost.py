@@ -66,7 +66,8 @@ def test_parsing_a_dag_file_that_uses_the_decorator_loads_no_heavy_module():
 
 
 #: Our modules a DAG file that uses @pulumi_stack loads: the decorator, the operator and its parse-time checks
-#: (a subpackage counts as one: ``publish`` is its link module, :mod:`airflow_pulumi_decorators.publish.links`).
+#: (a subpackage counts as one: ``publish`` is its link module, :mod:`airflow_pulumi_decorators.publish.links`,
+#: and ``ui`` the address of the stack page that link names, :mod:`airflow_pulumi_decorators.ui.urls`).
 #: A running task needs prepare, the engine, the CLI, the locks and the rest of publish; the parse does not.
 PARSE_MODULES = {
     "airflow_pulumi_decorators",
@@ -85,6 +86,7 @@ PARSE_MODULES = {
     "airflow_pulumi_decorators.provider",
     "airflow_pulumi_decorators.publish",
     "airflow_pulumi_decorators.settings",
+    "airflow_pulumi_decorators.ui",
 }
 
 
@@ -112,9 +114,13 @@ def test_parsing_a_dag_file_loads_only_the_parse_time_modules_of_ours():
         analytics()
         print("OURS:" + ",".join(sorted({".".join(m.split(".")[:2]) for m in sys.modules
                                          if m.split(".")[0] == "airflow_pulumi_decorators"})))
+        print("UI:" + ",".join(sorted(m for m in sys.modules if m.startswith("airflow_pulumi_decorators.ui"))))
         """
     )
     out = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, check=True).stdout
     loaded = set([x for x in out.splitlines() if x.startswith("OURS:")][-1][len("OURS:"):].split(","))
     assert not loaded & {f"airflow_pulumi_decorators.{m}" for m in ("engine", "cli", "locks", "outputs", "prepare")}
     assert loaded == PARSE_MODULES
+    # Of the Pulumi view, only the address of its stack page: no app, no database reads.
+    ui = [x for x in out.splitlines() if x.startswith("UI:")][-1][len("UI:"):].split(",")
+    assert ui == ["airflow_pulumi_decorators.ui", "airflow_pulumi_decorators.ui.urls"]

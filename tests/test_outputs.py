@@ -59,7 +59,7 @@ def test_values_the_engine_serialises_itself_pass_through():
 
 
 @pytest.mark.parametrize("name", ["return_value", "pulumi_summary", "pulumi_target", "skipmixin_key",
-                                  "_link_PulumiUpdateLink"])
+                                  "_link_PulumiUpdateLink", "_link_PulumiStackLink"])
 def test_output_names_the_task_pushes_itself_are_refused_with_multiple_outputs(name):
     with pytest.raises(ReservedOutputNameError) as caught:
         check_output_names(["fine", name], multiple_outputs=True)

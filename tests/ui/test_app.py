@@ -116,3 +116,11 @@ def test_the_ui_cookie_authenticates_a_page_as_in_the_ui_frame(api, deployed):
     finally:
         api.cookies.clear()
     assert page.status_code == 200 and f"Stack {deployed.project} / dev" in page.text
+
+
+def test_the_extra_link_points_at_the_stack_page_for_a_file_backend(api, deployed):
+    link = deployed.run.xcom("site", "_link_PulumiStackLink")
+    assert link == stack_path(deployed.project, "dev")
+    assert deployed.run.xcom("site", "_link_PulumiUpdateLink") == ""  # no Pulumi Cloud console for file://
+    page = api.get(link, headers=_bearer(api, "bob"))
+    assert page.status_code == 200 and f"Stack {deployed.project} / dev" in page.text
