@@ -97,22 +97,34 @@ def create_app() -> "FastAPI":
                  session: SessionDep) -> dict[str, Any]:
         return task(dag_id, run_id, task_id, map_index, dag_ids, session)
 
-    @app.get("/stacks", response_class=HTMLResponse)
-    def stacks_page(request: Request, dag_ids: Readable, session: SessionDep) -> str:
+    def html(request: Request, render: Any) -> HTMLResponse:
+        """A page; a 403 or 404 as a page too (the UI shows it in its frame)."""
         prefix, base = _paths(request)
-        return pages.stacks_page(stacks(dag_ids, session), prefix=prefix, base=base)
+        try:
+            return HTMLResponse(render(prefix, base))
+        except HTTPException as refused:
+            if refused.status_code not in (403, 404):
+                raise
+            title = "Not allowed" if refused.status_code == 403 else "Nothing to show"
+            return HTMLResponse(pages.message_page(title, str(refused.detail), prefix=prefix),
+                                status_code=refused.status_code)
+
+    @app.get("/stacks", response_class=HTMLResponse)
+    def stacks_page(request: Request, dag_ids: Readable, session: SessionDep) -> HTMLResponse:
+        return html(request, lambda prefix, base: pages.stacks_page(stacks(dag_ids, session), prefix=prefix,
+                                                                    base=base))
 
     @app.get("/stack", response_class=HTMLResponse)
     def stack_page(request: Request, dag_ids: Readable, session: SessionDep, project: Annotated[str, Query()],
-                   stack_name: Annotated[str, Query(alias="stack")]) -> str:
-        prefix, base = _paths(request)
-        return pages.stack_page(stack(project, stack_name, dag_ids, session), prefix=prefix, base=base)
+                   stack_name: Annotated[str, Query(alias="stack")]) -> HTMLResponse:
+        return html(request, lambda prefix, base: pages.stack_page(stack(project, stack_name, dag_ids, session),
+                                                                   prefix=prefix, base=base))
 
     @app.get("/ti/{dag_id}/{run_id}/{task_id}/{map_index}", response_class=HTMLResponse)
     def task_page(request: Request, dag_id: str, run_id: str, task_id: str, map_index: str, dag_ids: Readable,
-                  session: SessionDep) -> str:
-        prefix, base = _paths(request)
-        return pages.task_page(task(dag_id, run_id, task_id, map_index, dag_ids, session), prefix=prefix, base=base)
+                  session: SessionDep) -> HTMLResponse:
+        return html(request, lambda prefix, base: pages.task_page(
+            task(dag_id, run_id, task_id, map_index, dag_ids, session), prefix=prefix, base=base))
 
     return app
 

@@ -149,9 +149,11 @@ def stack_page(row: Mapping[str, Any], *, prefix: str, base: str) -> str:
                 "<th>Changes</th><th>Version</th><th>Task</th></tr>")
     for h in row["history"]:
         task = h["task"]
+        # A task still running (or one that failed before its summary) has no changes to show yet.
+        changes = _changes(h["changes"]) if h["has_changes"] is not None else _text(None)
         body.append(
-            f"<tr><td>{_text(h['when'])}</td><td>{_a(_here(prefix, task['pulumi_path']), h['operation'])}"
-            f"</td><td>{_text(h['state'])}</td><td>{_changes(h['changes'])}</td><td>{_text(h['version'])}</td>"
+            f"<tr><td>{_text(h['when'])}</td><td>{_a(_here(prefix, task['pulumi_path']), h['label'])}"
+            f"</td><td>{_text(h['state'])}</td><td>{changes}</td><td>{_text(h['version'])}</td>"
             f"<td>{_a(base + task['airflow_path'], task['dag_id'] + ' / ' + task['task_id'], top=True)}</td></tr>"
         )
     body.append("</table>")
@@ -193,3 +195,14 @@ def task_page(detail: Mapping[str, Any], *, prefix: str, base: str) -> str:
         else:
             body.append('<p class="muted">No changes.</p>')
     return _page(f"Pulumi {detail['operation']} {task['task_id']}", "".join(body))
+
+
+def message_page(title: str, message: str, *, prefix: str) -> str:
+    """A refusal or a miss, as a page (the task tab is on every task instance, stack task or not).
+
+    :param title: the heading.
+    :param message: what happened.
+    :param prefix: the view's path prefix.
+    """
+    return _page(title, f'<p>{_a(prefix + "/stacks", "← all stacks")}</p><h1>{escape(title)}</h1>'
+                        f'<p class="muted">{escape(message)}</p>')

@@ -156,10 +156,12 @@ def _resources(records: Sequence[TaskRecord]) -> list[dict[str, str]] | None:
     return [{"type": str(x.get("type")), "name": str(x.get("name"))} for x in latest.target["resources"]]
 
 
-def _history_row(record: TaskRecord) -> dict[str, Any]:
+def _history_row(record: TaskRecord, drift_checks: set[tuple[Any, ...]]) -> dict[str, Any]:
     summary = record.summary or {}
+    checked = (record.dag_id, record.run_id, record.task_id, record.map_index) in drift_checks
     return {
-        "operation": record.operation, "when": _iso(record.when), "state": record.state,
+        "operation": record.operation, "label": "drift check" if checked else record.operation,
+        "when": _iso(record.when), "state": record.state,
         "changes": dict(summary.get("changes") or {}), "has_changes": summary.get("has_changes"),
         "version": summary.get("version"), "duration_s": summary.get("duration_s"),
         "environment": summary.get("environment") or (record.target or {}).get("environment"),
@@ -238,7 +240,9 @@ def stack_detail(
     mine, my_events = group["records"], group["events"]
     row = _stack_row((project, stack), mine, my_events)
     history = sorted(mine, key=lambda r: (r.when is not None, r.when or datetime.min), reverse=True)
-    row["history"] = [_history_row(r) for r in history]
+    # A task that emitted a drift event is a drift check (a preview with refresh, as its summary says).
+    drift_checks = {(e.dag_id, e.run_id, e.task_id, e.map_index) for e in my_events if e.kind == "drift"}
+    row["history"] = [_history_row(r, drift_checks) for r in history]
     row["resources"] = _resources(mine)
     row["outputs"] = []
     row["outputs_from"] = None

@@ -135,3 +135,18 @@ def test_an_update_with_unchanged_inputs_shows_the_drifted_outputs_it_sets_back(
     meta = _meta({"content": "one", "path": "/f"}, {"content": "one", "path": "/f"},
                  old_outputs={"content": "edited", "path": "/f", "size": 6})
     assert step_diff(meta)["diff"] == [{"path": "content", "kind": "update", "old": '"edited"', "new": '"one"'}]
+
+
+def test_observer_lists_the_resources_an_update_kept_or_made_without_the_deleted_providers_or_root():
+    observer = Observer(lambda _line: None)
+    root = "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"
+    provider = "urn:pulumi:dev::p::pulumi:providers:random::default"
+    kept, made, replaced, gone = (f"urn:pulumi:dev::p::t:m:R::{n}" for n in ("kept", "made", "svc", "old"))
+    for op, urn in (("create", root), ("same", provider), ("same", kept), ("same", gone), ("create", made),
+                    ("create-replacement", replaced), ("replace", replaced), ("delete-replaced", replaced),
+                    ("delete", gone)):
+        meta = _event("resourcePreEvent", op, urn, {"a": 1}, {"a": 2}).resource_pre_event.metadata
+        meta.type = urn.split("::")[2]
+        observer.event(SimpleNamespace(resource_pre_event=SimpleNamespace(metadata=meta)))
+    assert [(r["name"], r["type"]) for r in observer.resource_list] == [
+        ("kept", "t:m:R"), ("made", "t:m:R"), ("svc", "t:m:R")]

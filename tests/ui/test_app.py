@@ -11,7 +11,8 @@ import pytest
 from airflow_pulumi_decorators.ui.urls import stack_path, task_path
 from tests.ui.conftest import SECRET, token
 
-pytestmark = pytest.mark.integration
+# One worker runs the module under pytest-xdist (--dist loadgroup): its tests share one DAG run.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("ui_app")]
 
 
 def _bearer(client, user: str) -> dict[str, str]:
@@ -61,8 +62,8 @@ def test_the_stack_page_shows_outputs_with_the_secret_withheld_resources_and_his
     assert outputs["api_key"] == {"key": "api_key", "value": "withheld", "withheld": True}
     assert sorted((r["name"], r["type"].rsplit(":", 1)[-1]) for r in stack["resources"]) == [
         ("cache", "Settings"), ("site", "Settings")]
-    assert [(h["operation"], h["task"]["task_id"]) for h in stack["history"]] == [
-        ("preview", "site_preview"), ("preview", "site_drift_check"), ("up", "site")]
+    assert [(h["operation"], h["label"], h["task"]["task_id"]) for h in stack["history"]] == [
+        ("preview", "preview", "site_preview"), ("preview", "drift check", "site_drift_check"), ("up", "up", "site")]
     assert stack["history"][-1]["changes"].get("create") == 3  # two Settings and the stack itself
     page = api.get(stack_path(deployed.project, "dev"), headers=_bearer(api, "bob"))
     assert page.status_code == 200
@@ -105,8 +106,16 @@ def test_a_user_who_may_not_read_the_dag_is_refused_its_tasks_and_does_not_see_i
     for task in ("site", "site_preview"):
         path = task_path(deployed.dag_id, deployed.run_id, task)
         assert api.get(path.replace("/pulumi/", "/pulumi/api/"), headers=headers).status_code == 403
-        assert api.get(path, headers=headers).status_code == 403
+        page = api.get(path, headers=headers)
+        assert page.status_code == 403 and "Not allowed" in page.text  # a page, for the UI's frame
     assert deployed.project not in api.get("/pulumi/stacks", headers=headers).text
+
+
+def test_the_task_tab_of_a_task_that_is_no_stack_task_says_so_as_a_page(api, deployed):
+    path = task_path(deployed.dag_id, deployed.run_id, "no_such_task")
+    page = api.get(path, headers=_bearer(api, "bob"))
+    assert page.status_code == 404 and "Nothing to show" in page.text and "no Pulumi stack task" in page.text
+    assert api.get(path.replace("/pulumi/", "/pulumi/api/"), headers=_bearer(api, "bob")).status_code == 404
 
 
 def test_the_ui_cookie_authenticates_a_page_as_in_the_ui_frame(api, deployed):
