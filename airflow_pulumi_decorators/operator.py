@@ -72,8 +72,8 @@ class PulumiStackOperator(BaseOperator):
     """Run a Python function as a Pulumi inline program on the stack of the run's environment.
 
     The task's return value (its XCom) is the stack outputs as plain JSON values; secret outputs are
-    withheld (the key with ``None``), or pushed as references with ``secret_outputs="reference"``. How the
-    operation runs is one argument, ``options``::
+    withheld (the key with a marker naming the output and the fix, never the value), or pushed as references
+    with ``secret_outputs="reference"``. How the operation runs is one argument, ``options``::
 
         PulumiStackOperator(
             task_id="storage_destroy", program=storage, project="analytics-infra", stack="dev",
@@ -259,6 +259,7 @@ class PulumiStackOperator(BaseOperator):
             pulumi_command=self.pulumi_command,
             on_output=self.log.info,
             on_warning=self.log.warning,
+            on_error=self.log.error,
         )
         try:
             if self._kill_requested:  # killed before the engine existed (after it, on_kill stops the engine)

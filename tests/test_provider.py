@@ -67,6 +67,6 @@ def test_providers_manager_registers_connection_type_form_and_config(tmp_path):
         "login": "Organization",
         "password": "Access token",
     }
-    assert seen["widgets"] == ["extra__pulumi__config_passphrase", "extra__pulumi__secrets_provider"]
+    assert seen["widgets"] == ["extra__pulumi__config_passphrase", "extra__pulumi__encryption_provider"]
     assert seen["sensitive"] == ["extra__pulumi__config_passphrase"]
     assert seen["config"] == {"pulumi_home": "per_task", "plugins": "auto", "install_cli": "False", "cli_path": ""}

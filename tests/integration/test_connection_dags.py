@@ -33,7 +33,7 @@ def two_backends(tmp_path, monkeypatch, backend):
     # A token on a file:// backend is passed through (ESC users have one); it must leak nowhere either.
     monkeypatch.setenv("AIRFLOW_CONN_PULUMI_PROD", json.dumps(
         {"conn_type": "pulumi", "host": f"file://{prod}", "password": PROD_TOKEN,
-         "extra": {"secrets_provider": "passphrase", "config_passphrase": PROD_PASSPHRASE}}))
+         "extra": {"encryption_provider": "passphrase", "config_passphrase": PROD_PASSPHRASE}}))
     monkeypatch.setenv("AIRFLOW__PULUMI__WORKER_DIR", str(tmp_path / "worker"))
     return dev, prod
 

@@ -249,9 +249,11 @@ def test_update_message_history_summary_and_log_line(run_dag_file, engine, tmp_p
     entries = history(result.backend)
     assert len(entries) == 1 and entries[0]["message"] == message and entries[0]["result"] == "succeeded"
     assert entries[0]["environment"]["exec.kind"] == "auto.inline"
-    line = next(line for line in result.output.splitlines() if "pulumi summary: {" in line)
-    logged = json.loads(line.split("pulumi summary: ", 1)[1].strip().rstrip("'\"").split(" [")[0])
-    assert logged["operation"] == "up" and logged["changes"] == {"create": 2}
+    lines = result.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "pulumi summary: up on stack dev" in line)
+    fields = dict(line.split(": ", 1) for line in lines[start + 1:start + 14])
+    assert fields["  operation"] == '"up"' and fields["  changes"] == '{"create": 2}'
+    assert "  version" not in fields and "; version=" not in result.output  # a file backend numbers no updates
 
 
 def test_each_successful_up_emits_a_stack_asset_event_without_values(run_dag_file, engine):
