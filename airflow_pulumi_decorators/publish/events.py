@@ -1,5 +1,7 @@
-"""The asset events of a stack task, through the task's alias outlet: ``pulumi://<project>/<stack>`` after a
-successful ``up``, ``pulumi-drift://<project>/<stack>`` after a drift check.
+"""The asset events of a stack task: ``pulumi://<project>/<stack>`` after a successful ``up`` — on the stack
+asset the task declared as an outlet when its stack was known at parse time, else through the task's alias
+outlet — and ``pulumi-drift://<project>/<stack>`` after a drift check (through its alias). Exactly one event per
+stack asset and run: never both ways.
 
 An ``up`` event's extra carries the output *keys*, change counts and version, never output values; a drift
 event's says whether the stack drifted, the change counts and which resources and properties, never values.
@@ -36,9 +38,27 @@ def emit_stack_event(
 ) -> None:
     """Attach the stack's asset event to the task's alias outlet (Airflow stores it when the task succeeds)."""
     extra = event_extra(project, result)
-    context["outlet_events"][stack_alias(project)].add(stack_asset(project, result.stack), extra=extra)
+    asset = stack_asset(project, result.stack)
+    task = context.get("task")
+    declared = [o for o in getattr(task, "outlets", None) or () if _is_stack_asset(o, project)]
+    match = next((o for o in declared if o.uri == asset.uri), None)
+    if match is not None:
+        # Airflow records one event for each declared asset on success; this gives it our extra.
+        context["outlet_events"][match].extra.update(extra)
+    else:
+        if declared:
+            # The stack got another name at run time (Pulumi Cloud qualifies it with the organization): the
+            # declared asset was not updated, so it must not get the event Airflow records for declared outlets.
+            task.outlets = [o for o in task.outlets if o not in declared]
+        context["outlet_events"][stack_alias(project)].add(asset, extra=extra)
     keys = ", ".join(extra["output_keys"]) or "-"
     log(f"pulumi: asset event {stack_uri(project, result.stack)} (output keys: {keys})")
+
+
+def _is_stack_asset(outlet: Any, project: str) -> bool:
+    """Whether a declared outlet is a stack asset of ``project`` (what ``declared_stack_asset`` declares)."""
+    uri = getattr(outlet, "uri", None)
+    return type(outlet).__name__ == "Asset" and isinstance(uri, str) and uri.startswith(stack_uri(project, ""))
 
 
 def drift_extra(project: str, result: OperationResult) -> dict[str, Any]:

@@ -261,14 +261,18 @@ def test_each_successful_up_emits_a_stack_asset_event_without_values(run_dag_fil
     dag_id = f"t_asset_{engine.name.replace('-', '_')}"
     result = run_dag_file("asset_event", engine=engine, dag_id=dag_id, secret=secret)
     assert result.state == "success", result.output[-3000:]
-    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.asset import AssetEvent, AssetModel, TaskOutletAssetReference
     from airflow.utils.session import create_session
 
     with create_session() as session:
         asset = session.query(AssetModel).filter(AssetModel.uri == "pulumi://network/prod").one()
         events = [e.extra for e in session.query(AssetEvent).filter(AssetEvent.asset_id == asset.id)
                   if e.source_dag_id == dag_id]
-    assert len(events) == 1, events  # the up, not the preview
+        # The asset page's "Producing Tasks": the stack is literal, so the serialized DAG declares it.
+        producers = [(r.dag_id, r.task_id) for r in session.query(TaskOutletAssetReference).filter(
+            TaskOutletAssetReference.asset_id == asset.id, TaskOutletAssetReference.dag_id == dag_id)]
+    assert producers == [(dag_id, "network")]
+    assert len(events) == 1, events  # the up, not the preview; once, not also through the alias
     assert events[0]["output_keys"] == ["token", "vpc"] and events[0]["secret_output_keys"] == ["token"]
     assert events[0]["version"] is None and events[0]["changes"] == {"create": 1}
     assert secret not in json.dumps(events[0])
