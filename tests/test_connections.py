@@ -113,7 +113,8 @@ def test_bad_secrets_provider_names_the_extra(value, fragment):
 
 
 def test_the_old_secrets_provider_extra_is_still_read_with_a_warning_naming_the_new_one():
-    with pytest.warns(FutureWarning, match="extra 'secrets_provider' is deprecated.*Rename it to 'encryption_provider'"):
+    deprecated = "extra 'secrets_provider' is deprecated.*Rename it to 'encryption_provider'"
+    with pytest.warns(FutureWarning, match=deprecated):
         conn = parse(host="gs://b", extra={"secrets_provider": "passphrase"})
     assert conn.secrets_provider == "passphrase"
     with pytest.warns(FutureWarning), pytest.raises(ConfigurationError, match="extra 'secrets_provider'='vault'"):

@@ -43,7 +43,8 @@ def test_a_value_with_a_reference_anywhere_is_resolved(resolved):
 
 def test_a_withheld_secret_output_read_on_its_own_fails_naming_the_fix():
     marker = withheld_output("warehouse", "dev", "password")
-    with pytest.raises(SecretOutputWithheldError, match=r"'password' of stack warehouse/dev.*secret_outputs=\"reference\""):
+    fix = r"'password' of stack warehouse/dev.*secret_outputs=\"reference\""
+    with pytest.raises(SecretOutputWithheldError, match=fix):
         PulumiSecretXCom.deserialize_value(Stored(marker))
 
 

@@ -2,10 +2,10 @@
 
 1. :func:`report`: the result line, the steps' property diffs, the ``pulumi_summary`` XCom (with the update's
    link), policy warnings;
-2. :func:`task_value`: the task's return value — the stack outputs as XCom (secret outputs withheld behind a marker, pushed
-   as references, or — deprecated — pushed masked), a warning for each declared output left without a value,
-   the stack's asset event — or, for ``preview``/``refresh``/``destroy``, the changes (and a drift check's
-   drift event).
+2. :func:`task_value`: the task's return value — the stack outputs as XCom (secret outputs withheld behind a
+   marker, pushed as references, or — deprecated — pushed masked), a warning for each declared output left
+   without a value, the stack's asset event — or, for ``preview``/``refresh``/``destroy``, the changes (and a
+   drift check's drift event).
 
 - :mod:`.summary`: the :class:`~.summary.Summary` fields and the non-``up`` return value;
 - :mod:`.xcom`: stack outputs to XCom;

@@ -102,7 +102,8 @@ def test_every_engine_shows_the_user_the_same_runs(run_dag_file, tmp_path, monke
     real = views["real"]
     # Sanity: the scenario did what it says, so equal views are not equal by being empty.
     assert real["first"]["xcom"]["infra"]["bucket"] == "raw-ember-opal"
-    assert real["first"]["xcom"]["use"]["return_value"]["token"] is None  # withheld
+    token = real["first"]["xcom"]["use"]["return_value"]["token"]  # withheld: its marker, never the value
+    assert token["__pulumi_secret_output_withheld__"] == 1 and token["output"] == "token" and "tok-" not in str(token)
     # A file backend numbers no updates: the summary has no version, the log shows none (never "None").
     assert real["first"]["xcom"]["infra"]["pulumi_summary"]["version"] is None
     assert not [line for line in real["first"]["log"] if "version" in line]
