@@ -36,19 +36,29 @@ def event_extra(project: str, result: OperationResult) -> dict[str, Any]:
 def emit_stack_event(
     context: Any, project: str, result: OperationResult, *, log: Callable[[str], None] = lambda _: None
 ) -> None:
-    """Attach the stack's asset event to the task's alias outlet (Airflow stores it when the task succeeds)."""
+    """Give the stack's asset event to the task's outlets (Airflow stores it when the task succeeds): the extra of
+    the stack asset the task declared, when it is the one updated, else an event through the project's alias.
+
+    :param context: the task's Airflow context (``outlet_events``; ``task``, whose declared outlets are read).
+    :param project: the Pulumi project.
+    :param result: what the ``up`` reported.
+    :param log: writes one line to the task log.
+    """
     extra = event_extra(project, result)
     asset = stack_asset(project, result.stack)
     task = context.get("task")
     declared = [o for o in getattr(task, "outlets", None) or () if _is_stack_asset(o, project)]
-    match = next((o for o in declared if o.uri == asset.uri), None)
+    # A mapped task's outlets are made when it runs (its operator is built from the expanded arguments), not
+    # when the DAG is parsed: Airflow records no event for an asset only declared there, so the alias carries it.
+    mapped = getattr(context.get("ti"), "map_index", -1) not in (-1, None)
+    match = None if mapped else next((o for o in declared if o.uri == asset.uri), None)
     if match is not None:
         # Airflow records one event for each declared asset on success; this gives it our extra.
         context["outlet_events"][match].extra.update(extra)
     else:
         if declared:
-            # The stack got another name at run time (Pulumi Cloud qualifies it with the organization): the
-            # declared asset was not updated, so it must not get the event Airflow records for declared outlets.
+            # Not the declared asset's event (a mapped task; or Pulumi Cloud qualified the stack's name with the
+            # organization): drop it, so Airflow records no event (nor a warning) for it.
             task.outlets = [o for o in task.outlets if o not in declared]
         context["outlet_events"][stack_alias(project)].add(asset, extra=extra)
     keys = ", ".join(extra["output_keys"]) or "-"

@@ -88,6 +88,17 @@ def test_a_stack_renamed_at_run_time_goes_through_the_alias_and_its_parse_time_a
     assert declared not in events and task.outlets == [own, stack_alias("network")]
 
 
+def test_a_mapped_task_sends_its_event_through_the_alias_even_for_a_literal_stack():
+    """``expand(stack=["r0", "r1"])``: the operator, and its declared asset, exist only when the task runs."""
+    declared = stack_asset("network", "prod")
+    task = SimpleNamespace(outlets=[stack_alias("network"), declared])
+    events = _Accessors()
+    context = {"outlet_events": events, "task": task, "ti": SimpleNamespace(map_index=1)}
+    emit_stack_event(context, "network", _result(vpc=("vpc-1", False)))
+    assert events[stack_alias("network")].added[0][0] == "pulumi://network/prod"
+    assert declared not in events and task.outlets == [stack_alias("network")]
+
+
 def test_drift_extra_says_drift_counts_and_the_drifted_resources_paths_never_values():
     from airflow_pulumi_decorators.publish.events import drift_extra
 
