@@ -11,17 +11,22 @@ XComs, the stack's state and history in the shared backend, and that no lock, ho
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from airflow_pulumi_decorators.outputs import REF_MARKER
 from tests.distributed.conftest import scenario_timing
 from tests.distributed.harness import Cluster
 from tests.distributed.scenarios import (
     CONTENDERS,
     NEW_STACK_RUNS,
+    NO_PASSPHRASE,
     Backend,
     Launch,
     assert_nothing_left,
@@ -42,6 +47,8 @@ _SCENARIO = {
     "test_overlapping_runs_on_a_new_stack_all_succeed_with_lock_wait": "newstack",
     "test_runs_on_an_existing_stack_wait_or_fail_naming_the_holder": "existing",
     "test_outputs_chain_from_a_task_on_one_worker_into_a_program_on_the_other": "chain",
+    "test_secret_outputs_reach_consumers_on_another_worker_masked_and_their_plaintext_is_stored_nowhere":
+        "secretref",
 }
 
 
@@ -298,3 +305,110 @@ def test_the_passphrase_from_the_connection_is_in_no_log_and_no_state_file(clust
     holding = [str(p) for p in files if cluster.passphrase in p.read_text(errors="replace")]
     assert not holding, f"the passphrase is in {holding}"
     assert cluster.passphrase not in cluster.gcs.all_text(cluster.gcs_bucket)
+
+
+def _rest_logs(cluster: Cluster, dag_id: str, run: str) -> dict[str, str]:
+    """Each task instance's log (its last try) as the REST API (the UI's log view) returns it."""
+    cluster.share_logs(dag_id, run)
+    logs = {}
+    for ti in cluster.task_instances(dag_id, run):
+        key = ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else "")
+        got = cluster.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{ti['task_id']}/logs/"
+                                     f"{max(ti['try_number'], 1)}?map_index={ti['map_index']}&full_content=true")
+        logs[key] = json.dumps(got["content"])
+    return logs
+
+
+def _rest_xcoms(cluster: Cluster, dag_id: str, run: str, task_id: str) -> dict[str, dict[str, Any]]:
+    """A task's XComs as the REST API returns them, each key in every form it has: the UI's XCom page lists the
+    entries, then reads each with ``deserialize=true&stringify=false``."""
+    base = f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}/xcomEntries"
+    listed = cluster.request("GET", base)["xcom_entries"]
+    forms = {"ui": "?deserialize=true&stringify=false", "native": "", "stringified": "?deserialize=true&stringify=true"}
+    return {entry["key"]: {form: cluster.request("GET", f"{base}/{entry['key']}{query}")["value"]
+                           for form, query in forms.items()} for entry in listed}
+
+
+def _rest_task_instances(cluster: Cluster, dag_id: str, run: str) -> dict[str, dict[str, Any]]:
+    """Each task instance as the REST API returns it, by ``task_id`` or ``task_id[map_index]``: what the UI's
+    Rendered Templates page reads (``rendered_fields`` of ``/taskInstances/{task_id}/{map_index}``)."""
+    found = {}
+    for ti in cluster.task_instances(dag_id, run):
+        key = ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else "")
+        found[key] = cluster.request(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{ti['task_id']}/{ti['map_index']}")
+    return found
+
+
+def _text(path: Path) -> str:
+    """A file's text; empty when another scenario's task removed it meanwhile (a per-task PULUMI_HOME)."""
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_secret_outputs_reach_consumers_on_another_worker_masked_and_their_plaintext_is_stored_nowhere(
+        cluster, launch, engine):
+    dag_id = f"secretref__{engine}"
+    (run,) = [r for _, r in launch.runs[dag_id]]
+    _finish(cluster, launch, f"secretref [{engine}]", launch.runs[dag_id])
+    # Every consumer with the passphrase got the right values (each fails otherwise); the one without it failed.
+    assert _states(cluster, dag_id, run) == {
+        "infra": "success", "load": "success", "classic": "success", "per_region[0]": "success",
+        "per_region[1]": "success", "nopass": "failed"}, _explain(cluster, dag_id, run)
+    hosts = {ti["task_id"]: ti["hostname"] for ti in cluster.task_instances(dag_id, run)}
+    assert hosts == {"infra": "worker-a", "load": "worker-b", "classic": "worker-b", "per_region": "worker-b",
+                     "nopass": NO_PASSPHRASE}
+
+    # The XCom holds references (where each secret output is), never a value.
+    for key in ("token", "password"):
+        ref = cluster.xcom(dag_id, run, "infra", key)
+        assert ref[REF_MARKER] == 1 and (ref["project"], ref["stack"], ref["key"]) == (f"secretref_{engine}", "dev",
+                                                                                        key), ref
+        assert ref["backend"] == f"file://{cluster.state}" and ref["task_id"] == "infra", ref
+    assert cluster.xcom(dag_id, run, "infra", "host") == "db.internal"
+
+    # What each consumer printed shows *** where the value was (the log files on worker B).
+    logs = _logs(cluster, dag_id, run)
+    assert "connecting to db.internal as app_user with token *** and password ***" in logs["load"], logs["load"][-3000:]
+    for index, region in enumerate(("eu", "us")):
+        assert f"region {region} uses token ***" in logs[f"per_region[{index}]"], logs[f"per_region[{index}]"][-3000:]
+    assert "classic sees ***" in logs["classic"] and "classic: both match" in logs["classic"], logs["classic"][-3000:]
+    # Without the passphrase: the typed error, naming the fix, before the function ran. (The task log masks the
+    # word "passphrase" itself: Airflow registers the connection's extra "secrets_provider": "passphrase" with
+    # its masker, as the value of a key named like a secret; the upper-case variable name stays readable.)
+    nopass = events(logs["nopass"], "SecretOutputAccessError") or logs["nopass"]
+    assert "SecretOutputAccessError" in logs["nopass"], logs["nopass"][-3000:]
+    assert "connection 'pulumi_shared' must exist for this task" in logs["nopass"], nopass[-3000:]
+    assert "PULUMI_CONFIG_PASSPHRASE(_FILE) on this worker" in logs["nopass"], nopass[-3000:]
+    assert "a worker without the passphrase" not in logs["nopass"]
+
+    # The same through the REST API: logs, XComs (the UI's XCom page), rendered fields (its Rendered Templates).
+    rest_logs = _rest_logs(cluster, dag_id, run)
+    assert "token *** and password ***" in rest_logs["load"] and "classic sees ***" in rest_logs["classic"]
+    xcoms = _rest_xcoms(cluster, dag_id, run, "infra")
+    assert {"token", "password", "host"} <= set(xcoms)
+    for form, value in xcoms["token"].items():
+        assert REF_MARKER in str(value) and "secretref_" in str(value), (form, value)
+    tis = _rest_task_instances(cluster, dag_id, run)
+    assert tis["load"]["rendered_fields"]["op_args"] == ["***", "***", "db.internal"], tis["load"]["rendered_fields"]
+    assert tis["per_region[0]"]["rendered_fields"]["op_kwargs"] == {"token": "***", "region": "eu"}
+    classic = tis["classic"]["rendered_fields"]
+    assert classic["bash_command"].startswith('echo "classic sees ***"') and classic["env"] == {
+        "TOKEN": "***", "PASSWORD": "***"}, classic
+    listed = cluster.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances")
+
+    # The plaintext: 0 times in the whole metadata database, every file of the deployment (task logs on every
+    # worker, component logs, the shared backend's state, PULUMI_HOMEs, temporary and config files), and every
+    # REST answer above.
+    dump = cluster.pg_dump()
+    assert run in dump and REF_MARKER in dump and "classic sees ***" in dump, "the dump lacks the run's rows"
+    files = [p for p in cluster.root.rglob("*") if p.is_file() and cluster.root / "pg" not in p.parents]
+    assert sum(p.suffix == ".log" and f"dag_id={dag_id}" in str(p) for p in files) >= 12, files  # 6 tasks x 2 places
+    places = {"pg_dump": dump, **{str(p.relative_to(cluster.root)): _text(p) for p in files},
+              "REST logs": json.dumps(rest_logs), "REST XComs": json.dumps(xcoms, default=str),
+              "REST task instances": json.dumps([tis, listed], default=str)}
+    found = {(name, where): text.count(value) + text.count(value.encode().hex())
+             for name, value in cluster.secrets.items() for where, text in places.items()}
+    assert {k: n for k, n in found.items() if n} == {}
