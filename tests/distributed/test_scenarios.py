@@ -1,7 +1,8 @@
 """Deployment-scale scenarios on a real CeleryExecutor with two worker hosts (``tests/distributed/harness.py``),
 each on the stand-in executable and the real CLI (the ``engine`` fixture): fan-out over eight stacks, a mapped
 task over three regions, overlapping runs on a new stack and on an existing one, outputs chained from one
-worker to the other (over ``gs://`` on the real CLI), and a worker killed in the middle of an ``up``.
+worker to the other (over ``gs://`` on the real CLI), secret outputs passed by reference to consumers on
+another worker (and refused to a worker without the passphrase), and a worker killed in the middle of an ``up``.
 
 Every scenario but the kill is launched at once by the first test that needs it (:class:`Launch`), so their
 runs overlap as a busy deployment's do; each test then waits for its own runs and checks the task states, the
@@ -247,66 +248,6 @@ def test_outputs_chain_from_a_task_on_one_worker_into_a_program_on_the_other(clu
     assert_nothing_left(cluster, backend, project, list(_logs(cluster, dag_id, run).values()))
 
 
-@pytest.fixture(scope="module")
-def killed(cluster: Cluster) -> dict[str, tuple[str, str]]:
-    """Both engines' long ``up`` on worker A (queue ``doomed``), A killed mid-update, then B takes the queue."""
-    began = time.monotonic()
-    engines = ["standin", "real"] if cluster.real_cli else ["standin"]
-    cluster.add_queue("worker-a", "doomed")
-    runs = {engine: (f"kill__{engine}", cluster.trigger(f"kill__{engine}", run_id("kill"))) for engine in engines}
-    backend = Backend(cluster)
-    deadline = time.monotonic() + 240
-    # Every up holds its lock and has a resource in flight (a pending operation written).
-    while not all(backend.locks(f"kill_{e}") and backend.pending(f"kill_{e}", "dev") for e in engines):
-        assert time.monotonic() < deadline, "the long ups never started: " + "\n".join(
-            cluster.task_log(*runs[e], "slow")[-2000:] for e in engines)
-        time.sleep(0.2)
-    assert {ti["hostname"] for e in engines for ti in cluster.task_instances(*runs[e])} == {"worker-a"}
-    cluster.kill_worker("worker-a")
-    killed_at = time.monotonic()
-    cluster.add_queue("worker-b", "doomed")
-    states = cluster.wait_runs(runs.values(), WAIT)
-    scenario_timing("kill: trigger to killed", killed_at - began)
-    scenario_timing("kill: killed to retries done", time.monotonic() - killed_at)
-    return {"runs": runs, "states": states}
-
-
-def test_a_killed_workers_up_is_retried_on_the_other_worker_which_cancels_the_stale_lock(cluster, killed, engine):
-    # Runs last in this module: worker A is gone afterwards.
-    dag_id, run = killed["runs"][engine]
-    tries = cluster.tries(dag_id, run, "slow")
-    retry_log = cluster.task_log(dag_id, run, "slow", 2)
-    assert killed["states"][(dag_id, run)] == "success", retry_log[-4000:] or _explain(cluster, dag_id, run)
-    assert [(t["try_number"], t["hostname"]) for t in tries] == [(1, "worker-a"), (2, "worker-b")], tries
-    assert tries[0]["state"] != "success" and tries[1]["state"] == "success"
-    dead = f"dag_id={dag_id} run_id={run} task_id=slow try=1"
-    assert f"locked by Airflow {dead}" in retry_log, retry_log[-4000:]
-    assert "Airflow runs try 2 of that task instance now (try 1 ended), so the lock is stale" in retry_log
-    assert "cancel_stale_lock is on: cancelling that lock" in retry_log
-    assert cluster.xcom(dag_id, run, "slow", "count") == 12
-    backend = Backend(cluster)
-    project = f"kill_{engine}"
-    assert backend.resources(project, "dev") == sorted(f"s{i}" for i in range(12))
-    # The killed try had a resource in flight: the retry reports it with the way out (item 5 of issue 19 is
-    # what the engines then keep of it, so the pending operations in the state are not checked here).
-    assert "was killed while operations were in flight" in retry_log, events(retry_log, "pulumi")[-3000:]
-    assert backend.history(project, "dev")[-1]["result"] == "succeeded"
-    # The killed try's PULUMI_HOME is on worker A's disk, a host that is gone; the retry's is removed.
-    assert_nothing_left(cluster, backend, project, [retry_log])
-
-
-def test_the_passphrase_from_the_connection_is_in_no_log_and_no_state_file(cluster, launch):
-    """The passphrase reaches the engines through the ``pulumi`` connections only: no task log, component log
-    or file of the shared backend holds it (run last: every scenario has written its logs and state)."""
-    files = [p for worker in cluster.workers.values() for p in worker.task_logs()]
-    files += [c.log for c in cluster.components.values()]
-    files += [p for p in cluster.state.rglob("*") if p.is_file()]
-    assert len(files) > 50, files
-    holding = [str(p) for p in files if cluster.passphrase in p.read_text(errors="replace")]
-    assert not holding, f"the passphrase is in {holding}"
-    assert cluster.passphrase not in cluster.gcs.all_text(cluster.gcs_bucket)
-
-
 def _rest_logs(cluster: Cluster, dag_id: str, run: str) -> dict[str, str]:
     """Each task instance's log (its last try) as the REST API (the UI's log view) returns it."""
     cluster.share_logs(dag_id, run)
@@ -412,3 +353,64 @@ def test_secret_outputs_reach_consumers_on_another_worker_masked_and_their_plain
     found = {(name, where): text.count(value) + text.count(value.encode().hex())
              for name, value in cluster.secrets.items() for where, text in places.items()}
     assert {k: n for k, n in found.items() if n} == {}
+
+
+@pytest.fixture(scope="module")
+def killed(cluster: Cluster) -> dict[str, tuple[str, str]]:
+    """Both engines' long ``up`` on worker A (queue ``doomed``), A killed mid-update, then B takes the queue."""
+    began = time.monotonic()
+    engines = ["standin", "real"] if cluster.real_cli else ["standin"]
+    cluster.add_queue("worker-a", "doomed")
+    runs = {engine: (f"kill__{engine}", cluster.trigger(f"kill__{engine}", run_id("kill"))) for engine in engines}
+    backend = Backend(cluster)
+    deadline = time.monotonic() + 240
+    # Every up holds its lock and has a resource in flight (a pending operation written).
+    while not all(backend.locks(f"kill_{e}") and backend.pending(f"kill_{e}", "dev") for e in engines):
+        assert time.monotonic() < deadline, "the long ups never started: " + "\n".join(
+            cluster.task_log(*runs[e], "slow")[-2000:] for e in engines)
+        time.sleep(0.2)
+    assert {ti["hostname"] for e in engines for ti in cluster.task_instances(*runs[e])} == {"worker-a"}
+    cluster.kill_worker("worker-a")
+    killed_at = time.monotonic()
+    cluster.add_queue("worker-b", "doomed")
+    states = cluster.wait_runs(runs.values(), WAIT)
+    scenario_timing("kill: trigger to killed", killed_at - began)
+    scenario_timing("kill: killed to retries done", time.monotonic() - killed_at)
+    return {"runs": runs, "states": states}
+
+
+def test_a_killed_workers_up_is_retried_on_the_other_worker_which_cancels_the_stale_lock(cluster, killed, engine):
+    # Runs last in this module: worker A is gone afterwards.
+    dag_id, run = killed["runs"][engine]
+    tries = cluster.tries(dag_id, run, "slow")
+    retry_log = cluster.task_log(dag_id, run, "slow", 2)
+    assert killed["states"][(dag_id, run)] == "success", retry_log[-4000:] or _explain(cluster, dag_id, run)
+    assert [(t["try_number"], t["hostname"]) for t in tries] == [(1, "worker-a"), (2, "worker-b")], tries
+    assert tries[0]["state"] != "success" and tries[1]["state"] == "success"
+    dead = f"dag_id={dag_id} run_id={run} task_id=slow try=1"
+    assert f"locked by Airflow {dead}" in retry_log, retry_log[-4000:]
+    assert "Airflow runs try 2 of that task instance now (try 1 ended), so the lock is stale" in retry_log
+    assert "cancel_stale_lock is on: cancelling that lock" in retry_log
+    assert cluster.xcom(dag_id, run, "slow", "count") == 12
+    backend = Backend(cluster)
+    project = f"kill_{engine}"
+    assert backend.resources(project, "dev") == sorted(f"s{i}" for i in range(12))
+    # The killed try had a resource in flight: the retry reports it with the way out (item 5 of issue 19 is
+    # what the engines then keep of it, so the pending operations in the state are not checked here).
+    assert "was killed while operations were in flight" in retry_log, events(retry_log, "pulumi")[-3000:]
+    assert backend.history(project, "dev")[-1]["result"] == "succeeded"
+    # The killed try's PULUMI_HOME is on worker A's disk, a host that is gone; the retry's is removed.
+    assert_nothing_left(cluster, backend, project, [retry_log])
+
+
+def test_the_passphrase_from_the_connection_is_in_no_log_and_no_state_file(cluster, launch):
+    """The passphrase reaches the engines through the ``pulumi`` connections only: no task log, component log
+    or file of the shared backend holds it (run last: every scenario has written its logs and state)."""
+    files = [p for worker in cluster.workers.values() for p in worker.task_logs()]
+    files += [c.log for c in cluster.components.values()]
+    files += [p for p in cluster.state.rglob("*") if p.is_file()]
+    assert len(files) > 50, files
+    holding = [str(p) for p in files if cluster.passphrase in p.read_text(errors="replace")]
+    assert not holding, f"the passphrase is in {holding}"
+    assert cluster.passphrase not in cluster.gcs.all_text(cluster.gcs_bucket)
+
