@@ -316,6 +316,11 @@ def test_secret_outputs_reach_consumers_on_another_worker_masked_and_their_plain
     for index, region in enumerate(("eu", "us")):
         assert f"region {region} uses token ***" in logs[f"per_region[{index}]"], logs[f"per_region[{index}]"][-3000:]
     assert "classic sees ***" in logs["classic"] and "classic: both match" in logs["classic"], logs["classic"][-3000:]
+    # Each consumer resolved with its engine's CLI (the one its DAG file sets as [pulumi] cli_path), reading the
+    # state once per XCom value: classic reads three (token twice), load two.
+    cli = cluster.real_cli if engine == "real" else cluster.standin_cli
+    reads = {key: len(re.findall(rf"pulumi: CLI \S+ at {re.escape(cli)}", text)) for key, text in logs.items()}
+    assert reads == {"infra": 1, "load": 2, "classic": 3, "per_region[0]": 1, "per_region[1]": 1, "nopass": 0}, reads
     # Without the passphrase: the typed error, naming the fix, before the function ran. (The task log masks the
     # word "passphrase" itself: Airflow registers the connection's extra "secrets_provider": "passphrase" with
     # its masker, as the value of a key named like a secret; the upper-case variable name stays readable.)
@@ -353,6 +358,8 @@ def test_secret_outputs_reach_consumers_on_another_worker_masked_and_their_plain
     found = {(name, where): text.count(value) + text.count(value.encode().hex())
              for name, value in cluster.secrets.items() for where, text in places.items()}
     assert {k: n for k, n in found.items() if n} == {}
+    # Nothing of the resolutions is left: no lock, no per-task PULUMI_HOME on worker B.
+    assert_nothing_left(cluster, Backend(cluster), f"secretref_{engine}", list(logs.values()))
 
 
 @pytest.fixture(scope="module")
