@@ -146,7 +146,7 @@ class Launch:
                                           daemon=True)
                 self.threads.append(thread)
                 thread.start()
-        if any(name == "secretref" for name, _ in wanted or {("secretref", "")}):
+        if wanted is None or any(name == "secretref" for name, _ in wanted):
             # Only its own queue: no other scenario's task may land on a worker without the passphrase.
             self.cluster.start_worker(NO_PASSPHRASE, ("nopass",), passphrase=False)
         for engine in engines_of(self.cluster):
