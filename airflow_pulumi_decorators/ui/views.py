@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from airflow_pulumi_decorators.assets import drift_uri, stack_uri
-from airflow_pulumi_decorators.outputs import REF_MARKER, public_backend_url
+from airflow_pulumi_decorators.outputs import is_secret_reference, is_withheld_output, public_backend_url
 from airflow_pulumi_decorators.publish.diffs import diff_lines
 from airflow_pulumi_decorators.ui.urls import airflow_task_path, stack_path, task_path
 
@@ -115,7 +115,7 @@ def secret_keys(*sources: Iterable[str] | None) -> set[str]:
 
 def outputs_view(value: Any, secret: Iterable[str]) -> list[dict[str, Any]]:
     """A task's outputs XCom as rows, each ``{"key", "value", "withheld"}``: a secret output's value (and a
-    reference to one) is replaced by :data:`WITHHELD`, never shown.
+    reference to one, and the marker the task pushed for a withheld one) is replaced by :data:`WITHHELD`.
 
     :param value: the ``return_value`` XCom of an ``up`` task (a dict of outputs).
     :param secret: the keys of the stack's secret outputs.
@@ -126,7 +126,8 @@ def outputs_view(value: Any, secret: Iterable[str]) -> list[dict[str, Any]]:
     rows = []
     for key in sorted(value, key=str):
         item = value[key]
-        withheld = key in secret or (isinstance(item, Mapping) and REF_MARKER in item)
+        # The task's own marker of a withheld output, or a reference, says so even without the secret keys.
+        withheld = key in secret or is_withheld_output(item) or is_secret_reference(item)
         rows.append({"key": str(key), "value": WITHHELD if withheld else item, "withheld": withheld})
     return rows
 

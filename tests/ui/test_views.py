@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from airflow_pulumi_decorators.outputs import REF_MARKER
+from airflow_pulumi_decorators.outputs import REF_MARKER, withheld_output
 from airflow_pulumi_decorators.ui import pages
 from airflow_pulumi_decorators.ui.views import (
     EventRecord,
@@ -32,8 +32,10 @@ def _record(task_id: str, operation: str, minutes: int, *, state: str = "success
 
 def test_a_secret_output_and_a_reference_are_withheld_and_a_plain_none_is_shown():
     ref = {REF_MARKER: 1, "project": "net", "stack": "prod", "key": "password"}
-    rows = outputs_view({"url": "https://x", "token": "s3cr3t-value", "password": ref, "empty": None}, {"token"})
+    rows = outputs_view({"url": "https://x", "token": "s3cr3t-value", "password": ref, "empty": None,
+                         "cert": withheld_output("net", "prod", "cert")}, {"token"})
     assert rows == [
+        {"key": "cert", "value": "withheld", "withheld": True},
         {"key": "empty", "value": None, "withheld": False},
         {"key": "password", "value": "withheld", "withheld": True},
         {"key": "token", "value": "withheld", "withheld": True},
