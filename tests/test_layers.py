@@ -104,7 +104,7 @@ FLOORS: dict[str, int] = {
     "xcom_backend": 9,
     "checks": 7, "prepare": 7, "publish": 7,
     "engine": 6,
-    "outputs": 5,
+    "outputs": 5, "plans": 5,
     "operations": 4, "stack_task": 4,
     "environments": 3,
     "cli": 2, "identity": 2, "locks": 2, "connections": 2,
