@@ -11,7 +11,7 @@ from typing import Any
 from airflow_pulumi_decorators.engine.events import Observer
 from airflow_pulumi_decorators.engine.request import OperationRequest
 from airflow_pulumi_decorators.engine.stack import CREATING, SECRET, run_stack
-from airflow_pulumi_decorators.engine.translate import drift_error, tail
+from airflow_pulumi_decorators.engine.translate import drift_error
 from airflow_pulumi_decorators.errors import ConfigurationError, PlanChangedError
 from airflow_pulumi_decorators.outputs import StackOutput
 
@@ -169,11 +169,12 @@ def _check_plan(stack: Any, request: OperationRequest, observer: Observer, flags
         stack.preview(message=request.message or None, on_output=replan.line, on_error=replan.line,
                       on_event=replan.event, color="never", **flags, **saved)
     except Exception as exc:
-        if saved and "unknown flag" in str(exc) and "plan" in str(exc):
+        refused = [line.strip() for line in str(exc).splitlines() if "unknown flag" in line and "plan" in line]
+        if saved and refused:
             raise ConfigurationError(
                 f"strict_plan=True needs a Pulumi CLI with update plans (`preview --save-plan`, `up --plan`); "
-                f"this one refused them ({tail(exc, 2).strip()}). Use the real pulumi CLI (3.274.1 is tested) or "
-                "drop strict_plan: the up is still checked against the approved plan"
+                f"this one refused them ({refused[0]}). Use the real pulumi CLI (3.274.1 is tested) or drop "
+                "strict_plan: the up is still checked against the approved plan"
             ) from None
         raise
     binding.check(replan.steps, cli, sdk_version())
