@@ -83,7 +83,7 @@ def test_plan_changed_error_names_the_changes_and_says_nothing_was_applied():
 def test_a_long_list_of_differences_is_cut_in_the_message_but_kept_whole_on_the_error():
     many = {f"k{i:02}": "1" for i in range(MAX_NAMED + 3)}
     with pytest.raises(PlanChangedError) as caught:
-        check_plan(_plan(config=many), _plan(config={k: "2" for k in many}), stack="s", approved_task="p")
+        check_plan(_plan(config=many), _plan(config=dict.fromkeys(many, "2")), stack="s", approved_task="p")
     assert "; and 3 more. Nothing was applied" in str(caught.value)
     assert len(caught.value.changes) == MAX_NAMED + 3
 
