@@ -123,3 +123,17 @@ def test_an_unchanged_plan_is_applied_and_a_changed_one_is_refused_with_nothing_
     again = scenario.run()
     assert again.state == "success", again.output[-3000:]
     assert again.task_states["svc"] == "success"
+
+
+@pytest.mark.parametrize("engine", ["standin"], indirect=True)
+def test_a_mapped_up_is_bound_map_index_to_map_index(engine, run_dag_file):
+    var = f"apd_mapped_{time.monotonic_ns()}"
+    result = run_dag_file("mapped_plan_binding", engine=engine, var=var)
+    assert result.state == "success", result.output[-3000:]
+    assert result.output.count("pulumi: the plan is the approved one; applying it") == 3
+    # The image of map index 1 alone differs at the up: that index, and only it, is refused.
+    _set_variable(var, "1")
+    changed = run_dag_file("mapped_plan_binding", engine=engine, var=var)
+    assert changed.state == "failed"
+    assert changed.output.count("inputs changed: input `image` changed") == 1
+    assert changed.output.count("pulumi: the plan is the approved one; applying it") == 2
