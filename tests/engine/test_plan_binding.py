@@ -29,12 +29,14 @@ def _fickle(runs: list[int]):
     return program
 
 
-def _run(engine, operation: str, program, *, binding: PlanBinding | None = None, strict: bool = False):
+def _run(engine, operation: str, program, *, binding: PlanBinding | None = None, strict: bool = False,
+         work_root=None):
     options = OperationOptions(approved_plan="svc_preview", strict_plan=strict) if binding else OperationOptions()
     request = OperationRequest(project="bound", stack="dev", program=program, context=RunContext.from_env({}),
                                operation=operation, options=options, plan_basis=PlanBasis(), plan_binding=binding)
     lines: list[str] = []
-    result = Engine(cli_path=engine.cli, pulumi_command=engine.command, on_output=lines.append).run(request)
+    result = Engine(cli_path=engine.cli, pulumi_command=engine.command, on_output=lines.append,
+                    work_root=str(work_root) if work_root else None).run(request)
     return result, lines
 
 
@@ -81,14 +83,17 @@ def test_a_strict_up_that_deviates_from_its_plan_is_refused_and_applies_nothing(
 
 
 @pytest.mark.parametrize("engine", ["real"], indirect=True)
-def test_a_strict_up_that_keeps_to_its_plan_is_applied(engine, backend):
+def test_a_strict_up_that_keeps_to_its_plan_is_applied_and_leaves_no_plan_file(engine, backend, tmp_path):
     runs: list[int] = []
     program = _fickle(runs)
     binding = _approved(engine, program, strict=True)
     runs.clear()  # the up's re-plan and apply both see api:1
-    result, lines = _run(engine, "up", program, binding=binding, strict=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    result, lines = _run(engine, "up", program, binding=binding, strict=True, work_root=work)
     assert "(strict: the up is constrained to this plan)" in " ".join(lines)
     assert result.changes.get("create") == 2 and _image(backend) == "api:1"
+    assert list(work.iterdir()) == []  # the plan file went with the run's work directory
 
 
 @pytest.mark.parametrize("engine", ["standin"], indirect=True)
