@@ -11,7 +11,13 @@ What :class:`Cluster` starts, each on its own loopback port and folder under one
 - two ``airflow celery worker`` s as separate hosts: each in its own UTS, mount and PID namespace
   (``unshare``), with its own hostname (and ``/etc/hosts``), ``AIRFLOW_HOME``, ``TMPDIR``, ``PULUMI_HOME``,
   ``[pulumi] worker_dir`` and log-server port. A worker's queues are ``default`` and its own (``worker_a``,
-  ``worker_b``), so a task's ``queue=`` places it.
+  ``worker_b``), so a task's ``queue=`` places it. A scenario may start more (:meth:`Cluster.start_worker`),
+  e.g. one whose ``pulumi`` connection lacks the passphrase.
+
+Every Airflow process reads XCom through ``PulumiSecretXCom`` (``[core] xcom_backend``), as a deployment that
+passes secret outputs downstream configures it, and has two secret values in its environment
+(``APD_DIST_SECRET_TOKEN``, ``APD_DIST_SECRET_CFG``, new for each harness) for the secret-output scenario's
+stack to return and its consumers to check against.
 
 Every process is started in a session of its own and logs to ``<root>/logs/<name>.log``; :meth:`Cluster.close`
 kills every process tree (a worker's whole PID namespace), stops PostgreSQL and Redis and removes the folder.
@@ -48,6 +54,7 @@ BIN = Path(sys.executable).parent
 #: The scheduler notices a dead worker's task after this many seconds without a heartbeat (default 300).
 HEARTBEAT_TIMEOUT = 20
 WORKERS = ("worker-a", "worker-b")
+XCOM_BACKEND = "airflow_pulumi_decorators.xcom_backend.PulumiSecretXCom"
 FINISHED = ("success", "failed")
 
 
@@ -152,6 +159,9 @@ class Cluster:
         self.signals.mkdir()
         self.pg_port, self.redis_port, self.api_port = free_port(), free_port(), free_port()
         self.passphrase = "dist-" + secrets.token_urlsafe(16)
+        #: The secret-output scenario's values (a ``pulumi.Output.secret`` and a secret config value).
+        self.secrets = {"APD_DIST_SECRET_TOKEN": "tok-" + secrets.token_hex(12),
+                        "APD_DIST_SECRET_CFG": "pw-" + secrets.token_hex(12)}
         self.real_cli = real_pulumi()
         from airflow_pulumi_decorators.testing.standin import install_shim
 
@@ -233,13 +243,17 @@ class Cluster:
 
     # -- workers
 
-    def start_worker(self, hostname: str, queues: tuple[str, ...]) -> Worker:
+    def start_worker(self, hostname: str, queues: tuple[str, ...], passphrase: bool = True) -> Worker:
+        """Start a worker host consuming ``queues``; with ``passphrase=False`` its ``pulumi`` connection has no
+        passphrase (a worker that was not given it)."""
         home = self.root / "hosts" / hostname
         for sub in ("tmp", "pulumi-home", "pulumi", "logs"):
             (home / sub).mkdir(parents=True, exist_ok=True)
         hosts = home / "hosts"
         hosts.write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n")
         env = self._airflow_env(home, worker=hostname)
+        if not passphrase:
+            env["AIRFLOW_CONN_PULUMI_SHARED"] = self._connection(f"file://{self.state}", passphrase=False)
         # A host of its own: its hostname (and /etc/hosts, so getfqdn() names it), its own pids (killing the
         # namespace's first process kills the whole "machine"), nothing else.
         script = (f"hostname {hostname} && mount --bind {hosts} /etc/hosts && "
@@ -306,6 +320,7 @@ class Cluster:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG": "8",
+            "AIRFLOW__CORE__XCOM_BACKEND": XCOM_BACKEND,
             "AIRFLOW__API__SECRET_KEY": self._secret("api"),
             "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt"),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.db_url,
@@ -326,6 +341,7 @@ class Cluster:
             "APD_DIST_CLI_REAL": self.real_cli or "",
             "APD_DIST_STATE": str(self.state),
             "APD_DIST_SIGNALS": str(self.signals),
+            **self.secrets,
             "AIRFLOW__PULUMI__DEFAULT_CONN_ID": "pulumi_shared",
             "AIRFLOW_CONN_PULUMI_SHARED": self._connection(f"file://{self.state}"),
             # No plugin downloads (no network): the dynamic providers' plugin ships with the CLI.
@@ -346,10 +362,12 @@ class Cluster:
                 env["GOOGLE_OAUTH_ACCESS_TOKEN"] = "fake-token-for-the-emulator"
         return env
 
-    def _connection(self, backend_url: str) -> str:
+    def _connection(self, backend_url: str, passphrase: bool = True) -> str:
         """A ``pulumi`` connection: the backend and the passphrase (never in the DAG files)."""
-        return json.dumps({"conn_type": "pulumi", "host": backend_url,
-                           "extra": {"secrets_provider": "passphrase", "config_passphrase": self.passphrase}})
+        extra = {"secrets_provider": "passphrase", "config_passphrase": self.passphrase}
+        if not passphrase:
+            del extra["config_passphrase"]
+        return json.dumps({"conn_type": "pulumi", "host": backend_url, "extra": extra})
 
     def _secret(self, name: str) -> str:
         cache = self.__dict__.setdefault("_secrets", {})
@@ -471,6 +489,30 @@ class Cluster:
             if path.exists():
                 texts.append(path.read_text(errors="replace"))
         return "\n".join(texts)
+
+    def pg_dump(self) -> str:
+        """The whole metadata database (every table, schema and data) as ``pg_dump`` writes it."""
+        done = subprocess.run([str(PG_BIN / "pg_dump"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres",
+                               "--no-owner", "postgres"], capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise RuntimeError(f"pg_dump failed: {done.stderr[-2000:]}")
+        return done.stdout
+
+    def share_logs(self, dag_id: str, run_id: str) -> None:
+        """Show the api-server a run's task logs as a shared log drive would: each log file of the run, on the
+        worker that wrote it, hard-linked into the api-server's ``base_log_folder``. (Airflow reads a finished
+        task's log from its own log folder -- symlinks out of it are ignored -- else from the worker's log server
+        at ``<ti.hostname>:<its own worker_log_server_port>``, which names no host or port of this machine's
+        workers.)"""
+        run_dir = Path(f"dag_id={dag_id}", f"run_id={run_id}")
+        shared = self.root / "control" / "logs" / run_dir
+        for worker in self.workers.values():
+            source = worker.home / "logs" / run_dir
+            for log in sorted(source.rglob("*.log")):
+                link = shared / log.relative_to(source)
+                link.parent.mkdir(parents=True, exist_ok=True)
+                if not link.exists():
+                    os.link(log, link)
 
     # -- what a failure report shows
 

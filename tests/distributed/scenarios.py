@@ -18,10 +18,13 @@ from typing import Any
 
 from tests.distributed.harness import FINISHED, Cluster
 
-SCENARIOS = ("fanout", "mapped", "newstack", "existing_hold", "existing_wait", "existing_nowait", "chain", "kill")
+SCENARIOS = ("fanout", "mapped", "newstack", "existing_hold", "existing_wait", "existing_nowait", "chain", "kill",
+             "secretref")
 NEW_STACK_RUNS = 4
 #: Runs on the existing stack once the holder has its lock: two that wait, two that do not.
 CONTENDERS = {"existing_wait": 2, "existing_nowait": 2}
+#: The worker host whose ``pulumi`` connection has no passphrase (the secret-output scenario's error path).
+NO_PASSPHRASE = "worker-c"
 _HOME_LINE = re.compile(r"PULUMI_HOME=(/[^\s\"']+) \(per task")
 
 
@@ -143,8 +146,11 @@ class Launch:
                                           daemon=True)
                 self.threads.append(thread)
                 thread.start()
+        if wanted is None or any(name == "secretref" for name, _ in wanted):
+            # Only its own queue: no other scenario's task may land on a worker without the passphrase.
+            self.cluster.start_worker(NO_PASSPHRASE, ("nopass",), passphrase=False)
         for engine in engines_of(self.cluster):
-            for name in ("chain", "mapped", "fanout"):
+            for name in ("secretref", "chain", "mapped", "fanout"):
                 if wanted is None or (name, engine) in wanted:
                     self._trigger(name, engine)
         return self

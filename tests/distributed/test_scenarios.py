@@ -1,7 +1,8 @@
 """Deployment-scale scenarios on a real CeleryExecutor with two worker hosts (``tests/distributed/harness.py``),
 each on the stand-in executable and the real CLI (the ``engine`` fixture): fan-out over eight stacks, a mapped
 task over three regions, overlapping runs on a new stack and on an existing one, outputs chained from one
-worker to the other (over ``gs://`` on the real CLI), and a worker killed in the middle of an ``up``.
+worker to the other (over ``gs://`` on the real CLI), secret outputs passed by reference to consumers on
+another worker (and refused to a worker without the passphrase), and a worker killed in the middle of an ``up``.
 
 Every scenario but the kill is launched at once by the first test that needs it (:class:`Launch`), so their
 runs overlap as a busy deployment's do; each test then waits for its own runs and checks the task states, the
@@ -11,17 +12,22 @@ XComs, the stack's state and history in the shared backend, and that no lock, ho
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from airflow_pulumi_decorators.outputs import REF_MARKER
 from tests.distributed.conftest import scenario_timing
 from tests.distributed.harness import Cluster
 from tests.distributed.scenarios import (
     CONTENDERS,
     NEW_STACK_RUNS,
+    NO_PASSPHRASE,
     Backend,
     Launch,
     assert_nothing_left,
@@ -42,6 +48,8 @@ _SCENARIO = {
     "test_overlapping_runs_on_a_new_stack_all_succeed_with_lock_wait": "newstack",
     "test_runs_on_an_existing_stack_wait_or_fail_naming_the_holder": "existing",
     "test_outputs_chain_from_a_task_on_one_worker_into_a_program_on_the_other": "chain",
+    "test_secret_outputs_reach_consumers_on_another_worker_masked_and_their_plaintext_is_stored_nowhere":
+        "secretref",
 }
 
 
@@ -240,6 +248,120 @@ def test_outputs_chain_from_a_task_on_one_worker_into_a_program_on_the_other(clu
     assert_nothing_left(cluster, backend, project, list(_logs(cluster, dag_id, run).values()))
 
 
+def _rest_logs(cluster: Cluster, dag_id: str, run: str) -> dict[str, str]:
+    """Each task instance's log (its last try) as the REST API (the UI's log view) returns it."""
+    cluster.share_logs(dag_id, run)
+    logs = {}
+    for ti in cluster.task_instances(dag_id, run):
+        key = ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else "")
+        got = cluster.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{ti['task_id']}/logs/"
+                                     f"{max(ti['try_number'], 1)}?map_index={ti['map_index']}&full_content=true")
+        logs[key] = json.dumps(got["content"])
+    return logs
+
+
+def _rest_xcoms(cluster: Cluster, dag_id: str, run: str, task_id: str) -> dict[str, dict[str, Any]]:
+    """A task's XComs as the REST API returns them, each key in every form it has: the UI's XCom page lists the
+    entries, then reads each with ``deserialize=true&stringify=false``."""
+    base = f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}/xcomEntries"
+    listed = cluster.request("GET", base)["xcom_entries"]
+    forms = {"ui": "?deserialize=true&stringify=false", "native": "", "stringified": "?deserialize=true&stringify=true"}
+    return {entry["key"]: {form: cluster.request("GET", f"{base}/{entry['key']}{query}")["value"]
+                           for form, query in forms.items()} for entry in listed}
+
+
+def _rest_task_instances(cluster: Cluster, dag_id: str, run: str) -> dict[str, dict[str, Any]]:
+    """Each task instance as the REST API returns it, by ``task_id`` or ``task_id[map_index]``: what the UI's
+    Rendered Templates page reads (``rendered_fields`` of ``/taskInstances/{task_id}/{map_index}``)."""
+    found = {}
+    for ti in cluster.task_instances(dag_id, run):
+        key = ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else "")
+        found[key] = cluster.request(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{ti['task_id']}/{ti['map_index']}")
+    return found
+
+
+def _text(path: Path) -> str:
+    """A file's text; empty when another scenario's task removed it meanwhile (a per-task PULUMI_HOME)."""
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_secret_outputs_reach_consumers_on_another_worker_masked_and_their_plaintext_is_stored_nowhere(
+        cluster, launch, engine):
+    dag_id = f"secretref__{engine}"
+    (run,) = [r for _, r in launch.runs[dag_id]]
+    _finish(cluster, launch, f"secretref [{engine}]", launch.runs[dag_id])
+    # Every consumer with the passphrase got the right values (each fails otherwise); the one without it failed.
+    assert _states(cluster, dag_id, run) == {
+        "infra": "success", "load": "success", "classic": "success", "per_region[0]": "success",
+        "per_region[1]": "success", "nopass": "failed"}, _explain(cluster, dag_id, run)
+    hosts = {ti["task_id"]: ti["hostname"] for ti in cluster.task_instances(dag_id, run)}
+    assert hosts == {"infra": "worker-a", "load": "worker-b", "classic": "worker-b", "per_region": "worker-b",
+                     "nopass": NO_PASSPHRASE}
+
+    # The XCom holds references (where each secret output is), never a value.
+    for key in ("token", "password"):
+        ref = cluster.xcom(dag_id, run, "infra", key)
+        assert ref[REF_MARKER] == 1 and (ref["project"], ref["stack"], ref["key"]) == (f"secretref_{engine}", "dev",
+                                                                                        key), ref
+        assert ref["backend"] == f"file://{cluster.state}" and ref["task_id"] == "infra", ref
+    assert cluster.xcom(dag_id, run, "infra", "host") == "db.internal"
+
+    # What each consumer printed shows *** where the value was (the log files on worker B).
+    logs = _logs(cluster, dag_id, run)
+    assert "connecting to db.internal as app_user with token *** and password ***" in logs["load"], logs["load"][-3000:]
+    for index, region in enumerate(("eu", "us")):
+        assert f"region {region} uses token ***" in logs[f"per_region[{index}]"], logs[f"per_region[{index}]"][-3000:]
+    assert "classic sees ***" in logs["classic"] and "classic: both match" in logs["classic"], logs["classic"][-3000:]
+    # Each consumer resolved with its engine's CLI (the one its DAG file sets as [pulumi] cli_path), reading the
+    # state once per XCom value: classic reads three (token twice), load two.
+    cli = cluster.real_cli if engine == "real" else cluster.standin_cli
+    reads = {key: len(re.findall(rf"pulumi: CLI \S+ at {re.escape(cli)}", text)) for key, text in logs.items()}
+    assert reads == {"infra": 1, "load": 2, "classic": 3, "per_region[0]": 1, "per_region[1]": 1, "nopass": 0}, reads
+    # Without the passphrase: the typed error, naming the fix, before the function ran. (The task log masks the
+    # word "passphrase" itself: Airflow registers the connection's extra "secrets_provider": "passphrase" with
+    # its masker, as the value of a key named like a secret; the upper-case variable name stays readable.)
+    nopass = events(logs["nopass"], "SecretOutputAccessError") or logs["nopass"]
+    assert "SecretOutputAccessError" in logs["nopass"], logs["nopass"][-3000:]
+    assert "connection 'pulumi_shared' must exist for this task" in logs["nopass"], nopass[-3000:]
+    assert "PULUMI_CONFIG_PASSPHRASE(_FILE) on this worker" in logs["nopass"], nopass[-3000:]
+    assert "a worker without the passphrase" not in logs["nopass"]
+
+    # The same through the REST API: logs, XComs (the UI's XCom page), rendered fields (its Rendered Templates).
+    rest_logs = _rest_logs(cluster, dag_id, run)
+    assert "token *** and password ***" in rest_logs["load"] and "classic sees ***" in rest_logs["classic"]
+    xcoms = _rest_xcoms(cluster, dag_id, run, "infra")
+    assert {"token", "password", "host"} <= set(xcoms)
+    for form, value in xcoms["token"].items():
+        assert REF_MARKER in str(value) and "secretref_" in str(value), (form, value)
+    tis = _rest_task_instances(cluster, dag_id, run)
+    assert tis["load"]["rendered_fields"]["op_args"] == ["***", "***", "db.internal"], tis["load"]["rendered_fields"]
+    assert tis["per_region[0]"]["rendered_fields"]["op_kwargs"] == {"token": "***", "region": "eu"}
+    classic = tis["classic"]["rendered_fields"]
+    assert classic["bash_command"].startswith('echo "classic sees ***"') and classic["env"] == {
+        "TOKEN": "***", "PASSWORD": "***"}, classic
+    listed = cluster.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances")
+
+    # The plaintext: 0 times in the whole metadata database, every file of the deployment (task logs on every
+    # worker, component logs, the shared backend's state, PULUMI_HOMEs, temporary and config files), and every
+    # REST answer above.
+    dump = cluster.pg_dump()
+    assert run in dump and REF_MARKER in dump and "classic sees ***" in dump, "the dump lacks the run's rows"
+    files = [p for p in cluster.root.rglob("*") if p.is_file() and cluster.root / "pg" not in p.parents]
+    assert sum(p.suffix == ".log" and f"dag_id={dag_id}" in str(p) for p in files) >= 12, files  # 6 tasks x 2 places
+    places = {"pg_dump": dump, **{str(p.relative_to(cluster.root)): _text(p) for p in files},
+              "REST logs": json.dumps(rest_logs), "REST XComs": json.dumps(xcoms, default=str),
+              "REST task instances": json.dumps([tis, listed], default=str)}
+    found = {(name, where): text.count(value) + text.count(value.encode().hex())
+             for name, value in cluster.secrets.items() for where, text in places.items()}
+    assert {k: n for k, n in found.items() if n} == {}
+    # Nothing of the resolutions is left: no lock, no per-task PULUMI_HOME on worker B.
+    assert_nothing_left(cluster, Backend(cluster), f"secretref_{engine}", list(logs.values()))
+
+
 @pytest.fixture(scope="module")
 def killed(cluster: Cluster) -> dict[str, tuple[str, str]]:
     """Both engines' long ``up`` on worker A (queue ``doomed``), A killed mid-update, then B takes the queue."""
@@ -298,3 +420,4 @@ def test_the_passphrase_from_the_connection_is_in_no_log_and_no_state_file(clust
     holding = [str(p) for p in files if cluster.passphrase in p.read_text(errors="replace")]
     assert not holding, f"the passphrase is in {holding}"
     assert cluster.passphrase not in cluster.gcs.all_text(cluster.gcs_bucket)
+

@@ -1,0 +1,5 @@
+"""The Airflow DAG of the secret-output scenario (``secretref.py``) on the stand-in: ``secretref__standin``."""
+
+from secretref import configure
+
+configure("standin")
