@@ -207,3 +207,26 @@ def test_an_up_bound_by_hand_to_its_preview_is_accepted():
 def test_an_up_bound_to_something_else_than_its_preview_is_refused_at_parse_time(build, message):
     with pytest.raises(ConfigurationError, match=message):
         _dag_of(build)
+
+
+class _TI:
+    map_index = 2
+
+    def __init__(self, value):
+        self.value, self.asked = value, []
+
+    def xcom_pull(self, **kwargs):
+        self.asked.append(kwargs)
+        return self.value
+
+
+def test_a_bound_up_reads_the_same_map_index_and_refuses_when_the_preview_pushed_no_plan():
+    from airflow_pulumi_decorators.prepare.plan import _approved
+
+    plan = _plan([_step("create", "a")])
+    ti = _TI({"changes": {}, "plan": plan.to_xcom()})
+    assert _approved(ti, "infra_preview", "prod") == plan
+    assert ti.asked == [{"task_ids": "infra_preview", "map_indexes": 2}]
+    with pytest.raises(PlanChangedError, match=r"no approved plan was found in the XCom of task 'infra_preview' "
+                                               r"\(map index 2\).*nothing was applied"):
+        _approved(_TI(None), "infra_preview", "prod")
