@@ -10,9 +10,11 @@ Fields (the UI relabels them, see :mod:`~airflow_pulumi_decorators.provider`):
     Pulumi Cloud organization: qualifies stack names (``org/stack`` or ``org/project/stack``).
 ``password`` — **Access token**
     Pulumi Cloud access token, handed to the engine as ``PULUMI_ACCESS_TOKEN``.
-extra ``secrets_provider``
+extra ``encryption_provider`` — **Secrets provider**
     ``default``, ``passphrase``, ``gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K``,
-    ``awskms://…``, ``azurekeyvault://…`` or ``hashivault://…``; used when a stack is created.
+    ``awskms://…``, ``azurekeyvault://…`` or ``hashivault://…``; used when a stack is created. Its earlier
+    name ``secrets_provider`` is still read (with a ``FutureWarning``): Airflow shows the value of any extra
+    whose name contains ``secret`` as ``***``, so an admin could not see this non-secret setting.
 extra ``config_passphrase``
     Passphrase of the ``passphrase`` provider, handed to the engine as ``PULUMI_CONFIG_PASSPHRASE``.
 
@@ -37,7 +39,12 @@ from airflow_pulumi_decorators.backend_url import BackendUrl, validate_backend_u
 from airflow_pulumi_decorators.errors import ConfigurationError
 
 CONN_TYPE = "pulumi"
-KNOWN_EXTRAS = ("secrets_provider", "config_passphrase", "backend_url")
+#: The extra naming the secrets provider. Not ``secrets_provider``: Airflow redacts the value of every extra whose
+#: name contains a sensitive word (``secret``, ``token``, ``passphrase`` ...), in the UI and the REST API.
+PROVIDER_EXTRA = "encryption_provider"
+#: Its earlier name, still read (deprecated).
+OLD_PROVIDER_EXTRA = "secrets_provider"
+KNOWN_EXTRAS = (PROVIDER_EXTRA, "config_passphrase", "backend_url", OLD_PROVIDER_EXTRA)
 SECRETS_PROVIDER_SCHEMES = ("gcpkms", "awskms", "azurekeyvault", "hashivault")
 _ORG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _GCPKMS_RE = re.compile(r"^gcpkms://projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
@@ -258,14 +265,39 @@ def _organization(login: str | None, backend: BackendUrl | None, where: str) -> 
 
 def _secrets_provider(extras: ConnectionExtras, where: str) -> tuple[str | None, str | None]:
     """The secrets provider and its passphrase, if any (a passphrase belongs to the passphrase provider only)."""
-    provider = validate_secrets_provider(extras.get("secrets_provider"), where=f"{where} extra 'secrets_provider'")
+    name = _provider_extra_name(extras, where)
+    provider = validate_secrets_provider(extras.get(name), where=f"{where} extra {name!r}")
     passphrase = _secret_text(extras.get("config_passphrase"), where=f"{where} extra 'config_passphrase'")
     if passphrase is not None and provider not in (None, "passphrase"):
         raise ConfigurationError(
-            f"{where} extra 'config_passphrase' is set but extra 'secrets_provider' is {provider!r}; the "
+            f"{where} extra 'config_passphrase' is set but extra {name!r} is {provider!r}; the "
             "passphrase is only used by the passphrase provider. Remove one of them."
         )
     return provider, passphrase
+
+
+def _provider_extra_name(extras: ConnectionExtras, where: str) -> str:
+    """The extra that names the secrets provider: ``encryption_provider``, or the deprecated ``secrets_provider``
+    (with a ``FutureWarning``); both set to different values is an error."""
+    old = extras.get(OLD_PROVIDER_EXTRA)
+    if old is None:
+        return PROVIDER_EXTRA
+    new = extras.get(PROVIDER_EXTRA)
+    if new is not None and str(new).strip() != str(old).strip():
+        raise ConfigurationError(
+            f"{where} sets both extra {PROVIDER_EXTRA!r} and its deprecated name {OLD_PROVIDER_EXTRA!r}, to "
+            f"different values; keep {PROVIDER_EXTRA!r} only"
+        )
+    import warnings
+
+    warnings.warn(
+        f"{where} extra {OLD_PROVIDER_EXTRA!r} is deprecated: Airflow shows its value as *** (the name contains "
+        f"'secret'), so it cannot be checked in the connection form. Rename it to {PROVIDER_EXTRA!r} (the same "
+        "value); the old name is still read for now",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return PROVIDER_EXTRA if new is not None else OLD_PROVIDER_EXTRA
 
 
 # -- reading a connection through Airflow (at task start only) -------------------------------------------

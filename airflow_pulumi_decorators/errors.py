@@ -262,6 +262,11 @@ class SecretReferenceError(SecretOutputError, ValueError):
     """An XCom value is marked as a secret-output reference but is not one this version reads."""
 
 
+class SecretOutputWithheldError(SecretOutputError):
+    """A task read a secret stack output that its producing task withheld from XCom (the default): XCom holds a
+    marker, never the value. Set ``secret_outputs="reference"`` on the producing task to hand the value on."""
+
+
 class SecretOutputNotFoundError(SecretOutputError):
     """The referenced stack, or the output in it, no longer exists (destroyed, removed, renamed)."""
 

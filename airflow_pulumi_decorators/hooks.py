@@ -51,8 +51,14 @@ class PulumiHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Validate the connection's fields (no network call)."""
-        try:
-            conn = self.get_conn()
-        except ConfigurationError as exc:
-            return False, str(exc)
-        return True, f"valid pulumi connection; backend {conn.backend_url or '(worker default)'}"
+        import warnings
+
+        # The admin pressing *Test* is who can rename a deprecated extra: say so in the form, not only in a log.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FutureWarning)
+            try:
+                conn = self.get_conn()
+            except ConfigurationError as exc:
+                return False, str(exc)
+        notes = [f"; {w.message}" for w in caught if issubclass(w.category, FutureWarning)]
+        return True, f"valid pulumi connection; backend {conn.backend_url or '(worker default)'}" + "".join(notes)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_pulumi_decorators import checks
-from airflow_pulumi_decorators.assets import drift_alias, stack_alias
+from airflow_pulumi_decorators.assets import declared_stack_asset, drift_alias, stack_alias
 from airflow_pulumi_decorators.environments import (
     Environment,
     resolve_environment,
@@ -72,8 +72,8 @@ class PulumiStackOperator(BaseOperator):
     """Run a Python function as a Pulumi inline program on the stack of the run's environment.
 
     The task's return value (its XCom) is the stack outputs as plain JSON values; secret outputs are
-    withheld (the key with ``None``), or pushed as references with ``secret_outputs="reference"``. How the
-    operation runs is one argument, ``options``::
+    withheld (the key with a marker naming the output and the fix, never the value), or pushed as references
+    with ``secret_outputs="reference"``. How the operation runs is one argument, ``options``::
 
         PulumiStackOperator(
             task_id="storage_destroy", program=storage, project="analytics-infra", stack="dev",
@@ -176,7 +176,9 @@ class PulumiStackOperator(BaseOperator):
             # attaches the concrete asset pulumi://<project>/<stack> (pulumi-drift://… for a drift check)
             # to it when it runs.
             alias = drift_alias(project) if self.emit_drift_event else stack_alias(project)
-            kwargs["outlets"] = [*(kwargs.get("outlets") or []), alias]
+            # A stack known now is declared too: Airflow names a producing task from declared outlets only.
+            known = None if self.emit_drift_event else declared_stack_asset(project, stack, environment, environments)
+            kwargs["outlets"] = [*(kwargs.get("outlets") or []), alias, *([known] if known is not None else [])]
         super().__init__(**kwargs)
         self.program = checks.check_program(program)
         self.project = validate_project_name(project)
@@ -259,6 +261,7 @@ class PulumiStackOperator(BaseOperator):
             pulumi_command=self.pulumi_command,
             on_output=self.log.info,
             on_warning=self.log.warning,
+            on_error=self.log.error,
         )
         try:
             if self._kill_requested:  # killed before the engine existed (after it, on_kill stops the engine)

@@ -300,6 +300,41 @@ def has_secret(masked: Any) -> bool:
     return False
 
 
+#: The key that marks an XCom value as a secret stack output withheld from XCom (its value: the format version).
+WITHHELD_MARKER = "__pulumi_secret_output_withheld__"
+WITHHELD_VERSION = 1
+#: What a withheld output's XCom says to whoever reads it (the UI's XCom view, the REST API).
+WITHHELD_FIX = (
+    "secret stack output withheld: its value is never stored in XCom. To hand it to downstream tasks, set "
+    "secret_outputs=\"reference\" on the producing task (docs/outputs.md)"
+)
+
+
+def withheld_output(project: str, stack: str, key: str) -> dict[str, Any]:
+    """What a withheld secret output is replaced by in the task's XCom: a marker naming the output and the fix,
+    never its value (nor anything derived from it).
+
+    :param project: the Pulumi project.
+    :param stack: the stack.
+    :param key: the output's name.
+    """
+    return {WITHHELD_MARKER: WITHHELD_VERSION, "output": key, "project": project, "stack": stack,
+            "note": WITHHELD_FIX}
+
+
+def is_withheld_output(value: object) -> bool:
+    """Whether an XCom value is the marker of a withheld secret output (a dict with :data:`WITHHELD_MARKER`)."""
+    return isinstance(value, Mapping) and WITHHELD_MARKER in value
+
+
+def describe_withheld(value: Mapping[str, Any]) -> str:
+    """The withheld output a marker names, in words (``'db_password' of stack warehouse/dev``).
+
+    :param value: a marker (:func:`is_withheld_output`).
+    """
+    return f"{value.get('output')!r} of stack {value.get('project')}/{value.get('stack')}"
+
+
 def is_secret_reference(value: object) -> bool:
     """Whether an XCom value is a reference to a secret stack output (a dict with :data:`REF_MARKER`)."""
     return isinstance(value, Mapping) and REF_MARKER in value

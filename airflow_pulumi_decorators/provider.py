@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_pulumi_decorators.connections import CONN_TYPE
+from airflow_pulumi_decorators.connections import CONN_TYPE, PROVIDER_EXTRA
 
 #: The ``pulumi`` connection form. Declarative (Airflow >= 3.2 reads it without importing the hook);
 #: :class:`~airflow_pulumi_decorators.hooks.PulumiHook` returns the same for older Airflow.
@@ -22,11 +22,13 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "password": "pul-... (Pulumi Cloud only)",
     },
 }
+#: The extras' names avoid the words Airflow redacts (``secret``, ``token`` ...) unless the value is a secret:
+#: the secrets provider is a key's name, not a key, and an admin must be able to read it back.
 CONN_FIELDS: dict[str, Any] = {
-    "secrets_provider": {
+    PROVIDER_EXTRA: {
         "label": "Secrets provider",
         "description": "For new stacks: default, passphrase, gcpkms://projects/P/locations/L/keyRings/R/"
-        "cryptoKeys/K, awskms://..., azurekeyvault://... or hashivault://...",
+        "cryptoKeys/K, awskms://..., azurekeyvault://... or hashivault://... (formerly extra secrets_provider)",
         "schema": {"type": ["string", "null"]},
     },
     "config_passphrase": {

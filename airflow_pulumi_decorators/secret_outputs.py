@@ -28,21 +28,24 @@ from airflow_pulumi_decorators.errors import (
     SecretOutputError,
     SecretOutputNotFoundError,
     SecretOutputNotSecretError,
+    SecretOutputWithheldError,
     StackNotFoundError,
     WrongPassphraseError,
 )
 from airflow_pulumi_decorators.outputs import (
     SecretOutputRef,
     StackOutput,
+    describe_withheld,
     has_secret,
     is_secret_reference,
+    is_withheld_output,
     public_backend_url,
     secret_parts,
 )
 
 log = logging.getLogger(__name__)
 
-__all__ = ["resolve_references", "resolve_secret_output"]
+__all__ = ["refuse_withheld", "resolve_references", "resolve_secret_output"]
 
 #: Airflow's masker leaves shorter values alone (``[logging] min_length_masked_secret``, default 5).
 MIN_MASKED_LENGTH = 5
@@ -52,6 +55,24 @@ def _mask(value: str) -> None:
     from airflow.sdk.log import mask_secret
 
     mask_secret(value)
+
+
+def refuse_withheld(value: Any) -> None:
+    """Fail when ``value`` is the marker of a secret output its producing task withheld from XCom.
+
+    Only the value itself is checked, not what it contains: a task reading the producer's whole ``return_value``
+    (a dict that also holds the plain outputs) still gets it, the marker in place of the withheld output.
+
+    :param value: an XCom value as read.
+    :raises SecretOutputWithheldError: naming the output and ``secret_outputs="reference"``.
+    """
+    if is_withheld_output(value):
+        raise SecretOutputWithheldError(
+            f"the XCom read is the secret stack output {describe_withheld(value)}, which its producing task withheld "
+            "from XCom (its value was never stored). Set secret_outputs=\"reference\" on the producing task to hand "
+            "it to downstream tasks (docs/outputs.md, 'Passing a secret downstream')",
+            reference=describe_withheld(value),
+        )
 
 
 def resolve_secret_output(
@@ -82,6 +103,7 @@ def resolve_secret_output(
         backend credentials).
     :raises SecretOutputNotSecretError: the output is no longer secret.
     """
+    refuse_withheld(reference)
     ref = SecretOutputRef.from_xcom(reference)
     masker = mask or _mask
     outputs = _read(ref, cli_path=cli_path, pulumi_command=pulumi_command, environ=environ, mask=masker)
@@ -100,8 +122,10 @@ def resolve_references(
     output's value, each registered with the secret masker first; a value without one is returned as is.
     Each stack is read once, however many of its outputs are referenced.
 
-    Parameters and errors as :func:`resolve_secret_output`.
+    Parameters and errors as :func:`resolve_secret_output`; ``value`` that is itself a withheld output's marker
+    raises :class:`~airflow_pulumi_decorators.errors.SecretOutputWithheldError` (:func:`refuse_withheld`).
     """
+    refuse_withheld(value)
     cache: dict[SecretOutputRef, dict[str, StackOutput]] = {}
     masker = mask or _mask
 

@@ -23,6 +23,8 @@ class TaskLog(Protocol):
 
     def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
+    def error(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
 
 class StackTask(Protocol):
     """A stack task's arguments as the operator keeps them (after its parse-time checks).

@@ -7,7 +7,9 @@ Configure it on every worker (and anywhere tasks run)::
     xcom_backend = airflow_pulumi_decorators.xcom_backend.PulumiSecretXCom
 
 Storing is Airflow's own (a reference is a small JSON dict, and that is what the metadata database holds).
-Reading, in a task process, resolves each reference through
+Reading, in a task process, refuses a withheld secret output's marker read on its own
+(:class:`~airflow_pulumi_decorators.errors.SecretOutputWithheldError`, naming ``secret_outputs="reference"``) and
+resolves each reference through
 :func:`~airflow_pulumi_decorators.secret_outputs.resolve_references`: the value is read from the stack's state
 and registered with the secret masker before Airflow renders a template or calls the task with it. TaskFlow
 arguments, ``ti.xcom_pull`` in templated fields and mapped tasks all read XCom through this class.
@@ -21,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_pulumi_decorators._airflow import base_xcom
-from airflow_pulumi_decorators.outputs import REF_MARKER
+from airflow_pulumi_decorators.outputs import REF_MARKER, is_withheld_output
 
 #: Airflow's own XCom backend class (reached through the compat module: it is not in ``airflow.sdk``).
 BaseXCom: Any = base_xcom()
@@ -47,8 +49,10 @@ class PulumiSecretXCom(BaseXCom):  # type: ignore[misc]  # Airflow ships no type
     @staticmethod
     def deserialize_value(result: Any) -> Any:
         value = BaseXCom.deserialize_value(result)
-        if not _has_reference(value):
+        if not _has_reference(value) and not is_withheld_output(value):
             return value
+        # A withheld secret output read on its own (``infra["password"]``) fails there, naming the fix, rather than
+        # reaching the task as if its marker were the value.
         from airflow_pulumi_decorators.secret_outputs import resolve_references
 
         return resolve_references(value)

@@ -94,7 +94,7 @@ def test_no_backend_leaves_the_default():
     ],
 )
 def test_secrets_providers_accepted(value, expected):
-    assert parse(host="gs://b", extra={"secrets_provider": value}).secrets_provider == expected
+    assert parse(host="gs://b", extra={"encryption_provider": value}).secrets_provider == expected
 
 
 @pytest.mark.parametrize(
@@ -107,14 +107,45 @@ def test_secrets_providers_accepted(value, expected):
     ],
 )
 def test_bad_secrets_provider_names_the_extra(value, fragment):
-    with pytest.raises(ConfigurationError, match="extra 'secrets_provider'") as exc:
-        parse(host="gs://b", extra={"secrets_provider": value})
+    with pytest.raises(ConfigurationError, match="extra 'encryption_provider'") as exc:
+        parse(host="gs://b", extra={"encryption_provider": value})
     assert fragment in str(exc.value)
+
+
+def test_the_old_secrets_provider_extra_is_still_read_with_a_warning_naming_the_new_one():
+    deprecated = "extra 'secrets_provider' is deprecated.*Rename it to 'encryption_provider'"
+    with pytest.warns(FutureWarning, match=deprecated):
+        conn = parse(host="gs://b", extra={"secrets_provider": "passphrase"})
+    assert conn.secrets_provider == "passphrase"
+    with pytest.warns(FutureWarning), pytest.raises(ConfigurationError, match="extra 'secrets_provider'='vault'"):
+        parse(host="gs://b", extra={"secrets_provider": "vault"})  # errors name the extra the admin set
+
+
+def test_the_new_provider_extra_alone_warns_nothing_and_two_different_values_are_refused(recwarn):
+    assert parse(host="gs://b", extra={"encryption_provider": "passphrase"}).secrets_provider == "passphrase"
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
+    with pytest.raises(ConfigurationError, match="both extra 'encryption_provider' and its deprecated name"):
+        parse(host="gs://b", extra={"encryption_provider": "passphrase", "secrets_provider": "hashivault://k"})
+
+
+def test_airflow_shows_the_provider_extra_and_still_hides_the_passphrase():
+    """Airflow's own redaction (the UI's connection form and the REST API use it) on our extras' names."""
+    from airflow._shared.secrets_masker import redact, should_hide_value_for_key
+
+    from airflow_pulumi_decorators.provider import CONN_FIELDS
+
+    kms = "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k"
+    shown = redact({"encryption_provider": kms, "config_passphrase": PASSPHRASE, "secrets_provider": kms})
+    assert shown["encryption_provider"] == kms and shown["config_passphrase"] == "***"
+    assert shown["secrets_provider"] == "***"  # why the extra was renamed
+    hidden = {name for name in CONN_FIELDS if should_hide_value_for_key(name)}
+    assert hidden == {"config_passphrase"}
+    assert should_hide_value_for_key("extra__pulumi__encryption_provider") is False
 
 
 def test_passphrase_with_a_kms_provider_is_refused():
     with pytest.raises(ConfigurationError, match="extra 'config_passphrase'.*only used by the passphrase"):
-        parse(host="gs://b", extra={"secrets_provider": "awskms://alias/x", "config_passphrase": PASSPHRASE})
+        parse(host="gs://b", extra={"encryption_provider": "awskms://alias/x", "config_passphrase": PASSPHRASE})
 
 
 @pytest.mark.parametrize("field", ["password", "config_passphrase"])
@@ -143,14 +174,14 @@ def test_unknown_extra_is_refused_listing_the_known_ones():
         ConfigurationError, match=r"unknown extra field\(s\) \['gcp:project', 'secret_provider'\]"
     ) as exc:
         parse(host="gs://b", extra={"secret_provider": "passphrase", "gcp:project": "p"})
-    assert "secrets_provider" in str(exc.value) and "secret_config" in str(exc.value)
+    assert "encryption_provider" in str(exc.value) and "secret_config" in str(exc.value)
 
 
 def test_prefixed_extras_are_understood_and_plain_names_win():
     conn = parse(
         host="file:///s",
         extra={"extra__pulumi__config_passphrase": "prefixed-pass", "config_passphrase": PASSPHRASE,
-               "extra__pulumi__secrets_provider": "passphrase"},
+               "extra__pulumi__encryption_provider": "passphrase"},
     )
     assert conn.config_passphrase == PASSPHRASE and conn.secrets_provider == "passphrase"
 
@@ -171,7 +202,7 @@ def test_read_through_airflow_from_an_env_var_json_connection(monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_PULUMI_PROD",
         json.dumps({"conn_type": "pulumi", "host": "https://api.pulumi.com", "login": "acme", "password": TOKEN,
-                    "extra": {"secrets_provider": "gcpkms://projects/p/locations/eu/keyRings/r/cryptoKeys/k"}}),
+                    "extra": {"encryption_provider": "gcpkms://projects/p/locations/eu/keyRings/r/cryptoKeys/k"}}),
     )
     conn = get_pulumi_connection("pulumi_prod")
     assert conn == PulumiConnection(

@@ -27,7 +27,7 @@ from airflow_pulumi_decorators import (
 from airflow_pulumi_decorators import operator as operator_module
 from airflow_pulumi_decorators.engine import OperationResult
 from airflow_pulumi_decorators.operations import SUMMARY_KEY
-from airflow_pulumi_decorators.outputs import StackOutput
+from airflow_pulumi_decorators.outputs import StackOutput, is_withheld_output
 
 START = pendulum.datetime(2026, 1, 1)
 
@@ -212,7 +212,8 @@ def test_up_returns_the_outputs_and_pushes_the_summary(masked):
     op = make(engine=FakeEngine(make_result(outputs=outputs, changes={"create": 2, "same": 1})))
     ctx = context()
     returned = op.execute(ctx)
-    assert returned == {"bucket": "acme-raw", "password": None}  # the secret is withheld
+    assert returned["bucket"] == "acme-raw" and is_withheld_output(returned["password"])  # the secret is withheld
+    assert returned["password"]["output"] == "password" and "hunter2" not in repr(returned)
     assert "hunter2" not in masked  # withheld, so never registered
     summary = ctx["ti"].pushed[SUMMARY_KEY]
     assert summary["operation"] == "up" and summary["project"] == "infra" and summary["stack"] == "dev"

@@ -32,6 +32,7 @@ def test_providers_manager_registers_connection_type_form_and_config(tmp_path):
     script = textwrap.dedent(
         """
         import json, warnings
+        from airflow.api_fastapi.core_api.services.public.providers import _provider_mapper
         from airflow.providers_manager import ProvidersManager
         pm = ProvidersManager()
         with warnings.catch_warnings(record=True) as caught:
@@ -50,6 +51,8 @@ def test_providers_manager_registers_connection_type_form_and_config(tmp_path):
                 k for k, v in pm.connection_form_widgets.items() if k.startswith("extra__pulumi__") and v.is_sensitive
             ],
             "config": {k: conf.get("pulumi", k) for k in ("pulumi_home", "plugins", "install_cli", "cli_path")},
+            # What the Providers page links the package to (the UI falls back to airflow.apache.org without it).
+            "docs_url": _provider_mapper(pm.providers["airflow-pulumi-decorators"]).documentation_url,
         }))
         """
     )
@@ -67,6 +70,14 @@ def test_providers_manager_registers_connection_type_form_and_config(tmp_path):
         "login": "Organization",
         "password": "Access token",
     }
-    assert seen["widgets"] == ["extra__pulumi__config_passphrase", "extra__pulumi__secrets_provider"]
+    assert seen["widgets"] == ["extra__pulumi__config_passphrase", "extra__pulumi__encryption_provider"]
     assert seen["sensitive"] == ["extra__pulumi__config_passphrase"]
     assert seen["config"] == {"pulumi_home": "per_task", "plugins": "auto", "install_cli": "False", "cli_path": ""}
+    assert seen["docs_url"] == _site_url() and seen["docs_url"].startswith("https://")
+
+
+def _site_url() -> str:
+    """The documentation's address, as the MkDocs build knows it (``site_url``)."""
+    lines = (Path(__file__).resolve().parents[1] / "mkdocs.yml").read_text().splitlines()
+    (url,) = [line.split(":", 1)[1].strip() for line in lines if line.startswith("site_url:")]
+    return url

@@ -12,6 +12,7 @@ from airflow_pulumi_decorators import (
     SecretOutputAccessError,
     SecretOutputNotFoundError,
     SecretOutputNotSecretError,
+    SecretOutputWithheldError,
     SecretReferenceError,
     resolve_secret_output,
 )
@@ -192,3 +193,12 @@ def test_the_reader_gets_user_info_and_query_back_from_its_own_configuration_of_
     assert _backend_url(ref, {"PULUMI_BACKEND_URL": full}) == full
     assert _backend_url(ref, {"PULUMI_BACKEND_URL": "s3://other/prefix?region=x"}) == "s3://state/prefix"
     assert _backend_url(SecretOutputRef(project="p", stack="dev", key="k"), {"PULUMI_BACKEND_URL": full}) is None
+
+
+def test_a_withheld_output_is_refused_by_both_helpers_naming_the_fix():
+    from airflow_pulumi_decorators.outputs import withheld_output
+
+    marker = withheld_output("refs", "dev", "token")
+    for helper in (resolve_secret_output, resolve_references):
+        with pytest.raises(SecretOutputWithheldError, match=r"'token' of stack refs/dev.*secret_outputs=\"reference\""):
+            helper(marker)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_pulumi_decorators import secret_outputs
-from airflow_pulumi_decorators.outputs import REF_MARKER
+from airflow_pulumi_decorators import SecretOutputWithheldError, secret_outputs
+from airflow_pulumi_decorators.outputs import REF_MARKER, withheld_output
 from airflow_pulumi_decorators.xcom_backend import PulumiSecretXCom
 from tests.test_import_cost import _heavy_after
 
@@ -39,6 +39,19 @@ def test_a_value_with_a_reference_anywhere_is_resolved(resolved):
     ref = {REF_MARKER: 1, "project": "p", "stack": "s", "key": "k"}
     assert PulumiSecretXCom.deserialize_value(Stored({"a": [ref]})) == "resolved"
     assert resolved == [{"a": [ref]}]
+
+
+def test_a_withheld_secret_output_read_on_its_own_fails_naming_the_fix():
+    marker = withheld_output("warehouse", "dev", "password")
+    fix = r"'password' of stack warehouse/dev.*secret_outputs=\"reference\""
+    with pytest.raises(SecretOutputWithheldError, match=fix):
+        PulumiSecretXCom.deserialize_value(Stored(marker))
+
+
+def test_a_dict_holding_a_withheld_output_reaches_the_task_with_the_marker_in_its_place():
+    """The producer's whole ``return_value``: its plain outputs stay usable; the marker is no string to misuse."""
+    value = {"bucket": "raw", "password": withheld_output("warehouse", "dev", "password")}
+    assert PulumiSecretXCom.deserialize_value(Stored(value)) == value
 
 
 def test_it_is_an_airflow_xcom_backend():

@@ -15,9 +15,26 @@ ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 #: Text Pulumi prints for each operation a killed update left in flight (one line each, after its
 #: "Attempting to deploy or update resources with N pending operations" line).
 PENDING_MARKERS = ("interrupted while creating", "interrupted while updating", "interrupted while deleting")
+#: How the engine starts a diagnostic line (after its indentation), and the log level it gets in the task log.
+DIAGNOSTIC_LEVELS = (("error:", "error"), ("warning:", "warning"))
 #: The engine's sub-steps of a replacement: the ``replace`` step stands for them (one step per resource, as
 #: the change counts have it).
 REPLACE_PARTS = frozenset({"create-replacement", "delete-replaced", "discard-replaced"})
+
+
+def line_level(text: str) -> str:
+    """The task-log level of one line the engine printed: ``error`` or ``warning`` for its diagnostics
+    (``error: update failed``, a resource's indented ``warning: ...`` under ``Diagnostics:``), else ``info``.
+
+    Airflow's log view filters by level, so an engine warning logged at INFO could not be found by it.
+
+    :param text: the line (color is off: Automation API runs use ``color="never"``).
+    """
+    stripped = text.lstrip()
+    for prefix, level in DIAGNOSTIC_LEVELS:
+        if stripped.startswith(prefix):
+            return level
+    return "info"
 
 
 class Observer:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_pulumi_decorators.cli import prepare_cli
 from airflow_pulumi_decorators.engine.commands import cli_command, guarded, install_pulumi_cli
 from airflow_pulumi_decorators.engine.compat import sdk_minimum_cli
-from airflow_pulumi_decorators.engine.events import Observer, pending_warning
+from airflow_pulumi_decorators.engine.events import Observer, line_level, pending_warning
 from airflow_pulumi_decorators.engine.lockwait import LockWait
 from airflow_pulumi_decorators.engine.operation import Done, open_stack, run_operation, sdk_version
 from airflow_pulumi_decorators.engine.program import (
@@ -136,7 +136,9 @@ class Engine:
         ``removes_unset_env = True`` (it then gets ``None`` and drops the variable itself).
     :param work_root: where the per-run Pulumi work directory is made (and removed afterwards).
     :param on_output: receives each line the engine prints.
-    :param on_warning: receives our own warnings (lock waits, pending operations); defaults to ``on_output``.
+    :param on_warning: receives our own warnings (lock waits, pending operations) and the engine's
+        ``warning:`` lines; defaults to ``on_output``.
+    :param on_error: receives the engine's ``error:`` lines; defaults to ``on_warning``.
     """
 
     def __init__(
@@ -147,12 +149,14 @@ class Engine:
         work_root: str | None = None,
         on_output: Callable[[str], None] = print,
         on_warning: Callable[[str], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.cli_path = cli_path
         self.pulumi_command = pulumi_command
         self.work_root = work_root
         self.on_output = on_output
         self.on_warning = on_warning or on_output
+        self.on_error = on_error or self.on_warning
         self._command: Any = None
         self._worker_done = threading.Event()
         self._worker_done.set()
@@ -339,8 +343,12 @@ class Engine:
             ) from None
 
     def _emit(self, line: str) -> None:
-        if not self._muted:  # an engine the task gave up on must not write into a finished task's log
-            self.on_output(line)
+        if self._muted:  # an engine the task gave up on must not write into a finished task's log
+            return
+        # The engine's diagnostics at their own level, so Airflow's log-level filter finds them.
+        level = line_level(line)
+        sink = self.on_error if level == "error" else self.on_warning if level == "warning" else self.on_output
+        sink(line)
 
     def _give_up(self) -> bool:
         """The engine did not stop. Tell a still-running program to stop (an in-process engine then ends

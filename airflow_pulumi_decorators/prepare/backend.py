@@ -163,7 +163,7 @@ def _passphrase(
         raise ConfigurationError(
             f"Airflow connection {conn_id!r} uses the passphrase secrets provider on {url.url!r} but no "
             "passphrase is set: set its extra 'config_passphrase', or PULUMI_CONFIG_PASSPHRASE(_FILE) on "
-            "the worker, or a KMS extra 'secrets_provider'"
+            "the worker, or a KMS extra 'encryption_provider'"
         )
     return {}
 

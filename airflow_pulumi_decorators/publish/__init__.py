@@ -2,10 +2,10 @@
 
 1. :func:`report`: the result line, the steps' property diffs, the ``pulumi_summary`` XCom (with the update's
    link), policy warnings;
-2. :func:`task_value`: the task's return value — the stack outputs as XCom (secret outputs withheld, pushed
-   as references, or — deprecated — pushed masked), a warning for each declared output left without a value,
-   the stack's asset event — or, for ``preview``/``refresh``/``destroy``, the changes (and a drift check's
-   drift event; a preview's plan fingerprint under ``plan``, :mod:`airflow_pulumi_decorators.plans`).
+2. :func:`task_value`: the task's return value — the stack outputs as XCom (secret outputs withheld behind a
+   marker, pushed as references, or — deprecated — pushed masked), a warning for each declared output left
+   without a value, the stack's asset event — or, for ``preview``/``refresh``/``destroy``, the changes (and a
+   drift check's drift event; a preview's plan fingerprint under ``plan``, :mod:`airflow_pulumi_decorators.plans`).
 
 - :mod:`.summary`: the :class:`~.summary.Summary` fields and the non-``up`` return value;
 - :mod:`.xcom`: stack outputs to XCom;
@@ -50,15 +50,17 @@ def report(
     :return: the summary pushed (its ``url`` is the task's link).
     """
     from airflow_pulumi_decorators.publish.links import update_url
-    from airflow_pulumi_decorators.publish.summary import summary, summary_line
+    from airflow_pulumi_decorators.publish.summary import summary, summary_text
 
     changes = ", ".join(f"{op}={n}" for op, n in sorted(result.changes.items())) or "none"
+    # Backends other than Pulumi Cloud number no updates (docs/operations.md): no version then, never "None".
+    version = "" if result.version is None else f"; version={result.version}"
     log.info(
-        "pulumi %s on stack %s: changes: %s; version=%s; %.1fs",
+        "pulumi %s on stack %s: changes: %s%s; %.1fs",
         describe_operation(request.operation, request.options),
         result.stack,
         changes,
-        result.version,
+        version,
         result.duration_s,
     )
     pushed = summary(
@@ -66,7 +68,7 @@ def report(
         message=request.message,
         url=update_url(request.context.backend, request.project, result.stack, result.version),
     )
-    log.info("pulumi summary: %s", summary_line(pushed))
+    log.info("%s", summary_text(pushed))
     if result.steps:
         from airflow_pulumi_decorators.publish.diffs import diff_lines
 
@@ -136,6 +138,7 @@ def task_value(
     value = to_xcom(
         result.outputs, push_secrets=push_secret_outputs, mask=mask, log=log.info,
         multiple_outputs=request.multiple_outputs, declared=result.declared_outputs, reference=reference,
+        project=request.project, stack=result.stack,
     )
     warn_missing_outputs(result.declared_outputs, result.outputs, warn=log.warning)
     if emit_asset:

@@ -60,9 +60,24 @@ def summary(result: OperationResult, *, project: str, environment: str, backend:
     }
 
 
-def summary_line(summary: Mapping[str, Any]) -> str:
-    """The summary as one JSON line, for log search (keys sorted, no secret values in it)."""
-    return json.dumps(summary, sort_keys=True, default=str, separators=(",", ":"))
+def summary_text(summary: Mapping[str, Any]) -> str:
+    """The summary as the task log shows it: a headline, then one short line per field.
+
+    The headline starts ``pulumi summary:`` (for log search) and names the operation and stack; each field
+    follows on its own indented line, keys sorted, values as JSON (``changes: {"create": 1}``), so the log
+    view needs no horizontal scrolling and a field is found with one search. A field without a value —
+    ``version`` on a backend that numbers no updates, ``url`` off Pulumi Cloud — is left out, never shown
+    as ``null``. No output values are in it, so no secrets.
+
+    :param summary: the ``pulumi_summary`` XCom value.
+    """
+    head = f"pulumi summary: {summary.get('operation')} on stack {summary.get('stack')} (XCom pulumi_summary)"
+    fields = [
+        f"  {key}: {json.dumps(value, sort_keys=True, default=str)}"
+        for key, value in sorted(summary.items())
+        if value is not None
+    ]
+    return "\n".join([head, *fields])
 
 
 def summary_return(result: OperationResult) -> dict[str, Any]:

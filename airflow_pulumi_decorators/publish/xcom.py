@@ -1,4 +1,5 @@
-"""Stack outputs to XCom: plain JSON values; secret outputs withheld (the key with ``None``), or pushed as
+"""Stack outputs to XCom: plain JSON values; secret outputs withheld (the key with a marker saying so, see
+:func:`~airflow_pulumi_decorators.outputs.withheld_output`), or pushed as
 references to the output that the reading task resolves (``secret_outputs="reference"``), or — deprecated —
 pushed in plain text (``push_secret_outputs=True``: every string in them is registered with this task's
 secret masker first); and a warning for each declared output left without a value."""
@@ -9,10 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from airflow_pulumi_decorators.errors import ConfigurationError
-from airflow_pulumi_decorators.outputs import StackOutput, check_output_names, secret_strings
-
-#: What a withheld secret output is replaced by in the task's XCom.
-WITHHELD: None = None
+from airflow_pulumi_decorators.outputs import StackOutput, check_output_names, secret_strings, withheld_output
 
 
 def to_xcom(
@@ -24,10 +22,14 @@ def to_xcom(
     multiple_outputs: bool = False,
     declared: Iterable[str] = (),
     reference: Callable[[str], dict[str, Any]] | None = None,
+    project: str = "",
+    stack: str = "",
 ) -> dict[str, Any]:
     """Turn stack outputs into the task's XCom value.
 
-    Secret outputs keep their key; the value is :data:`WITHHELD`, or the output's reference when
+    Secret outputs keep their key; the value is a withheld marker
+    (:func:`~airflow_pulumi_decorators.outputs.withheld_output`: the output's name and the fix, never the value),
+    or the output's reference when
     ``reference`` is given, or — ``push_secrets`` — the value itself, every string in it registered with
     the secret masker first.
 
@@ -41,6 +43,8 @@ def to_xcom(
         rather than a missing XCom.
     :param reference: the reference (a JSON dict, never the value) for a secret output's key; ``None``
         withholds secret outputs.
+    :param project: the Pulumi project (named in a withheld output's marker).
+    :param stack: the stack (named in a withheld output's marker).
     :raises ReservedOutputNameError: an output (exported by the program itself) has a reserved name.
     """
     result: dict[str, Any] = {}
@@ -61,7 +65,7 @@ def to_xcom(
                 pushed.append(key)
             else:
                 withheld.append(key)
-                result[key] = WITHHELD
+                result[key] = withheld_output(project, stack, key)
         else:
             result[key] = output.value
     for key in declared:

@@ -364,7 +364,7 @@ class Cluster:
 
     def _connection(self, backend_url: str, passphrase: bool = True) -> str:
         """A ``pulumi`` connection: the backend and the passphrase (never in the DAG files)."""
-        extra = {"secrets_provider": "passphrase", "config_passphrase": self.passphrase}
+        extra = {"encryption_provider": "passphrase", "config_passphrase": self.passphrase}
         if not passphrase:
             del extra["config_passphrase"]
         return json.dumps({"conn_type": "pulumi", "host": backend_url, "extra": extra})

@@ -321,13 +321,14 @@ def test_secret_outputs_reach_consumers_on_another_worker_masked_and_their_plain
     cli = cluster.real_cli if engine == "real" else cluster.standin_cli
     reads = {key: len(re.findall(rf"pulumi: CLI \S+ at {re.escape(cli)}", text)) for key, text in logs.items()}
     assert reads == {"infra": 1, "load": 2, "classic": 3, "per_region[0]": 1, "per_region[1]": 1, "nopass": 0}, reads
-    # Without the passphrase: the typed error, naming the fix, before the function ran. (The task log masks the
-    # word "passphrase" itself: Airflow registers the connection's extra "secrets_provider": "passphrase" with
-    # its masker, as the value of a key named like a secret; the upper-case variable name stays readable.)
+    # Without the passphrase: the typed error, naming the fix, before the function ran. The word "passphrase" is
+    # readable: the connection's extra is "encryption_provider", a name Airflow's masker does not take for a
+    # secret's (the old "secrets_provider" made it mask the value "passphrase" everywhere in the log).
     nopass = events(logs["nopass"], "SecretOutputAccessError") or logs["nopass"]
     assert "SecretOutputAccessError" in logs["nopass"], logs["nopass"][-3000:]
     assert "connection 'pulumi_shared' must exist for this task" in logs["nopass"], nopass[-3000:]
     assert "PULUMI_CONFIG_PASSPHRASE(_FILE) on this worker" in logs["nopass"], nopass[-3000:]
+    assert "set its extra 'config_passphrase'" in logs["nopass"], nopass[-3000:]
     assert "a worker without the passphrase" not in logs["nopass"]
 
     # The same through the REST API: logs, XComs (the UI's XCom page), rendered fields (its Rendered Templates).

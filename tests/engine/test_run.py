@@ -189,10 +189,39 @@ def test_engine_output_lines_stream_to_callback(tmp_path):
     """)
     with pytest.raises(PulumiEngineError):
         engine.run(_request())
-    engine_lines = [line for line in lines if not line.startswith("pulumi: CLI")]
+    engine_lines = [line for line in lines if not line.startswith("pulumi: ")]  # our own notes (CLI found, plugins)
     # stdout keeps its order; stderr comes through the same callback on its own thread
     assert [line for line in engine_lines if not line.startswith("error")] == ["Updating (dev):", "    + res creating"]
     assert "error: stop" in engine_lines
+
+
+def test_engine_warnings_and_errors_reach_the_log_at_their_own_level(tmp_path):
+    _fake_cli(tmp_path, """
+        case "$*" in
+          *"stack select"*) exit 0;;
+          *" up "*) echo "Updating (dev):"; echo "Diagnostics:"; echo "  pulumi:pulumi:Stack (proj-dev):"
+                    echo "    warning: the bucket has no labels"; echo "    error: quota exceeded"
+                    echo "error: update failed" >&2; exit 1;;
+          *) exit 1;;
+        esac
+    """)
+    levels: dict[str, list[str]] = {"info": [], "warning": [], "error": []}
+    engine = Engine(cli_path=str(tmp_path), work_root=str(tmp_path), on_output=levels["info"].append,
+                    on_warning=levels["warning"].append, on_error=levels["error"].append)
+    with pytest.raises(PulumiEngineError):
+        engine.run(_request())
+    assert levels["warning"] == ["    warning: the bucket has no labels"]
+    assert sorted(levels["error"]) == ["    error: quota exceeded", "error: update failed"]
+    info = [line for line in levels["info"] if not line.startswith("pulumi: ")]  # our own notes (CLI found, plugins)
+    assert info == ["Updating (dev):", "Diagnostics:", "  pulumi:pulumi:Stack (proj-dev):"]
+
+
+def test_without_an_error_sink_engine_errors_go_to_the_warning_sink(tmp_path):
+    warned: list[str] = []
+    engine = Engine(cli_path=str(tmp_path), on_output=lambda _: None, on_warning=warned.append)
+    engine._emit("error: update failed")
+    engine._emit("  + res creating")
+    assert warned == ["error: update failed"]
 
 
 def _env_dump(path):

@@ -298,6 +298,26 @@ def test_approved_release_reaches_prod(examples):
     assert _resource_names(result.backend, "payments-api", "prod") == ["api", "api-runtime", "payments-api-prod"]
 
 
+def test_the_release_approval_is_assigned_to_users_its_readme_declares_and_only_they_may_answer(airflow_home):
+    """``assigned_users`` holds user ids (not a group): checked with Airflow's own simple auth manager."""
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.dag_processing.dagbag import DagBag
+
+    path = next(p for p in example_files() if p.parent.parent.name == "approval_gated_deploy")
+    gate = DagBag(dag_folder=str(path)).get_dag("payments_release").get_task("prod_approval")
+    assigned = {user["id"] for user in gate.assigned_users}
+    readme = (path.parent.parent / "README.md").read_text()
+    (users,) = re.findall(r'SIMPLE_AUTH_MANAGER_USERS="([^"]+)"', readme)
+    roles = dict(entry.split(":") for entry in users.split(","))
+    assert assigned and assigned <= set(roles), (assigned, roles)  # every id is a user the README creates
+    manager = SimpleAuthManager()
+    for name, role in roles.items():
+        may_answer = manager.is_authorized_hitl_task(
+            assigned_users=assigned, user=SimpleAuthManagerUser(username=name, role=role))
+        assert may_answer == (name in assigned), name  # the README's admin sees the request, cannot answer it
+
+
 def test_rejected_release_leaves_prod_alone(examples):
     dag_id = f"payments_release_no_{examples.kit.name.replace('-', '_')}"
     responder = respond_in_background(dag_id, "prod_approval", "Reject")

@@ -33,7 +33,7 @@ def two_backends(tmp_path, monkeypatch, backend):
     # A token on a file:// backend is passed through (ESC users have one); it must leak nowhere either.
     monkeypatch.setenv("AIRFLOW_CONN_PULUMI_PROD", json.dumps(
         {"conn_type": "pulumi", "host": f"file://{prod}", "password": PROD_TOKEN,
-         "extra": {"secrets_provider": "passphrase", "config_passphrase": PROD_PASSPHRASE}}))
+         "extra": {"encryption_provider": "passphrase", "config_passphrase": PROD_PASSPHRASE}}))
     monkeypatch.setenv("AIRFLOW__PULUMI__WORKER_DIR", str(tmp_path / "worker"))
     return dev, prod
 
@@ -44,7 +44,9 @@ def test_two_environments_on_two_backends_through_two_connections(run_dag_file, 
     prod_run = run_dag_file("two_connections", run_conf={"env": "prod"})
     for run, stack in ((dev_run, "dev"), (prod_run, "prod")):
         assert run.state == "success", run.output[-3000:]
-        assert run.xcom("infra") == {"stack": stack, "prefix": stack, "password": None}
+        infra = run.xcom("infra")
+        assert infra == {"stack": stack, "prefix": stack, "password": infra["password"]}
+        assert infra["password"]["__pulumi_secret_output_withheld__"] == 1  # withheld, never the value
     assert (dev / ".pulumi" / "stacks" / "conns" / "dev.json").exists()
     assert (prod / ".pulumi" / "stacks" / "conns" / "prod.json").exists()
     assert not (dev / ".pulumi" / "stacks" / "conns" / "prod.json").exists()

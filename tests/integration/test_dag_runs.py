@@ -50,12 +50,21 @@ def test_returning_something_other_than_a_dict_is_a_clear_program_error(run_dag_
 
 def test_mapped_operator_tasks_take_their_options_from_partial_and_expand(run_dag_file, engine):
     """``partial(refresh=True)`` (an option keyword) and ``options`` per mapped task reach each task's run."""
-    result = run_dag_file("mapped_options", engine=engine)
+    dag_id = f"t_mapped_options_{engine.name.replace('-', '_')}"
+    result = run_dag_file("mapped_options", engine=engine, dag_id=dag_id)
     assert result.state == "success", result.output[-3000:]
     ups = [call.argv for call in engine.calls(result.backend) if call.command == "up"]
     assert len(ups) == 4, ups
     refreshed = sorted(argv[argv.index("--stack") + 1] for argv in ups if "--refresh" in argv)
     assert refreshed == ["g0", "r0", "r1"], ups
+    # Each mapped stack's asset gets its one event (through the alias: a mapped task declares no asset at parse).
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = sorted(model.uri for event, model in session.query(AssetEvent, AssetModel).join(
+            AssetModel, AssetEvent.asset_id == AssetModel.id).filter(AssetEvent.source_dag_id == dag_id))
+    assert events == [f"pulumi://mapped/{stack}" for stack in ("g0", "g1", "r0", "r1")]
 
 
 @pytest.mark.parametrize("stack", ["r{{ ti.map_index }}", "{{ task.op_kwargs['region'] }}"])

@@ -78,7 +78,11 @@ def _xcom_view(xcoms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _log_view(output: str) -> list[str]:
-    return re.findall(r"(changes: [a-z=0-9, ]+|secret outputs withheld from XCom: [a-z, ]+)", output)
+    """Change counts (and the version, where known), withheld secrets, and the program's warning with the level
+    the task log gave each line."""
+    return re.findall(
+        r"(changes: [a-z=0-9, ]+(?:; version=\w+)?|secret outputs withheld from XCom: [a-z, ]+|"
+        r"\[[a-z]+ *\] +warning: differential check: labels missing)", output)
 
 
 def _run_on(name: str, run_dag_file, tmp_path: Path, monkeypatch) -> dict[str, Any]:
@@ -113,7 +117,14 @@ def test_every_engine_shows_the_user_the_same_runs(run_dag_file, tmp_path, monke
     assert real["first"]["xcom"]["infra"]["bucket"] == "raw-ember-opal"
     planned = real["first"]["xcom"]["infra_preview"]["return_value"]["plan"]
     assert planned["steps"] and set(planned["inputs"]) == {"args[0]", "args[1]", "args[2]"}  # compared below
-    assert real["first"]["xcom"]["use"]["return_value"]["token"] is None  # withheld
+    token = real["first"]["xcom"]["use"]["return_value"]["token"]  # withheld: its marker, never the value
+    assert token["__pulumi_secret_output_withheld__"] == 1 and token["output"] == "token" and "tok-" not in str(token)
+    # A file backend numbers no updates: the summary has no version, the log shows none (never "None").
+    assert real["first"]["xcom"]["infra"]["pulumi_summary"]["version"] is None
+    assert not [line for line in real["first"]["log"] if "version" in line]
+    # The engine's warning line reaches the task log at WARNING, so the UI's level filter finds it.
+    warned = [line for line in real["first"]["log"] if "labels missing" in line]
+    assert warned and all(line.startswith("[warning") for line in warned), real["first"]["log"]
     refreshed = real["second"]["xcom"]["infra_refresh"]["return_value"]
     assert refreshed["changes"] == {"same": 3, "update": 1}
     assert [(s["op"], s["name"]) for s in refreshed["steps"]] == [("update", "conf")]  # the drift

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_pulumi_decorators.outputs import is_withheld_output
 from tests.dagrun import all_text_under
 
 pytestmark = pytest.mark.integration
@@ -59,7 +60,9 @@ def test_a_stack_reads_another_stacks_outputs_through_a_stack_reference(run_dag_
     network = result.xcom("network", "network")
     assert network == "net-lumen-maple"
     # The plain output arrives as it is; the secret one stays secret across stacks (withheld again).
-    assert result.xcom("cluster") == {"network": network, "token": None, "token_matches": True}
+    cluster = result.xcom("cluster")
+    assert cluster["network"] == network and cluster["token_matches"] is True
+    assert is_withheld_output(cluster["token"]) and cluster["token"]["stack"] == "dev"
     assert "secret outputs withheld from XCom: token" in result.output
     assert token not in result.output + json.dumps(result.xcoms) + all_text_under(result.backend)
 
@@ -80,8 +83,10 @@ def test_secret_outputs_and_config_are_withheld_and_never_stored_in_plain_text(r
     result = run_dag_file("secret_outputs", engine=engine, push=False, folder=str(tmp_path), secrets=SECRET_VALUES)
     assert result.state == "success", result.output[-3000:]
     # A secret anywhere inside an output (dict, list, a resource's property) withholds the whole output.
-    assert result.xcom("infra") == {"token": None, "password": None, "key": None, "db": None, "hosts": None,
-                                    "file": None, "plain": "visible"}
+    infra = result.xcom("infra")
+    withheld = {key: value["output"] for key, value in infra.items() if is_withheld_output(value)}
+    assert withheld == {k: k for k in ("token", "password", "key", "db", "hosts", "file")}
+    assert infra["plain"] == "visible"
     assert result.xcom("consume") == [True, True, "visible"]
     assert "secret outputs withheld from XCom: db, file, hosts, key, password, token" in result.output
     assert (tmp_path / "key.txt").read_text() == SECRET_VALUES["secret_file"]  # the provider got the plain value
@@ -249,9 +254,11 @@ def test_update_message_history_summary_and_log_line(run_dag_file, engine, tmp_p
     entries = history(result.backend)
     assert len(entries) == 1 and entries[0]["message"] == message and entries[0]["result"] == "succeeded"
     assert entries[0]["environment"]["exec.kind"] == "auto.inline"
-    line = next(line for line in result.output.splitlines() if "pulumi summary: {" in line)
-    logged = json.loads(line.split("pulumi summary: ", 1)[1].strip().rstrip("'\"").split(" [")[0])
-    assert logged["operation"] == "up" and logged["changes"] == {"create": 2}
+    lines = result.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "pulumi summary: up on stack dev" in line)
+    fields = dict(line.split(": ", 1) for line in lines[start + 1:start + 14])
+    assert fields["  operation"] == '"up"' and fields["  changes"] == '{"create": 2}'
+    assert "  version" not in fields and "; version=" not in result.output  # a file backend numbers no updates
 
 
 def test_each_successful_up_emits_a_stack_asset_event_without_values(run_dag_file, engine):
@@ -259,14 +266,18 @@ def test_each_successful_up_emits_a_stack_asset_event_without_values(run_dag_fil
     dag_id = f"t_asset_{engine.name.replace('-', '_')}"
     result = run_dag_file("asset_event", engine=engine, dag_id=dag_id, secret=secret)
     assert result.state == "success", result.output[-3000:]
-    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.asset import AssetEvent, AssetModel, TaskOutletAssetReference
     from airflow.utils.session import create_session
 
     with create_session() as session:
         asset = session.query(AssetModel).filter(AssetModel.uri == "pulumi://network/prod").one()
         events = [e.extra for e in session.query(AssetEvent).filter(AssetEvent.asset_id == asset.id)
                   if e.source_dag_id == dag_id]
-    assert len(events) == 1, events  # the up, not the preview
+        # The asset page's "Producing Tasks": the stack is literal, so the serialized DAG declares it.
+        producers = [(r.dag_id, r.task_id) for r in session.query(TaskOutletAssetReference).filter(
+            TaskOutletAssetReference.asset_id == asset.id, TaskOutletAssetReference.dag_id == dag_id)]
+    assert producers == [(dag_id, "network")]
+    assert len(events) == 1, events  # the up, not the preview; once, not also through the alias
     assert events[0]["output_keys"] == ["token", "vpc"] and events[0]["secret_output_keys"] == ["token"]
     assert events[0]["version"] is None and events[0]["changes"] == {"create": 1}
     assert secret not in json.dumps(events[0])

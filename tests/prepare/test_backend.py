@@ -73,7 +73,7 @@ def resolve(env, **kwargs):
 
 
 def test_gcs_backend_with_kms_secrets_from_a_connection(monkeypatch):
-    add_conn(monkeypatch, "pulumi_gcs", host="gs://acme-state/pulumi", extra={"secrets_provider": KMS})
+    add_conn(monkeypatch, "pulumi_gcs", host="gs://acme-state/pulumi", extra={"encryption_provider": KMS})
     cfg, masked, _ = resolve(Environment(stack="dev", pulumi_conn_id="pulumi_gcs"))
     assert cfg.backend_url == "gs://acme-state/pulumi"
     assert cfg.env["PULUMI_BACKEND_URL"] == "gs://acme-state/pulumi"
@@ -86,7 +86,7 @@ def test_gcs_backend_with_kms_secrets_from_a_connection(monkeypatch):
 
 def test_s3_and_azblob_backends(monkeypatch):
     add_conn(monkeypatch, "pulumi_s3", host="s3://acme-state?region=eu-west-1",
-             extra={"secrets_provider": "awskms://alias/pulumi", })
+             extra={"encryption_provider": "awskms://alias/pulumi", })
     add_conn(monkeypatch, "pulumi_az", host="azblob://state", extra={"config_passphrase": PASSPHRASE})
     s3, _, _ = resolve(Environment(stack="dev"), pulumi_conn_id="pulumi_s3")
     az, masked, _ = resolve(Environment(stack="dev"), pulumi_conn_id="pulumi_az")
@@ -144,7 +144,7 @@ def test_passphrase_provider_without_a_passphrase_fails_naming_the_extra(monkeyp
 
 def test_environments_use_different_connections_and_backends(monkeypatch):
     add_conn(monkeypatch, "pulumi_dev", host="file:///srv/dev", extra={"config_passphrase": "dev-passphrase"})
-    add_conn(monkeypatch, "pulumi_prod", host="gs://acme-prod-state", extra={"secrets_provider": KMS})
+    add_conn(monkeypatch, "pulumi_prod", host="gs://acme-prod-state", extra={"encryption_provider": KMS})
     dev, _, _ = resolve(Environment(stack="dev", pulumi_conn_id="pulumi_dev"), pulumi_conn_id="pulumi_prod")
     prod, _, _ = resolve(Environment(stack="prod"), pulumi_conn_id="pulumi_prod")
     assert dev.backend_url == "file:///srv/dev" and dev.conn_id == "pulumi_dev"  # the environment's wins
@@ -152,7 +152,7 @@ def test_environments_use_different_connections_and_backends(monkeypatch):
 
 
 def test_backend_precedence(monkeypatch, airflow_home):
-    add_conn(monkeypatch, "c", host="gs://from-connection", extra={"secrets_provider": KMS})
+    add_conn(monkeypatch, "c", host="gs://from-connection", extra={"encryption_provider": KMS})
     monkeypatch.setenv("PULUMI_BACKEND_URL", "gs://from-worker-env")
     monkeypatch.setenv("AIRFLOW__PULUMI__BACKEND_URL", "gs://from-config")
     assert resolve(Environment(stack="d", backend_url="gs://from-environment"), pulumi_conn_id="c")[0].backend_url == "gs://from-environment"

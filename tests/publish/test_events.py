@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from airflow.sdk import Asset, AssetAlias
 
-from airflow_pulumi_decorators.assets import stack_alias
+from airflow_pulumi_decorators.assets import stack_alias, stack_asset
 from airflow_pulumi_decorators.publish.events import emit_stack_event, event_extra
 
 
@@ -47,6 +47,56 @@ def test_emit_adds_the_stack_asset_to_the_projects_alias_outlet_and_logs_it():
     assert logged == ["pulumi: asset event pulumi://network/prod (output keys: vpc)"]
     emit_stack_event({"outlet_events": outlets}, "network", _result(), log=logged.append)
     assert logged[-1] == "pulumi: asset event pulumi://network/prod (output keys: -)"
+
+
+class _Accessor:
+    """One outlet's event accessor, as Airflow's: ``extra`` for a declared asset, ``add`` for an alias."""
+
+    def __init__(self) -> None:
+        self.extra: dict = {}
+        self.added: list = []
+
+    def add(self, asset, extra):
+        self.added.append((asset.uri, extra))
+
+
+class _Accessors(dict):
+    def __missing__(self, key):
+        accessor = self[key] = _Accessor()
+        return accessor
+
+
+def test_a_stack_declared_at_parse_time_gets_its_event_on_that_outlet_and_none_through_the_alias():
+    declared = stack_asset("network", "prod")
+    task = SimpleNamespace(outlets=[stack_alias("network"), declared])
+    events = _Accessors()
+    emit_stack_event({"outlet_events": events, "task": task}, "network", _result(vpc=("vpc-1", False)))
+    assert events[declared].extra["output_keys"] == ["vpc"] and events[declared].added == []
+    assert stack_alias("network") not in events  # one event per stack asset: Airflow records the declared one
+    assert task.outlets == [stack_alias("network"), declared]
+
+
+def test_a_stack_renamed_at_run_time_goes_through_the_alias_and_its_parse_time_asset_gets_no_event():
+    """Pulumi Cloud qualifies ``prod`` with the organization: the declared ``pulumi://network/prod`` is dropped."""
+    declared, own = stack_asset("network", "prod"), Asset(uri="s3://reports/x", name="reports")
+    task = SimpleNamespace(outlets=[own, stack_alias("network"), declared])
+    events = _Accessors()
+    result = _result(vpc=("vpc-1", False))
+    result.stack = "acme/network/prod"
+    emit_stack_event({"outlet_events": events, "task": task}, "network", result)
+    assert events[stack_alias("network")].added[0][0] == "pulumi://network/acme/network/prod"
+    assert declared not in events and task.outlets == [own, stack_alias("network")]
+
+
+def test_a_mapped_task_sends_its_event_through_the_alias_even_for_a_literal_stack():
+    """``expand(stack=["r0", "r1"])``: the operator, and its declared asset, exist only when the task runs."""
+    declared = stack_asset("network", "prod")
+    task = SimpleNamespace(outlets=[stack_alias("network"), declared])
+    events = _Accessors()
+    context = {"outlet_events": events, "task": task, "ti": SimpleNamespace(map_index=1)}
+    emit_stack_event(context, "network", _result(vpc=("vpc-1", False)))
+    assert events[stack_alias("network")].added[0][0] == "pulumi://network/prod"
+    assert declared not in events and task.outlets == [stack_alias("network")]
 
 
 def test_drift_extra_says_drift_counts_and_the_drifted_resources_paths_never_values():

@@ -3,6 +3,7 @@ summary XCom, policy warnings, the return value of each operation, the asset eve
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -12,8 +13,12 @@ from airflow_pulumi_decorators import OperationOptions
 from airflow_pulumi_decorators.backend_url import BackendUrl
 from airflow_pulumi_decorators.engine import OperationRequest, OperationResult, RunContext
 from airflow_pulumi_decorators.operations import SUMMARY_KEY
-from airflow_pulumi_decorators.outputs import StackOutput
-from airflow_pulumi_decorators.publish import report, task_value
+from airflow_pulumi_decorators.outputs import StackOutput, is_withheld_output
+from airflow_pulumi_decorators.publish import links, report, task_value
+
+# Importing Airflow configures logging (replacing the root logger's handlers): done here, before caplog attaches
+# its handler, rather than inside the first test that reports (whose records would be lost).
+assert links.PulumiUpdateLink
 
 
 class TI:
@@ -66,9 +71,35 @@ def test_report_logs_the_result_and_pushes_the_summary_with_the_link(log, caplog
     )
     lines = [r.getMessage() for r in caplog.records]
     assert "pulumi up on stack acme/dev: changes: create=2; version=7; 1.5s" in lines
-    assert any(line.startswith("pulumi summary: {") for line in lines)
+    assert any(line.startswith("pulumi summary: up on stack acme/dev") for line in lines)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["pulumi policy (advisory) gcp/labels: add a label"]
+
+
+def _summary_record(caplog) -> list[str]:
+    (text,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("pulumi summary:")]
+    return text.splitlines()
+
+
+def test_the_summary_is_logged_as_a_headline_and_one_short_line_per_field(log, caplog):
+    summary = report(request(backend="https://api.pulumi.com"), result(), environment="dev", context={"ti": TI()},
+                     log=log)
+    head, *fields = _summary_record(caplog)
+    assert head == "pulumi summary: up on stack acme/dev (XCom pulumi_summary)"
+    assert all(line.startswith("  ") and len(line) <= 100 for line in fields), fields
+    # Each field line is "key: JSON": the lines give back the pushed summary.
+    parsed = {key.strip(): json.loads(value) for key, value in (line.split(": ", 1) for line in fields)}
+    assert parsed == summary and [line.split(":")[0].strip() for line in fields] == sorted(summary)
+
+
+def test_a_backend_that_numbers_no_updates_shows_no_version_rather_than_none(log, caplog):
+    summary = report(request(), result(version=None), environment="dev", context={"ti": TI()}, log=log)
+    assert summary["version"] is None and summary["url"] is None  # the XCom keeps its keys
+    lines = [r.getMessage() for r in caplog.records]
+    assert "pulumi up on stack acme/dev: changes: create=2; 1.5s" in lines
+    fields = _summary_record(caplog)[1:]
+    assert not [line for line in fields if line.split(":")[0].strip() in ("version", "url")]
+    assert "None" not in caplog.text and "null" not in "\n".join(fields)
 
 
 def test_a_drift_check_reports_as_one_and_a_file_backend_has_no_link(log, caplog):
@@ -84,7 +115,9 @@ def test_an_up_returns_its_outputs_withholding_secrets_and_emits_the_stack_event
     value = task_value(request(), result(outputs=outputs, declared_outputs=("bucket", "password", "url")),
                        context={"outlet_events": outlets}, push_secret_outputs=False, emit_asset=True, log=log,
                        mask=lambda _: None)
-    assert value == {"bucket": "raw-1", "password": None, "url": None}
+    assert value["password"]["output"] == "password" and value["password"]["stack"] == "acme/dev"  # the marker
+    assert value == {"bucket": "raw-1", "password": value["password"], "url": None}
+    assert is_withheld_output(value["password"]) and not is_withheld_output(value["url"])  # None: no value
     ((events,),) = [list(outlets.values())]
     assert [uri for uri, _ in events] == ["pulumi://infra/acme/dev"]
     assert "pw-publish-9" not in caplog.text and "pw-publish-9" not in repr(events)

@@ -4,8 +4,8 @@ names refused, a warning per declared output left without a value."""
 import pytest
 
 from airflow_pulumi_decorators.errors import ReservedOutputNameError
-from airflow_pulumi_decorators.outputs import StackOutput
-from airflow_pulumi_decorators.publish.xcom import WITHHELD, to_xcom, warn_missing_outputs
+from airflow_pulumi_decorators.outputs import WITHHELD_MARKER, StackOutput, is_withheld_output
+from airflow_pulumi_decorators.publish.xcom import to_xcom, warn_missing_outputs
 
 
 def test_plain_outputs_pass_through_as_json_values():
@@ -20,15 +20,23 @@ def test_plain_outputs_pass_through_as_json_values():
     assert masked == [] and logged == []
 
 
-def test_secret_outputs_are_withheld_by_default_but_keep_their_key():
+def test_secret_outputs_are_withheld_by_default_keeping_their_key_with_a_marker_that_says_so():
     masked, logged = [], []
     out = to_xcom(
         {"password": StackOutput("s3cr3t-value", secret=True), "url": StackOutput("u")},
         push_secrets=False,
         mask=masked.append,
         log=logged.append,
+        project="warehouse",
+        stack="dev",
     )
-    assert out == {"password": WITHHELD, "url": "u"}
+    assert out["url"] == "u" and is_withheld_output(out["password"])
+    # What the UI's XCom view shows: which output, of which stack, and how to hand it on; never the value.
+    assert out["password"] == {
+        WITHHELD_MARKER: 1, "output": "password", "project": "warehouse", "stack": "dev",
+        "note": "secret stack output withheld: its value is never stored in XCom. To hand it to downstream tasks, "
+                'set secret_outputs="reference" on the producing task (docs/outputs.md)',
+    }
     assert "s3cr3t-value" not in repr(out)
     assert masked == []
     assert len(logged) == 1 and "password" in logged[0] and "s3cr3t-value" not in logged[0]

@@ -22,6 +22,12 @@ ENVIRONMENTS = {
     ),
 }
 IMAGE = "{{ params.image }}"
+#: Who may answer the approval: Airflow *users*, one entry per person — not a group or a role. Airflow checks
+#: the responding user's id against these ids; anyone else, an Admin included, gets "Access Denied". The id is
+#: the user name with the simple auth manager (``[core] simple_auth_manager_users = alice:user,...``) and the
+#: user's id as the auth manager returns it with FAB (see docs/approvals-and-policy.md). To let everyone who
+#: may edit this DAG answer instead, leave ``assigned_users`` out and restrict the DAG's permissions.
+RELEASE_MANAGERS = [{"id": "alice", "name": "Alice (release manager)"}, {"id": "bob", "name": "Bob (release manager)"}]
 
 
 @pulumi_stack(project="payments-api", environments=ENVIRONMENTS)
@@ -75,7 +81,7 @@ def payments_release():
     gate = approval_gate(
         plan,
         subject="Release the payments API to production?",
-        assigned_users=[{"id": "release-managers", "name": "Release managers"}],
+        assigned_users=RELEASE_MANAGERS,
     )
     released = prod(image=IMAGE)
     gate >> released

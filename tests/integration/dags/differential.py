@@ -19,6 +19,7 @@ def infra(folder: str, content: str, extra: bool):
     from airflow_pulumi_decorators.testing.resources import FakeName, LocalFile
 
     name = FakeName("bucket", prefix="raw", length=2)
+    pulumi.log.warn("differential check: labels missing")  # an engine diagnostic, logged at WARNING
     conf = LocalFile("conf", path=f"{folder}/conf.txt", content=content)
     out = {"bucket": name.name, "conf": conf.path, "sha": conf.sha256, "size": conf.size,
            "token": pulumi.Output.secret("tok-" + content), "nested": {"a": 1, "names": [name.name]}}

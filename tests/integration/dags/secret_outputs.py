@@ -34,7 +34,9 @@ def d():
     @task
     def consume(token, db, plain):
         # Only what is safe to log: a task that logs a pushed secret leaks it (masks do not cross tasks).
-        return [token is None, db is None or sorted(db), plain]
+        from airflow_pulumi_decorators.outputs import is_withheld_output
+
+        return [is_withheld_output(token), is_withheld_output(db) or sorted(db), plain]
 
     out = infra()
     consume(out["token"], out["db"], out["plain"])
