@@ -12,6 +12,7 @@ through one small function here, imported inside it (parsing a DAG imports nothi
   before).
 - :func:`base_xcom` – the Task SDK's ``BaseXCom``, the base of a custom XCom backend (not in ``airflow.sdk``'s
   top level).
+- :func:`masked_by_airflow` – whether the secret masker would hide a value (plan binding keys such inputs).
 - :func:`not_found_exception` – what ``BaseHook.get_connection`` raises for a missing connection
   (``airflow.sdk.exceptions``, ``airflow.exceptions`` in older task SDKs).
 
@@ -104,3 +105,16 @@ def unmapped_copy(task: Any) -> bool:
     Such a copy is not one of the DAG's tasks: the mapped task stands in the DAG for all of its copies.
     """
     return bool(getattr(task, "_BaseOperator__from_mapped", False))
+
+
+def masked_by_airflow(value: Any) -> bool:
+    """Whether Airflow's secret masker would hide anything of ``value`` (a registered secret, a sensitive key such
+    as ``password``); ``False`` where the masker cannot be reached (``airflow.sdk._shared``, not public API)."""
+    try:
+        from airflow.sdk._shared.secrets_masker import redact
+    except ImportError:  # pragma: no cover - a Task SDK that moved it
+        return False
+    try:
+        return bool(redact(value) != value)
+    except Exception:  # noqa: BLE001 - a value the masker cannot walk: treat it as secret, the safe side
+        return True

@@ -57,7 +57,56 @@ def at_parse_time(task: StackTask, kind: type) -> dict[tuple[str, Any], str]:
     check_names(task)
     check_credential_lifetimes(task)
     check_no_second_up(task, kind)
+    check_plan_binding(task)
     return upstream
+
+
+def _argument(task: Any, name: str) -> Any:
+    """An argument of a task, plain or mapped (a mapped task keeps its shared arguments in ``partial_kwargs``)."""
+    if hasattr(task, "partial_kwargs"):
+        given = task.partial_kwargs
+        return given.get(name, given.get("python_callable") if name == "program" else None)
+    return getattr(task, name, None)
+
+
+def _same_function(one: Any, other: Any) -> bool:
+    def where(fn: Any) -> tuple[str, str]:
+        fn = getattr(fn, "__wrapped__", fn)
+        return getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn))
+
+    return one is other or where(one) == where(other)
+
+
+def check_plan_binding(task: Any) -> None:
+    """An ``up`` bound to an approved plan (``approved_plan``) names a preview of the same program and project in
+    its DAG, declared before it.
+
+    :param task: the new task, already in its DAG (when it has one).
+    :raises ConfigurationError: naming the option and the fix.
+    """
+    bound = task.options.approved_plan
+    if not bound or not task.has_dag() or unmapped_copy(task):
+        return
+    other = task.dag.task_dict.get(bound)
+    fix = (f"give approved_plan the task id of a preview of the same function (e.g. {task.task_id}_preview from "
+           f"{getattr(task.program, '__name__', 'my_stack')}.preview(...)), or use .with_approval()")
+    if other is None:
+        raise ConfigurationError(
+            f"'approved_plan'={bound!r} of task {task.task_id!r}: DAG {task.dag.dag_id!r} has no task {bound!r} "
+            f"(declare the preview before the up); {fix}"
+        )
+    operation = _argument(other, "operation")
+    program = _argument(other, "program")
+    project = _argument(other, "project")
+    if operation != "preview" or project != task.project or (program is not None
+                                                             and not _same_function(program, task.program)):
+        what = (f"its operation is {operation!r}" if operation != "preview" else
+                f"its project is {project!r}, not {task.project!r}" if project != task.project else
+                f"it runs {getattr(program, '__name__', program)}(), not {getattr(task.program, '__name__', '?')}()")
+        raise ConfigurationError(
+            f"'approved_plan'={bound!r} of task {task.task_id!r} is not a preview of the same program and project: "
+            f"{what}; {fix}"
+        )
 
 
 def check_decorator_keywords(

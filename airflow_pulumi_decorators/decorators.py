@@ -230,19 +230,26 @@ class PulumiStackTask:
         return self._operation("preview", args, kwargs, refresh=True, drift_check=True,
                                task_id=f"{self.task_id}_drift_check", **flags)
 
-    def with_approval(self, *args: Any, approval: dict[str, Any] | None = None, **kwargs: Any) -> XComArg:
+    def with_approval(self, *args: Any, approval: dict[str, Any] | None = None, strict_plan: bool = False,
+                      **kwargs: Any) -> XComArg:
         """``preview`` → human approval of the planned changes (Airflow HITL) → ``up``; returns the ``up``.
 
-        "Reject" skips the ``up`` (and what depends on it). Use it for protected environments.
+        "Reject" skips the ``up`` (and what depends on it). Use it for protected environments. The ``up`` is bound
+        to the approved plan (``approved_plan``): it plans again first and fails with ``PlanChangedError``,
+        applying nothing, if the plan differs from the one approved (docs/approvals-and-policy.md).
 
         :param approval: ``ApprovalOperator`` arguments (``subject``, ``assigned_users``,
             ``response_timeout``, ``notifiers`` …).
+        :param strict_plan: also constrain the ``up`` to that plan with Pulumi's update plans (real CLI only).
         """
         from airflow_pulumi_decorators.approvals import approval_gate
 
         plan = self.preview(*args, **kwargs)
         gate = approval_gate(plan, **(approval or {}))
-        up = self.up(*args, **kwargs)
+        self._require_dag(".up")
+        bound = self._decorator.override(operation="up", approved_plan=plan.operator.task_id,  # type: ignore[attr-defined]
+                                         **({"strict_plan": True} if strict_plan else {}))
+        up = self._call(bound, args, kwargs)
         gate >> up
         return up
 

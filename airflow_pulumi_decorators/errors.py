@@ -133,6 +133,19 @@ class DriftDetectedError(PulumiEngineError):
         self.steps = list(steps or [])
 
 
+class PlanChangedError(PulumiEngineError):
+    """An ``up`` bound to an approved preview planned again and found a plan that differs from the approved one
+    (inputs, config, a step, the CLI or SDK version); nothing was applied.
+
+    :param changes: each difference, in words (``config key `x` changed``, ``step `update T a` is now `replace```).
+    """
+
+    def __init__(self, message: str, *, stack: str | None = None, operation: str | None = None,
+                 changes: list[str] | None = None) -> None:
+        super().__init__(message, stack=stack, operation=operation)
+        self.changes = list(changes or [])
+
+
 class PolicyViolationError(PulumiEngineError):
     """A policy pack reported mandatory violations; ``violations`` lists them.
 

@@ -60,6 +60,24 @@ def check_operation(operation: object) -> Operation:
     return cast(Operation, operation)
 
 
+def check_approved_plan(approved_plan: object, strict_plan: bool) -> None:
+    """Refuse an ``approved_plan`` that is not a task id, and ``strict_plan`` without one.
+
+    :param approved_plan: the option's value.
+    :param strict_plan: the ``strict_plan`` option.
+    :raises ConfigurationError: naming the option and the fix.
+    """
+    if approved_plan is not None and (not isinstance(approved_plan, str) or not approved_plan.strip()):
+        raise ConfigurationError(
+            f"'approved_plan'={approved_plan!r} must be the task id of the preview whose plan is approved, e.g. "
+            "approved_plan='storage_preview' (or use .with_approval(), which binds it for you)"
+        )
+    if strict_plan and approved_plan is None:
+        raise ConfigurationError(
+            "'strict_plan'=True needs 'approved_plan', the preview task whose plan the up applies: "
+            "approved_plan='storage_preview', strict_plan=True"
+        )
+
 def _seconds(name: str, value: float | datetime.timedelta) -> float:
     if isinstance(value, datetime.timedelta):
         return value.total_seconds()
@@ -76,7 +94,8 @@ def _paths(name: str, value: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(value)
 
 
-_FLAGS = ("expect_no_changes", "refresh", "preview_only", "clear_pending_creates", "remove_stack", "cancel_stale_lock")
+_FLAGS = ("expect_no_changes", "refresh", "preview_only", "clear_pending_creates", "remove_stack", "cancel_stale_lock",
+          "strict_plan")
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,13 @@ class OperationOptions:
         cancel the lock (``pulumi cancel``) and go on.
     :param kill_grace_period: seconds (or a ``timedelta``) an interrupted engine gets to write state and
         release its lock before it is terminated (then killed 5 s later).
+    :param approved_plan: ``up`` only: the task id of the preview whose plan was approved (plan binding). The
+        ``up`` plans again before it applies anything and fails with :class:`PlanChangedError`, applying nothing,
+        if the plan differs from that preview's (its steps, inputs, config, CLI or SDK version). Set by
+        ``.with_approval()``; give it yourself for a preview → your own approval → ``up``. A mapped ``up`` is
+        bound to the same map index of the preview.
+    :param strict_plan: with ``approved_plan``: also constrain the ``up`` to the plan made again (Pulumi's update
+        plans, ``preview --save-plan`` then ``up --plan``), so nothing can differ between that plan and the apply.
     :raises ConfigurationError: a value of the wrong kind, naming the option.
     """
 
@@ -115,11 +141,14 @@ class OperationOptions:
     lock_retry_delay: float = 2.0
     cancel_stale_lock: bool = False
     kill_grace_period: float = 60.0
+    approved_plan: str | None = None
+    strict_plan: bool = False
 
     def __post_init__(self) -> None:
         put = object.__setattr__
         for flag in _FLAGS:
             put(self, flag, bool(getattr(self, flag)))
+        check_approved_plan(self.approved_plan, self.strict_plan)
         packs = _paths("policy_packs", self.policy_packs)
         configs = _paths("policy_pack_configs", self.policy_pack_configs)
         if configs and len(configs) != len(packs):
@@ -186,12 +215,16 @@ _APPLIES_TO = (
     ("policy_pack_configs", ("up", "preview")),
     ("expect_no_changes", ("up", "preview", "refresh")),
     ("refresh", ("up", "preview", "destroy")),
+    ("approved_plan", ("up",)),
+    ("strict_plan", ("up",)),
 )
 
 
 #: The options a task also takes as keywords of its own (``@pulumi_stack(lock_wait=600)``, ``.override(...)``);
 #: ``lock_retry_delay`` is only an :class:`OperationOptions` field.
-OPTION_KEYWORDS: tuple[str, ...] = (*_FLAGS, "policy_packs", "policy_pack_configs", "lock_wait", "kill_grace_period")
+OPTION_KEYWORDS: tuple[str, ...] = (*_FLAGS, "policy_packs", "policy_pack_configs", "lock_wait", "kill_grace_period",
+                                    "approved_plan")
+
 
 
 def pop_option_keywords(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -187,7 +187,24 @@ def d():
 the_dag = d()
 """
 
-SOURCES = {"ops": DAG_OPS, "library": DAG_LIBRARY, "bare": DAG_BARE, "noop": DAG_NOOP}
+DAG_PLAN = DAG_HEADER + """
+CLIS = {clis!r}
+BINDING = {binding!r}
+
+
+@dag(dag_id={dag_id!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1))
+def d():
+    preview = pulumi_stack(project="bench", stack=STACK, cli_path=CLIS["preview"], operation="preview",
+                           task_id="infra_preview")(program)
+    bound = {{}} if BINDING == "unbound" else {{"approved_plan": "infra_preview", "strict_plan": BINDING == "strict"}}
+    up = pulumi_stack(project="bench", stack=STACK, cli_path=CLIS["up"], task_id="infra", **bound)(program)
+    preview() >> up()
+
+
+the_dag = d()
+"""
+
+SOURCES = {"plan": DAG_PLAN, "ops": DAG_OPS, "library": DAG_LIBRARY, "bare": DAG_BARE, "noop": DAG_NOOP}
 
 
 def measure_task(spec: dict[str, Any]) -> dict[str, Any]:
@@ -217,7 +234,8 @@ def measure_task(spec: dict[str, Any]) -> dict[str, Any]:
     timed(DecoratedOperator)
     dag_id = f"bench_{spec['variant']}_{spec['stack']}_{spec.get('stack_run', '')}".replace("-", "_")
     source = SOURCES[spec["variant"]].format(dag_id=dag_id, resources=spec["resources"], stack=spec["stack"],
-                                             cli=spec.get("cli"), clis=spec.get("clis"))
+                                             cli=spec.get("cli"), clis=spec.get("clis"),
+                                             binding=spec.get("binding"))
     rss_ready = _rss_kb()
     profiler = None
     thread_profiles: list[Any] = []

@@ -6,7 +6,7 @@ Usage::
 
 Every measurement runs in a fresh interpreter (``benchmarks/_worker.py``), and the two sides of each
 comparison are interleaved round by round, so machine noise hits both; medians and ratios are printed as one
-markdown table. Benchmarks (``--only``): ``import``, ``parse``, ``task``, ``calls``, ``growth``,
+markdown table. Benchmarks (``--only``): ``import``, ``parse``, ``task``, ``calls``, ``plan``, ``growth``,
 ``concurrency``, and ``profile`` (cProfile of one ``@pulumi_stack`` task; only when asked for). The real
 ``pulumi`` CLI is used when ``APD_REAL_PULUMI`` names it (or one is on PATH); otherwise only the
 ``pulumi-standin`` executable. See docs/performance.md.
@@ -332,6 +332,47 @@ def bench_calls(b: Bench) -> list[Row]:
     return rows
 
 
+def bench_plan(b: Bench) -> list[Row]:
+    """The cost of plan binding: a preview then an ``up`` of one resource on a new stack, the ``up`` unbound (as
+    before), bound to the preview (``approved_plan``: it plans again and compares first) and strict (also held to
+    that plan; real CLI only). Interleaved rounds; the ``up`` task's execute wall and its CLI calls."""
+    rounds = b.rounds if not b.quick else 1
+    rows: list[Row] = []
+    b.details["plan"] = {}
+    for engine in b.clis:
+        variants = ("unbound", "bound", "strict") if engine == "real" else ("unbound", "bound")
+        clis = {v: {op: b.wrapper(engine, f"plan-{v}-{op}") for op in ("preview", "up")} for v in variants}
+        runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+        for round_ in range(rounds + 1):  # the first round warms the caches and is not counted
+            for variant in variants:
+                _, log = clis[variant]["up"]
+                before = len(_calls(log))
+                spec = {"variant": "plan", "binding": variant, "resources": 1, "stack": b.unique(f"plan-{variant}"),
+                        "cli": None, "clis": {op: cli for op, (cli, _) in clis[variant].items()},
+                        "backend": str(b.root / "state")}
+                result = b.worker("task", spec, env=b.engine_env(engine))
+                if result["state"] != "success":
+                    raise RuntimeError(f"plan {variant} on {engine} did not succeed: {result}")
+                result["calls"] = _calls(log)[before:]
+                if round_:
+                    runs[variant].append(result)
+        wall = {v: med([r["execute_wall_s"] for r in rs]) for v, rs in runs.items()}
+        fastest = {v: min(r["execute_wall_s"] for r in rs) for v, rs in runs.items()}
+        calls = {v: med([len(r["calls"]) for r in rs]) for v, rs in runs.items()}
+        for variant in variants[1:]:
+            rows += [
+                Row("plan", f"`up` task execute, {variant} vs unbound, wall ({engine})", wall[variant],
+                    wall["unbound"], note="base: today's approved `up` (not bound); one resource, new stack; "
+                    f"fastest round {fastest[variant]:.2f}s vs {fastest['unbound']:.2f}s"),
+                Row("plan", f"CLI calls of the `up` task, {variant} vs unbound ({engine})", calls[variant],
+                    calls["unbound"], unit="calls", note=", ".join(runs[variant][0]["calls"])),
+            ]
+        b.details["plan"][engine] = {"rounds": rounds, "execute_wall_rounds": {
+            v: [round(r["execute_wall_s"], 3) for r in rs] for v, rs in runs.items()},
+            "calls": {v: rs[0]["calls"] for v, rs in runs.items()}}
+    return rows
+
+
 def bench_growth(b: Bench) -> list[Row]:
     """``up`` with 1, 10 and 50 dynamic-provider resources on a new stack, library vs bare script."""
     sizes = (1, 10) if b.quick else (1, 10, 50)
@@ -396,11 +437,12 @@ BENCHMARKS: dict[str, Callable[[Bench], list[Row]]] = {
     "parse": bench_parse,
     "task": bench_task,
     "calls": bench_calls,
+    "plan": bench_plan,
     "growth": bench_growth,
     "concurrency": bench_concurrency,
     "profile": bench_profile,
 }
-DEFAULT = ("import", "parse", "task", "calls", "growth", "concurrency")
+DEFAULT = ("import", "parse", "task", "calls", "plan", "growth", "concurrency")
 
 
 def table(rows: list[Row]) -> str:

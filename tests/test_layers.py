@@ -107,7 +107,7 @@ FLOORS: dict[str, int] = {
     # the stack page's address from ui.urls).
     "ui": 7,
     "engine": 6,
-    "outputs": 5,
+    "outputs": 5, "plans": 5,
     "operations": 4, "stack_task": 4,
     "environments": 3,
     "cli": 2, "identity": 2, "locks": 2, "connections": 2,

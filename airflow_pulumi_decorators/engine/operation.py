@@ -3,6 +3,7 @@ program, set its config in one call, run ``up``/``preview``/``refresh``/``destro
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from airflow_pulumi_decorators.engine.events import Observer
 from airflow_pulumi_decorators.engine.request import OperationRequest
 from airflow_pulumi_decorators.engine.stack import CREATING, SECRET, run_stack
 from airflow_pulumi_decorators.engine.translate import drift_error
+from airflow_pulumi_decorators.errors import ConfigurationError, PlanChangedError
 from airflow_pulumi_decorators.outputs import StackOutput
 
 
@@ -22,12 +24,14 @@ class Done:
     :param changes: change counts by op.
     :param version: the update's number, when the backend numbers updates.
     :param removed: ``destroy`` removed the stack.
+    :param cli_version: the CLI's version, as the workspace reports it.
     """
 
     outputs: dict[str, StackOutput] = field(default_factory=dict)
     changes: dict[str, int] = field(default_factory=dict)
     version: int | None = None
     removed: bool = False
+    cli_version: str = ""
 
 
 def open_stack(request: OperationRequest, program: Any, observer: Observer, options: Mapping[str, Any]) -> Any:
@@ -83,10 +87,15 @@ def run_operation(stack: Any, request: OperationRequest, observer: Observer) -> 
     outputs: dict[str, StackOutput] = {}
     version = None
     removed = False
+    cli = cli_version(stack)
     if request.operation == "up":
         if options.clear_pending_creates:
             _clear_pending_creates(stack, request, observer)
-        res = stack.up(show_secrets=False, **common, **policy, **flags)
+        plan = _check_plan(stack, request, observer, {**policy, **flags}, cli) if request.plan_binding else {}
+        try:
+            res = stack.up(show_secrets=False, **common, **policy, **flags, **plan)
+        except Exception as exc:
+            raise _plan_violated(request, exc) or exc from None
         masked = stack.masked_outputs
         outputs = {
             k: StackOutput(value=v.value, secret=bool(v.secret) or nested_secret(masked.get(k)))
@@ -116,7 +125,76 @@ def run_operation(stack: Any, request: OperationRequest, observer: Observer) -> 
         drift = drift_error(request, changes, observer.steps)
         if drift is not None:
             raise drift
-    return Done(outputs=outputs, changes=changes, version=version, removed=removed)
+    return Done(outputs=outputs, changes=changes, version=version, removed=removed, cli_version=cli)
+
+
+def cli_version(stack: Any) -> str:
+    """The CLI's version as the workspace knows it (``""`` when the command did not say)."""
+    try:
+        return str(stack.workspace.pulumi_version)
+    except Exception:  # noqa: BLE001 - Pulumi raises a bare InvalidVersionError-like error when it has none
+        return ""
+
+
+def sdk_version() -> str:
+    """The installed Pulumi SDK's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pulumi")
+    except PackageNotFoundError:  # pragma: no cover - the engine runs with the SDK installed
+        return ""
+
+
+#: The plan file of a strict ``up``, in the run's work directory (removed with it: it holds encrypted state).
+PLAN_FILE = "approved-plan.json"
+
+
+def _check_plan(stack: Any, request: OperationRequest, observer: Observer, flags: Mapping[str, Any],
+                cli: str) -> dict[str, Any]:
+    """A bound ``up``: plan again (a preview in the same run, its lines in the log, its steps its own) and check the
+    plan against the approved one before anything is applied; a strict one saves that plan and returns the
+    ``up``'s argument that constrains it to the plan.
+
+    :raises PlanChangedError: the plan differs from the approved one.
+    :raises ConfigurationError: ``strict_plan`` on a CLI without update plans.
+    """
+    binding = request.plan_binding
+    assert binding is not None
+    replan = Observer(observer.on_output)
+    saved = {"plan": os.path.join(stack.workspace.work_dir, PLAN_FILE)} if binding.strict else {}
+    observer.on_output(f"pulumi: planning again to compare with the plan approved in task "
+                       f"{binding.approved_task!r}{' (strict: the up is constrained to this plan)' if saved else ''}")
+    try:
+        stack.preview(message=request.message or None, on_output=replan.line, on_error=replan.line,
+                      on_event=replan.event, color="never", **flags, **saved)
+    except Exception as exc:
+        refused = [line.strip() for line in str(exc).splitlines() if "unknown flag" in line and "plan" in line]
+        if saved and refused:
+            raise ConfigurationError(
+                f"strict_plan=True needs a Pulumi CLI with update plans (`preview --save-plan`, `up --plan`); "
+                f"this one refused them ({refused[0]}). Use the real pulumi CLI (3.274.1 is tested) or drop "
+                "strict_plan: the up is still checked against the approved plan"
+            ) from None
+        raise
+    binding.check(replan.steps, cli, sdk_version())
+    observer.on_output("pulumi: the plan is the approved one; applying it")
+    return saved
+
+
+def _plan_violated(request: OperationRequest, exc: BaseException) -> PlanChangedError | None:
+    """A strict ``up`` that would have deviated from its plan (the CLI stops before applying the resource)."""
+    binding = request.plan_binding
+    text = str(exc)
+    if binding is None or not binding.strict or "violates plan" not in text:
+        return None
+    found = [line.strip() for line in text.splitlines() if "violates plan" in line]
+    return PlanChangedError(
+        f"refusing to apply on stack {request.stack!r}: the up deviated from the plan approved in task "
+        f"{binding.approved_task!r} (strict_plan): {found[0] if found else 'a resource violates the plan'}. The "
+        "CLI stopped at that resource; run the preview again and approve the new plan.",
+        stack=request.stack, operation="up", changes=sorted(set(found)),
+    )
 
 
 def nested_secret(masked: Any) -> bool:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_pulumi_decorators.backend_url import BackendUrl
 from airflow_pulumi_decorators.cli import plugins_dir as _plugins_dir
 from airflow_pulumi_decorators.locks import TaskRef, TaskStates
 from airflow_pulumi_decorators.operations import Operation, OperationOptions
 from airflow_pulumi_decorators.outputs import StackOutput
+
+if TYPE_CHECKING:
+    from airflow_pulumi_decorators.plans import PlanBasis, PlanBinding
 
 #: Ops that are not changes (for ``has_changes`` and drift).
 NO_CHANGE_OPS = frozenset({"same", "read", "refresh"})
@@ -132,6 +135,9 @@ class OperationRequest:
     :param task: the Airflow task instance and try running it (recorded in the lock's holder note).
     :param task_states: asks Airflow for a task instance's state, to judge whether a lock's holder is gone
         (``None``: not asked, e.g. outside a task).
+    :param plan_basis: the inputs and config a plan fingerprint records (a ``preview``, or a bound ``up``).
+    :param plan_binding: an ``up`` bound to an approved preview: it plans again and checks the plan
+        (:meth:`~airflow_pulumi_decorators.plans.PlanBinding.check`) before it applies anything.
     """
 
     project: str
@@ -146,6 +152,8 @@ class OperationRequest:
     multiple_outputs: bool = False
     task: TaskRef | None = None
     task_states: TaskStates | None = field(default=None, repr=False, compare=False)
+    plan_basis: PlanBasis | None = field(default=None, repr=False)
+    plan_binding: PlanBinding | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,8 @@ class OperationResult:
         returned ``None`` or did not run).
     :param resources: the stack's resources after the operation (``{"type", "name", "urn"}`` each; default
         providers and the root stack aside), as the engine's events announced them.
+    :param cli_version: the Pulumi CLI's version (``""`` when it did not say).
+    :param sdk_version: the Pulumi SDK's version.
     """
 
     operation: str
@@ -181,6 +191,8 @@ class OperationResult:
     attempts: int = 1
     declared_outputs: tuple[str, ...] = ()
     resources: list[dict[str, str]] = field(default_factory=list)
+    cli_version: str = ""
+    sdk_version: str = ""
 
     @property
     def has_changes(self) -> bool:

@@ -21,7 +21,7 @@ from airflow_pulumi_decorators.engine.commands import cli_command, guarded, inst
 from airflow_pulumi_decorators.engine.compat import sdk_minimum_cli
 from airflow_pulumi_decorators.engine.events import Observer, line_level, pending_warning
 from airflow_pulumi_decorators.engine.lockwait import LockWait
-from airflow_pulumi_decorators.engine.operation import Done, open_stack, run_operation
+from airflow_pulumi_decorators.engine.operation import Done, open_stack, run_operation, sdk_version
 from airflow_pulumi_decorators.engine.program import (
     PROGRAM_STOP_WAIT,
     InlineProgram,
@@ -120,6 +120,8 @@ def result_of(
         attempts=attempts,
         declared_outputs=attempt.program.declared,
         resources=observer.resource_list,
+        cli_version=done.cli_version,
+        sdk_version=sdk_version(),
     )
 
 

@@ -9,7 +9,8 @@ Cloud credential of the environment's identity → the program bound to the run 
 - :mod:`.backend`: connection, backend, secrets provider, stack name;
 - :mod:`.home`: the per-task ``PULUMI_HOME``;
 - :mod:`.credentials`: the identity's short-lived credential;
-- :mod:`.program`: the bound program and the update message.
+- :mod:`.program`: the bound program and the update message;
+- :mod:`.plan`: the plan fingerprint's inputs and config, and an ``up``'s binding to its approved preview.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from airflow_pulumi_decorators.engine.request import OperationRequest
 from airflow_pulumi_decorators.operations import OperationOptions, describe_operation
 from airflow_pulumi_decorators.prepare import backend
 from airflow_pulumi_decorators.prepare.credentials import engine_credential
+from airflow_pulumi_decorators.prepare.plan import plan_binding
 from airflow_pulumi_decorators.prepare.program import bind_program, task_ref, task_states, update_message
 
 if TYPE_CHECKING:
@@ -92,11 +94,13 @@ def prepare_run(
             describe_operation(task.operation, task.options), task.project, where.stack, name,
             where.context.backend_text,
         )
+        run_context = where.context.with_env(credential.env if credential else {})
+        basis, binding = plan_binding(task, context, env, run_context, where.stack, environ)
         request = OperationRequest(
             project=task.project,
             stack=where.stack,
             program=bind_program(task.program, task.op_args, task.op_kwargs, context),
-            context=where.context.with_env(credential.env if credential else {}),
+            context=run_context,
             config=env.config,
             secret_config=env.secret_config,
             message=update_message(
@@ -108,5 +112,7 @@ def prepare_run(
             multiple_outputs=task.multiple_outputs,
             task=task_ref(context["ti"]),
             task_states=task_states(context["ti"]),
+            plan_basis=basis,
+            plan_binding=binding,
         )
         yield PreparedRun(request=request, environment=name, conn_id=where.conn_id, credential=credential)

@@ -5,7 +5,7 @@
 2. :func:`task_value`: the task's return value — the stack outputs as XCom (secret outputs withheld behind a
    marker, pushed as references, or — deprecated — pushed masked), a warning for each declared output left
    without a value, the stack's asset event — or, for ``preview``/``refresh``/``destroy``, the changes (and a
-   drift check's drift event).
+   drift check's drift event; a preview's plan fingerprint under ``plan``, :mod:`airflow_pulumi_decorators.plans`).
 
 - :mod:`.summary`: the :class:`~.summary.Summary` fields and the non-``up`` return value;
 - :mod:`.xcom`: stack outputs to XCom;
@@ -122,7 +122,14 @@ def task_value(
             from airflow_pulumi_decorators.publish import events
 
             events.emit_drift_event(context, request.project, result, log=log.info)
-        return summary_return(result)
+        value = summary_return(result)
+        if request.operation == "preview" and request.plan_basis is not None:
+            from airflow_pulumi_decorators.plans import PLAN_KEY, PlanFingerprint
+
+            # What an up bound to this preview (approved_plan) compares its own plan with; no secret value in it.
+            value[PLAN_KEY] = PlanFingerprint.of(result.steps, request.plan_basis, cli_version=result.cli_version,
+                                                 sdk_version=result.sdk_version).to_xcom()
+        return value
     from airflow_pulumi_decorators.publish.xcom import to_xcom, warn_missing_outputs
 
     reference = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -44,6 +44,7 @@ def respond(
     user: str = "approver",
     timeout: float = 120.0,
     params_input: dict[str, Any] | None = None,
+    before: Callable[[], None] | None = None,
 ) -> None:
     """Wait for the task's HITL request, then answer it with ``chosen`` (e.g. ``"Approve"`` / ``"Reject"``).
 
@@ -52,6 +53,8 @@ def respond(
     :param chosen: the option(s) picked.
     :param user: recorded as the responder.
     :param timeout: seconds to wait for the request to appear.
+    :param before: called once the request is there, before it is answered (a test changes something between
+        the preview and the approval).
     :raises TimeoutError: no request appeared in time.
     """
     timezone, HITLDetail, HITLUser, TaskInstance, handle_event_submit, TriggerEvent, create_session, \
@@ -68,6 +71,10 @@ def respond(
                 .first()
             )
             detail = session.query(HITLDetail).filter(HITLDetail.ti_id == ti.id).first() if ti else None
+            if ti is not None and detail is not None and before is not None:
+                before()
+                before = None
+                continue  # answer in a new session, after what ``before`` changed
             if ti is not None and detail is not None:
                 detail.responded_by = HITLUser(id=user, name=user)
                 detail.responded_at = timezone.utcnow()

@@ -23,6 +23,8 @@ pytestmark = pytest.mark.integration
 
 #: Summary fields that differ between any two runs (timing, run ids, where the state is).
 _VOLATILE = ("duration_s", "message", "backend", "url")
+#: Parts of a preview's plan fingerprint that name the engine (the stand-in's version is its own).
+_ENGINE_SPECIFIC_PLAN = ("cli_version", "fingerprint")
 #: Pulumi's marker for a secret value in a state file.
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
@@ -49,6 +51,13 @@ def _by_name(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: (item["name"], item.get("op", "")))
 
 
+def _plan_view(plan: dict[str, Any]) -> dict[str, Any]:
+    """A preview's plan fingerprint: the same on every engine but for the CLI's version (and so the digest of
+    the whole) and the digest of the argument that is each engine's own folder."""
+    kept = {k: v for k, v in plan.items() if k not in _ENGINE_SPECIFIC_PLAN}
+    return dict(kept, inputs=dict(kept["inputs"], **{"args[0]": "<engine dir>"}))
+
+
 def _xcom_view(xcoms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     view = {}
     for task_id, by_key in xcoms.items():
@@ -60,6 +69,10 @@ def _xcom_view(xcoms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 value = _by_name(value)
             if key == "return_value" and isinstance(value, dict) and "steps" in value:
                 value = dict(value, steps=_by_name(value["steps"]))
+            if key == "plan":
+                value = _plan_view(value)
+            if key == "return_value" and isinstance(value, dict) and "plan" in value:
+                value = dict(value, plan=_plan_view(value["plan"]))
             view[task_id][key] = value
     return view
 
@@ -102,6 +115,8 @@ def test_every_engine_shows_the_user_the_same_runs(run_dag_file, tmp_path, monke
     real = views["real"]
     # Sanity: the scenario did what it says, so equal views are not equal by being empty.
     assert real["first"]["xcom"]["infra"]["bucket"] == "raw-ember-opal"
+    planned = real["first"]["xcom"]["infra_preview"]["return_value"]["plan"]
+    assert planned["steps"] and set(planned["inputs"]) == {"args[0]", "args[1]", "args[2]"}  # compared below
     token = real["first"]["xcom"]["use"]["return_value"]["token"]  # withheld: its marker, never the value
     assert token["__pulumi_secret_output_withheld__"] == 1 and token["output"] == "token" and "tok-" not in str(token)
     # A file backend numbers no updates: the summary has no version, the log shows none (never "None").
@@ -115,4 +130,6 @@ def test_every_engine_shows_the_user_the_same_runs(run_dag_file, tmp_path, monke
     assert [(s["op"], s["name"]) for s in refreshed["steps"]] == [("update", "conf")]  # the drift
     assert real["files left"] == []
     for name in ("standin", "standin-exe"):
+        preview = views[name]["first"]["xcom"]["infra_preview"]
+        assert preview == real["first"]["xcom"]["infra_preview"], f"{name}'s preview differs from the real engine's"
         assert views[name] == real, f"{name} differs from the real engine"

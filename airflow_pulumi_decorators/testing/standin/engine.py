@@ -822,6 +822,11 @@ def run_operation(inv: Invocation, command: str) -> int:
     :returns: Exit code.
     """
     args = inv.args
+    for flag in ("save-plan", "plan"):
+        if args.value(flag) is not None:
+            # Refused rather than ignored: an up given a plan would otherwise not be held to it.
+            raise StandinError(f"unknown flag: --{flag} (the stand-in engine does not implement update plans; "
+                               "strict_plan needs the real pulumi CLI)")
     kind = {"up": "update", "update": "update", "preview": "update"}.get(command, command)
     dry_run = command == "preview" or args.has("preview-only")
     if not dry_run:
