@@ -42,15 +42,31 @@ _BODY = """\
 {% endfor %}\
 ```
 {% set more = changes[__PER_RESOURCE__:] | length + step.get('diff_omitted', 0) %}\
-{% if more %}_{{ more }} more changes: the full diff is in the log of task `__PLAN__`._
+{% if more %}_{{ more }} more changes: the full diff is in the log of task `__PLAN__` and on \
+[its page in the Pulumi view](__VIEW__)._
 {% endif %}\
 {% endif %}
 {% else %}No resource changes.
 {% endfor %}\
 {% if plan['steps'] | length > __RESOURCES__ %}_{{ plan['steps'] | length - __RESOURCES__ }} more resources \
-change: see the log of task `__PLAN__`._
+change: see the log of task `__PLAN__` or [its page in the Pulumi view](__VIEW__)._
 {% endif %}\
 """
+
+
+def _view_url(plan_task_id: str) -> str:
+    """The preview task instance's page in the Pulumi view (docs/ui.md), as a Jinja expression of the request's
+    run: below ``[api] base_url`` (read when the DAG is parsed), else the path alone, which the UI opens on its
+    own server."""
+    from urllib.parse import quote
+
+    from airflow_pulumi_decorators._airflow import config_get
+    from airflow_pulumi_decorators.ui.urls import URL_PREFIX
+
+    base = str(config_get("api", "base_url", fallback="") or "").rstrip("/")
+    each = "| urlencode | replace('/', '%2F')"
+    return (f"{base}{URL_PREFIX}/ti/{{{{ ti.dag_id {each} }}}}/{{{{ ti.run_id {each} }}}}/"
+            f"{quote(plan_task_id, safe='')}/{{{{ ti.map_index }}}}")
 
 
 def approval_body(plan_task_id: str) -> str:
@@ -59,11 +75,12 @@ def approval_body(plan_task_id: str) -> str:
     Per resource: its step (a replacement or a deletion marked ⚠, with the properties forcing a
     replacement) and a fenced ``diff`` block, ``- path: old`` / ``+ path: new`` per property, at most
     :data:`BODY_CHANGES_PER_RESOURCE` of them ("N more changes" points to the preview task's log, which has
-    them all); secret values show as ``[secret]``.
+    them all, as does the preview's page in the Pulumi view, linked there); secret values show as ``[secret]``.
 
     :param plan_task_id: the preview task's id.
     """
-    return (_BODY.replace("__PLAN__", plan_task_id).replace("__SUMMARY__", SUMMARY_KEY)
+    return (_BODY.replace("__VIEW__", _view_url(plan_task_id)).replace("__PLAN__", plan_task_id)
+            .replace("__SUMMARY__", SUMMARY_KEY)
             .replace("__PER_RESOURCE__", str(BODY_CHANGES_PER_RESOURCE)).replace("__RESOURCES__", str(BODY_RESOURCES)))
 
 

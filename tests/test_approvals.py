@@ -10,12 +10,15 @@ from airflow.sdk import DAG
 from airflow_pulumi_decorators import pulumi_stack
 from airflow_pulumi_decorators.approvals import BODY_CHANGES_PER_RESOURCE, approval_body, approval_gate
 from airflow_pulumi_decorators.operations import SUMMARY_KEY
+from airflow_pulumi_decorators.ui.urls import task_path
 
 
 def _render(body: str, plan: dict, summary: dict) -> str:
     """Render ``body`` as Airflow would, with a ``ti`` whose ``xcom_pull`` returns the preview's XComs."""
 
     class TI:
+        dag_id, run_id, map_index = "deploy", "manual__2026-12-06T10:00:00+00:00", -1
+
         def xcom_pull(self, task_ids, key="return_value"):
             assert task_ids == "storage_preview"
             return summary if key == SUMMARY_KEY else plan
@@ -80,7 +83,18 @@ def test_body_caps_each_resource_and_points_to_the_preview_log_for_the_rest():
     text = _render(approval_body("storage_preview"), plan, {"stack": "prod", "project": "storage"})
     assert f"+ k{BODY_CHANGES_PER_RESOURCE - 1:02}: {BODY_CHANGES_PER_RESOURCE}\n```" in text
     assert f"k{BODY_CHANGES_PER_RESOURCE:02}" not in text
-    assert "_43 more changes: the full diff is in the log of task `storage_preview`._" in text
+    assert ("_43 more changes: the full diff is in the log of task `storage_preview` and on [its page in the "
+            "Pulumi view](/pulumi/ti/deploy/manual__2026-12-06T10%3A00%3A00%2B00%3A00/storage_preview/-1)._") in text
+    # The page the Pulumi view serves for that task instance (its route builds paths the same way).
+    assert f"({task_path('deploy', 'manual__2026-12-06T10:00:00+00:00', 'storage_preview')})" in text
+
+
+def test_body_links_below_the_api_servers_base_url(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/ops/")
+    changes = [_change(f"k{i:02}", "update", str(i), str(i + 1)) for i in range(BODY_CHANGES_PER_RESOURCE + 1)]
+    plan = {"changes": {"update": 1}, "steps": [{"op": "update", "type": "t:m:R", "name": "big", "diff": changes}]}
+    text = _render(approval_body("storage_preview"), plan, {"stack": "prod", "project": "storage"})
+    assert "_1 more changes" in text and "(https://airflow.example.com/ops/pulumi/ti/deploy/" in text
 
 
 def test_a_fence_inside_a_value_cannot_end_the_diff_block():
