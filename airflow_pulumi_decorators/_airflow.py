@@ -13,6 +13,11 @@ through one small function here, imported inside it (parsing a DAG imports nothi
 - :func:`base_xcom` – the Task SDK's ``BaseXCom``, the base of a custom XCom backend (not in ``airflow.sdk``'s
   top level).
 - :func:`masked_by_airflow` – whether the secret masker would hide a value (plan binding keys such inputs).
+- :func:`api_server` – for the Pulumi view's app on the api-server: the auth manager, the DB session and
+  current-user dependencies of Airflow's FastAPI API.
+- :func:`metadata_models` – the metadata database's ``XComModel``, ``TaskInstance``, ``AssetEvent`` and
+  ``AssetModel``, which the Pulumi view reads.
+- :func:`plugin_base` – ``AirflowPlugin`` (the Task SDK's, else airflow-core's).
 - :func:`not_found_exception` – what ``BaseHook.get_connection`` raises for a missing connection
   (``airflow.sdk.exceptions``, ``airflow.exceptions`` in older task SDKs).
 
@@ -118,3 +123,39 @@ def masked_by_airflow(value: Any) -> bool:
         return bool(redact(value) != value)
     except Exception:  # noqa: BLE001 - a value the masker cannot walk: treat it as secret, the safe side
         return True
+
+
+def api_server() -> tuple[Callable[[], Any], Any, Any]:
+    """What an app mounted on Airflow's api-server needs of its FastAPI API.
+
+    :return: ``get_auth_manager``, ``SessionDep`` (a DB session dependency) and ``GetUserDep`` (the
+        authenticated user; 401 without a valid token).
+    """
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.common.db.common import SessionDep
+    from airflow.api_fastapi.core_api.security import GetUserDep
+
+    return get_auth_manager, SessionDep, GetUserDep
+
+
+def metadata_models() -> Any:
+    """The metadata database's models the Pulumi view reads, as attributes ``XComModel``, ``TaskInstance``,
+    ``AssetEvent`` and ``AssetModel``."""
+    from types import SimpleNamespace
+
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+
+    return SimpleNamespace(XComModel=XComModel, TaskInstance=TaskInstance, AssetEvent=AssetEvent,
+                           AssetModel=AssetModel)
+
+
+def plugin_base() -> type:
+    """``AirflowPlugin``: the Task SDK's (the one providers use), else airflow-core's; Airflow matches plugin
+    classes by name, so either loads."""
+    try:
+        from airflow.sdk.plugins_manager import AirflowPlugin
+    except ImportError:  # pragma: no cover - an airflow-core without the Task SDK
+        from airflow.plugins_manager import AirflowPlugin  # type: ignore[assignment]
+    return AirflowPlugin

@@ -59,7 +59,9 @@ def complete(
     value = target(request, environment=environment)
     resources: list[dict[str, str]] | None = None
     if request.operation == "up":
-        resources = [{"type": r["type"], "name": r["name"]} for r in result.resources]
+        # Sorted: the real engine announces independent resources in a different order on every run.
+        resources = sorted(({"type": r["type"], "name": r["name"]} for r in result.resources),
+                           key=lambda r: (r["type"], r["name"]))
     elif request.operation == "destroy":
         resources = []
     value["resources"] = resources

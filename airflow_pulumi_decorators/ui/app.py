@@ -1,3 +1,5 @@
+# mypy: disable-error-code="valid-type"
+# (the FastAPI dependency types below come from _airflow.api_server() when the app is built)
 """The Pulumi view's FastAPI app, which the api-server mounts under ``/pulumi``.
 
 Every endpoint authenticates through Airflow's own dependency (``get_user``: the ``Authorization: Bearer``
@@ -39,13 +41,13 @@ def create_app() -> "FastAPI":
     """The app (built on the first request: importing the plugin stays cheap)."""
     from typing import Annotated
 
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.common.db.common import SessionDep
-    from airflow.api_fastapi.core_api.security import GetUserDep
     from fastapi import Depends, FastAPI, HTTPException, Query, Request
     from fastapi.responses import HTMLResponse, RedirectResponse
 
+    from airflow_pulumi_decorators._airflow import api_server
     from airflow_pulumi_decorators.ui import pages, records, views
+
+    get_auth_manager, SessionDep, GetUserDep = api_server()  # noqa: N806 - FastAPI dependency types
 
     app = FastAPI(title="Pulumi", description="The Pulumi view of airflow-pulumi-decorators", docs_url=None,
                   redoc_url=None, openapi_url=None)

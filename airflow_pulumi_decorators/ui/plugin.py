@@ -11,20 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_pulumi_decorators._airflow import plugin_base
 from airflow_pulumi_decorators.ui.app import LazyApp
 from airflow_pulumi_decorators.ui.urls import URL_PREFIX
 
 
-def _plugin_base() -> type:
-    # The Task SDK's base is the one providers use; Airflow matches plugin classes by name, so either loads.
-    try:
-        from airflow.sdk.plugins_manager import AirflowPlugin
-    except ImportError:  # pragma: no cover - an airflow-core without the Task SDK
-        from airflow.plugins_manager import AirflowPlugin  # type: ignore[assignment]
-    return AirflowPlugin
-
-
-class PulumiPlugin(_plugin_base()):  # type: ignore[misc]
+class PulumiPlugin(plugin_base()):  # type: ignore[misc]
     """The Pulumi view: stacks, stack and task pages, in Airflow's UI."""
 
     name = "pulumi"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
+from airflow_pulumi_decorators._airflow import metadata_models as _models
 from airflow_pulumi_decorators.operations import SUMMARY_KEY, TARGET_KEY
 from airflow_pulumi_decorators.ui.views import EventRecord, TaskRecord
 
@@ -20,7 +21,7 @@ _TiKey = tuple[str, str, str, int]
 
 
 def _xcom_value(row: Any) -> Any:
-    from airflow.models.xcom import XComModel
+    XComModel = _models().XComModel  # noqa: N806 - a class
 
     return XComModel.deserialize_value(row)
 
@@ -32,8 +33,7 @@ def task_records(session: Session, dag_ids: Collection[str], *, ti: _TiKey | Non
     :param dag_ids: the DAGs the user may read.
     :param ti: ``(dag_id, run_id, task_id, map_index)`` to read one task instance only.
     """
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.xcom import XComModel
+    TaskInstance, XComModel = _models().TaskInstance, _models().XComModel  # noqa: N806 - classes
     from sqlalchemy import select
 
     if not dag_ids:
@@ -72,7 +72,7 @@ def _mapping(value: Any) -> dict[str, Any] | None:
 
 def return_value(session: Session, record: TaskRecord) -> Any:
     """The task instance's ``return_value`` XCom (``None`` when it pushed none)."""
-    from airflow.models.xcom import XComModel
+    XComModel = _models().XComModel  # noqa: N806 - a class
     from sqlalchemy import select
 
     row = session.scalars(select(XComModel).where(
@@ -91,7 +91,7 @@ def event_records(session: Session, dag_ids: Collection[str], *, ti: _TiKey | No
     :param dag_ids: the DAGs the user may read.
     :param ti: ``(dag_id, run_id, task_id, map_index)`` to read one task instance's events only.
     """
-    from airflow.models.asset import AssetEvent, AssetModel
+    AssetEvent, AssetModel = _models().AssetEvent, _models().AssetModel  # noqa: N806 - classes
     from sqlalchemy import or_, select
 
     if not dag_ids:

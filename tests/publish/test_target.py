@@ -40,3 +40,10 @@ def test_a_destroy_leaves_no_resources_and_a_preview_tells_none():
     planned = complete(request("preview"), result("preview", resources=RESOURCES), environment="dev",
                        context={"ti": ti})
     assert planned["resources"] is None  # a plan is not the stack's state
+
+
+def test_resources_are_listed_by_type_then_name_whatever_order_the_engine_announced():
+    announced = [{"type": t, "name": n, "urn": f"urn:pulumi:dev::infra::{t}::{n}"}
+                 for t, n in (("b:m:T", "z"), ("a:m:T", "y"), ("b:m:T", "a"))]
+    pushed = complete(request(), result(resources=announced), environment="dev", context={"ti": TI()})
+    assert [(r["type"], r["name"]) for r in pushed["resources"]] == [("a:m:T", "y"), ("b:m:T", "a"), ("b:m:T", "z")]
