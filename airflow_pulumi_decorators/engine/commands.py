@@ -4,7 +4,6 @@ stock command)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,8 @@ from airflow_pulumi_decorators.cli import CliProcess
 
 if TYPE_CHECKING:
     from pulumi.automation import PulumiCommand
+
+    from airflow_pulumi_decorators.engine.flag import Flag
 
 #: What a CLI call refused after a stop reports (it ends as OperationInterruptedError).
 STOPPED_TEXT = "error: update canceled (task stopping)"
@@ -81,7 +82,7 @@ def blank_unset(env: Mapping[str, str | None]) -> dict[str, str]:
     return {key: "" if value is None else value for key, value in env.items()}
 
 
-def guarded(command: Any, stopped: threading.Event) -> PulumiCommand:
+def guarded(command: Any, stopped: Flag) -> PulumiCommand:
     """Wrap a ``PulumiCommand`` so no new CLI call starts once the engine was asked to stop."""
     from pulumi.automation import CommandResult, OnOutput, PulumiCommand
     from pulumi.automation.errors import CommandError

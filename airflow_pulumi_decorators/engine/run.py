@@ -20,6 +20,7 @@ from airflow_pulumi_decorators.cli import prepare_cli
 from airflow_pulumi_decorators.engine.commands import cli_command, guarded, install_pulumi_cli
 from airflow_pulumi_decorators.engine.compat import sdk_minimum_cli
 from airflow_pulumi_decorators.engine.events import Observer, line_level, pending_warning
+from airflow_pulumi_decorators.engine.flag import Flag
 from airflow_pulumi_decorators.engine.lockwait import LockWait
 from airflow_pulumi_decorators.engine.operation import Done, open_stack, run_operation, sdk_version
 from airflow_pulumi_decorators.engine.program import (
@@ -159,11 +160,11 @@ class Engine:
         self.on_warning = on_warning or on_output
         self.on_error = on_error or self.on_warning
         self._command: Any = None
-        self._worker_done = threading.Event()
+        self._worker_done = Flag()
         self._worker_done.set()
-        self._stop_requested = threading.Event()
+        self._stop_requested = Flag()
         self._stop_outcome: str | None = None
-        self._gave_up = threading.Event()  # stop() could not end the engine: the waiting thread moves on
+        self._gave_up = Flag()  # stop() could not end the engine: the waiting thread moves on
         self._threads_before: set[threading.Thread] = set()
         self._program: InlineProgram | None = None
         self._work_dir: str | None = None
