@@ -62,29 +62,37 @@ def respond(
 
     options = [chosen] if isinstance(chosen, str) else list(chosen)
     deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
     while time.monotonic() < deadline:
-        with create_session() as session:
-            ti = (
-                session.query(TaskInstance)
-                .filter(TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id,
-                        TaskInstance.state == TaskInstanceState.AWAITING_INPUT)
-                .first()
-            )
-            detail = session.query(HITLDetail).filter(HITLDetail.ti_id == ti.id).first() if ti else None
-            if ti is not None and detail is not None and before is not None:
-                before()
-                before = None
-                continue  # answer in a new session, after what ``before`` changed
-            if ti is not None and detail is not None:
-                detail.responded_by = HITLUser(id=user, name=user)
-                detail.responded_at = timezone.utcnow()
-                detail.chosen_options = options
-                detail.params_input = params_input or {}
-                session.add(detail)
-                handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti, session=session)
-                return
+        # dag.test() writes the same database all the while (SQLite: "database is locked"); a failed
+        # look or answer is tried again, never left to end this thread and park the run for ever.
+        try:
+            with create_session() as session:
+                ti = (
+                    session.query(TaskInstance)
+                    .filter(TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id,
+                            TaskInstance.state == TaskInstanceState.AWAITING_INPUT)
+                    .first()
+                )
+                detail = session.query(HITLDetail).filter(HITLDetail.ti_id == ti.id).first() if ti else None
+                if ti is not None and detail is not None and before is not None:
+                    before()
+                    before = None
+                    continue  # answer in a new session, after what ``before`` changed
+                if ti is not None and detail is not None:
+                    detail.responded_by = HITLUser(id=user, name=user)
+                    detail.responded_at = timezone.utcnow()
+                    detail.chosen_options = options
+                    detail.params_input = params_input or {}
+                    session.add(detail)
+                    event = TriggerEvent(detail.as_resume_event_payload())
+                    handle_event_submit(event, task_instance=ti, session=session)
+                    return
+        except Exception as error:  # noqa: BLE001 - retried until the deadline, then reported
+            last_error = error
         time.sleep(0.2)
-    raise TimeoutError(f"no Human-in-the-loop request from {dag_id}.{task_id} within {timeout:.0f}s")
+    raise TimeoutError(f"no Human-in-the-loop request from {dag_id}.{task_id} answered within {timeout:.0f}s"
+                       + (f" (last error: {last_error!r})" if last_error else ""))
 
 
 def respond_in_background(dag_id: str, task_id: str, chosen: str | Sequence[str], **kwargs: Any) -> threading.Thread:
