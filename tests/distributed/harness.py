@@ -377,7 +377,7 @@ class Cluster:
 
                 cache[name] = Fernet.generate_key().decode()
             else:
-                cache[name] = secrets.token_urlsafe(32)
+                cache[name] = secrets.token_urlsafe(64)  # a JWT's HMAC key: 64 bytes or more
         return str(cache[name])
 
     def _port(self, name: str) -> int:

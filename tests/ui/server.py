@@ -170,31 +170,10 @@ class LocalAirflow:
 
     # -- internals
 
-    def _secret(self, name: str) -> str:
-        cache = self.__dict__.setdefault("_secrets", {})
-        if name not in cache:
-            if name == "fernet":
-                from cryptography.fernet import Fernet
-
-                cache[name] = Fernet.generate_key().decode()
-            else:
-                cache[name] = secrets.token_urlsafe(64)  # a JWT's HMAC key: 64 bytes or more
-        return str(cache[name])
-
-    def _api_up(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.api}/api/v2/monitor/health", timeout=2) as response:
-                return response.status == 200
-        except (OSError, urllib.error.URLError):
-            return False
-
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Component:
-        log = self.logs / f"{name}.log"
-        with open(log, "ab") as out:
-            process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True, cwd=str(self.root))
-        self.components[name] = Component(name, process, log)
-        return self.components[name]
+    # The distributed harness's: a deployment's generated keys, the api-server's health, a logged process.
+    _secret = Cluster._secret
+    _api_up = Cluster._api_up
+    _spawn = Cluster._spawn
 
     def _wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
