@@ -9,6 +9,7 @@ Airflow.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,8 @@ def isolate_airflow_home(
             "no_proxy": "127.0.0.1,localhost",
         }
     )
+    # Airflow's generated key is 22 bytes; PyJWT warns below the 64 an HMAC-SHA512 key wants.
+    os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_urlsafe(64))
     for name in PULUMI_VARIABLES:
         os.environ.pop(name, None)
     _home = path

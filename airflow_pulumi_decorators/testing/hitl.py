@@ -55,7 +55,7 @@ def respond(
     :param timeout: seconds to wait for the request to appear.
     :param before: called once the request is there, before it is answered (a test changes something between
         the preview and the approval).
-    :raises TimeoutError: no request appeared in time.
+    :raises TimeoutError: no request appeared in time, or none could be answered (the last error is named).
     """
     timezone, HITLDetail, HITLUser, TaskInstance, handle_event_submit, TriggerEvent, create_session, \
         TaskInstanceState = _imports()
@@ -91,8 +91,8 @@ def respond(
         except Exception as error:  # noqa: BLE001 - retried until the deadline, then reported
             last_error = error
         time.sleep(0.2)
-    raise TimeoutError(f"no Human-in-the-loop request from {dag_id}.{task_id} answered within {timeout:.0f}s"
-                       + (f" (last error: {last_error!r})" if last_error else ""))
+    raise TimeoutError(f"no Human-in-the-loop request from {dag_id}.{task_id} within {timeout:.0f}s"
+                       + (f" could be answered (last error: {last_error!r})" if last_error else ""))
 
 
 def respond_in_background(dag_id: str, task_id: str, chosen: str | Sequence[str], **kwargs: Any) -> threading.Thread:
