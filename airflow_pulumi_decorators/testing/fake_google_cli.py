@@ -1,4 +1,4 @@
-"""``apd-fake-google`` (or ``python -m airflow_pulumi_decorators.testing.google``): the fake Google token
+"""``apd-fake-google`` (or ``python -m airflow_pulumi_decorators.testing.fake_google_cli``): the fake Google token
 server as a process of its own, to run beside ``airflow dags test`` or a local Airflow.
 
 It writes a subject token file and a ready ``external_account`` credential configuration pointing at itself,

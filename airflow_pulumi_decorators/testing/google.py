@@ -709,9 +709,3 @@ def _serve_metadata(
     if path == "/computeMetadata/v1/universe/universe-domain":
         return _Reply(200, "googleapis.com", "application/text", flavor)
     raise _Reply(404, "Not Found", "text/plain", flavor)
-
-
-if __name__ == "__main__":  # python -m airflow_pulumi_decorators.testing.google: serve as a process
-    from airflow_pulumi_decorators.testing.fake_google_cli import main
-
-    main()

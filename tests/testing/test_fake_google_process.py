@@ -24,7 +24,7 @@ def _free_port() -> int:
 
 def _start(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "airflow_pulumi_decorators.testing.google", *args],
+        [sys.executable, "-m", "airflow_pulumi_decorators.testing.fake_google_cli", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

@@ -37,7 +37,7 @@ from .context import Invocation
 from .dynamic import DynamicProviders, Plan, is_dynamic
 from .events import EventLog, step_metadata
 from .secrets import PassphraseCipher
-from .sink import StandinError
+from .sink import CancelledError, StandinError
 from .stackcmds import require_yes, stack_cipher
 from .state import StackRef, iso_now, state_resource
 
@@ -58,10 +58,6 @@ _DONE_VERB = {
 }
 # Ops that count as changes for --expect-no-changes.
 _CHANGE_OPS = {"create", "update", "delete", "replace"}
-
-
-class CancelledError(Exception):
-    """Raised inside step processing once a cancellation was requested."""
 
 
 @dataclass

@@ -26,7 +26,7 @@ from pulumi.runtime.proto import (
 from . import props
 from .config import config_string
 from .constants import DEFAULT_ORG, RESOURCE_SIG, SIG_KEY
-from .sink import StandinError
+from .sink import CancelledError, StandinError
 
 if TYPE_CHECKING:
     from .engine import Deployment
@@ -95,8 +95,6 @@ def _resource_refs_to_ids(value: Any) -> Any:
 
 
 def _abort(context: grpc.ServicerContext, exc: Exception) -> NoReturn:
-    from .engine import CancelledError
-
     if isinstance(exc, CancelledError):
         # UNAVAILABLE is what a real engine's monitor gives a program while it
         # shuts down; the SDK then stops quietly instead of reporting a bug.

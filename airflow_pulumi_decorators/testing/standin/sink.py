@@ -23,6 +23,10 @@ class StandinError(Exception):
         self.code = code
 
 
+class CancelledError(Exception):
+    """Raised inside step processing once a cancellation was requested."""
+
+
 class Sink:
     """Line-oriented stdout/stderr sink.
 
