@@ -17,5 +17,10 @@ if [ -z "${APD_REAL_PULUMI:-}" ]; then
     echo "test: no 'go' on PATH, so no real Pulumi CLI: the real-engine tests will skip"
   fi
 fi
+# No column ranges in tracebacks: on CPython 3.11, formatting one (its ~~~^^^ marks) runs ast.parse, and
+# when a garbage-collected coroutine's finaliser reports an error in the middle of another ast.parse, the
+# outer one fails with "SystemError: AST constructor recursion depth mismatch" (seen in CI; the ast
+# module's depth counter is shared, not per call).
+export PYTHONNODEBUGRANGES=1
 # One pytest worker per core (pytest-xdist; APD_TEST_WORKERS=0 runs in one process, and a -n of yours wins).
 exec "$VENV/bin/python" -m pytest -p no:cacheprovider -n "${APD_TEST_WORKERS:-auto}" --dist loadgroup "$@"

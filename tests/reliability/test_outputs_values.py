@@ -65,7 +65,7 @@ def test_values_without_a_lossless_json_form_are_refused_naming_key_path_and_fix
     errors = [line for line in values_run.output.splitlines() if "OutputValueError:" in line]
     for name, (what, fix) in REFUSED.items():
         found = [line for line in errors if what in line and fix in line]
-        assert found, (name, what, errors)
+        assert found, (name, what, errors, [line for line in values_run.output.splitlines() if "Error" in line][-30:])
     assert "ProgramError" not in values_run.output  # the typed error, not a generic program failure
 
 
