@@ -79,7 +79,7 @@ def main() -> int:
     print()
     print(f"quickstart: run {run.run_id} on environment {env!r}: {run.state}")
     for (task_id, key), value in sorted(xcoms.items()):
-        if key.startswith("_link_") or key == "pulumi_summary":
+        if key.startswith("_link_") or key in ("pulumi_summary", "pulumi_target"):  # for the UI, not outputs
             continue
         if key != "return_value" or task_id == "load":
             print(f"  {task_id}[{key!r}] = {value!r}")

@@ -103,6 +103,8 @@ def test_demo_script_runs_the_quickstart_on_the_standin(tmp_path):
     assert "could not install provider plugin" not in first.stdout + first.stderr
     [line] = [ln for ln in first.stdout.splitlines() if ln.startswith("  load['return_value']")]
     assert re.fullmatch(r"  load\['return_value'\] = 'loading into dataset dataset-[0-9a-f]{8} \(2 words\)'", line)
+    # The listing is the stack outputs and the result: not the XComs our tasks push for the UI.
+    assert not [ln for ln in first.stdout.splitlines() if ln.startswith("  ") and "['pulumi_" in ln]
     second = subprocess.run(script, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0 and line in second.stdout.splitlines()
 
