@@ -33,7 +33,8 @@ def task_records(session: Session, dag_ids: Collection[str], *, ti: _TiKey | Non
     :param dag_ids: the DAGs the user may read.
     :param ti: ``(dag_id, run_id, task_id, map_index)`` to read one task instance only.
     """
-    TaskInstance, XComModel = _models().TaskInstance, _models().XComModel  # noqa: N806 - classes
+    models = _models()
+    TaskInstance, XComModel = models.TaskInstance, models.XComModel  # noqa: N806 - classes
     from sqlalchemy import select
 
     if not dag_ids:
@@ -91,7 +92,8 @@ def event_records(session: Session, dag_ids: Collection[str], *, ti: _TiKey | No
     :param dag_ids: the DAGs the user may read.
     :param ti: ``(dag_id, run_id, task_id, map_index)`` to read one task instance's events only.
     """
-    AssetEvent, AssetModel = _models().AssetEvent, _models().AssetModel  # noqa: N806 - classes
+    models = _models()
+    AssetEvent, AssetModel = models.AssetEvent, models.AssetModel  # noqa: N806 - classes
     from sqlalchemy import or_, select
 
     if not dag_ids:
